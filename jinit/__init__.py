@@ -1,0 +1,68 @@
+"""jinit: weight initializers for JAX as pure functions, and a sweep engine to compare them."""
+
+from jinit.draw import draw, keys_from_seeds
+from jinit.fans import fans
+from jinit.gain import gain
+from jinit.laws import (
+    constant,
+    delta_orthogonal,
+    dirac,
+    glorot_normal,
+    glorot_uniform,
+    he_normal,
+    he_uniform,
+    identity,
+    kaiming_normal,
+    kaiming_uniform,
+    lecun_normal,
+    lecun_uniform,
+    normal,
+    ones,
+    orthogonal,
+    sparse,
+    torch_default,
+    torch_default_bias,
+    truncated_normal,
+    uniform,
+    variance_scaling,
+    xavier_normal,
+    xavier_uniform,
+    zeros,
+)
+from jinit.registry import available, get, name_of
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "available",
+    "constant",
+    "delta_orthogonal",
+    "dirac",
+    "draw",
+    "fans",
+    "gain",
+    "get",
+    "glorot_normal",
+    "glorot_uniform",
+    "he_normal",
+    "he_uniform",
+    "identity",
+    "kaiming_normal",
+    "kaiming_uniform",
+    "keys_from_seeds",
+    "lecun_normal",
+    "lecun_uniform",
+    "name_of",
+    "normal",
+    "ones",
+    "orthogonal",
+    "sparse",
+    "torch_default",
+    "torch_default_bias",
+    "truncated_normal",
+    "uniform",
+    "variance_scaling",
+    "xavier_normal",
+    "xavier_uniform",
+    "zeros",
+]

@@ -1,0 +1,104 @@
+"""Input checks shared by every layer of jinit.
+
+Each check raises a ``ValueError`` or ``TypeError`` that says what was wrong and what is
+accepted. Values that are JAX tracers (an option passed as a traced array under ``jit``)
+cannot be inspected and are let through unchanged.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+Shape = tuple[int, ...]
+
+
+def check_shape(shape: Any, name: str) -> Shape:
+    """Return ``shape`` as a tuple of non-negative Python ints, or raise."""
+    if isinstance(shape, int | np.integer) and not isinstance(shape, bool):
+        raise TypeError(
+            f"{name}: shape must be a tuple of non-negative ints, got the int {shape!r}; "
+            f"write ({shape},) for a vector."
+        )
+    if not isinstance(shape, Sequence | np.ndarray) or isinstance(shape, str):
+        raise TypeError(
+            f"{name}: shape must be a tuple of non-negative ints, got {type(shape).__name__} "
+            f"{shape!r}."
+        )
+    dims = []
+    for d in shape:
+        if isinstance(d, bool) or not isinstance(d, int | np.integer):
+            raise TypeError(
+                f"{name}: shape must be a tuple of non-negative ints, got {tuple(shape)!r} "
+                f"(element {d!r} is a {type(d).__name__})."
+            )
+        if d < 0:
+            raise ValueError(
+                f"{name}: shape must be a tuple of non-negative ints, got {tuple(shape)!r}."
+            )
+        dims.append(operator.index(d))
+    return tuple(dims)
+
+
+def check_dtype(dtype: Any, name: str, *, allow_complex: bool = True) -> np.dtype:
+    """Return ``dtype`` as a NumPy dtype if it is a floating (or complex) type, or raise."""
+    try:
+        dt = jnp.dtype(dtype)
+    except TypeError as err:
+        raise TypeError(f"{name}: {dtype!r} is not a dtype.") from err
+    accepted = "float16, bfloat16, float32, float64" + (
+        ", complex64, complex128" if allow_complex else ""
+    )
+    if jnp.issubdtype(dt, jnp.floating):
+        return dt
+    if allow_complex and jnp.issubdtype(dt, jnp.complexfloating):
+        return dt
+    raise TypeError(
+        f"{name}: dtype {dt} is not supported; an initializer draws real weights, "
+        f"accepted dtypes: {accepted}."
+    )
+
+
+def _is_tracer(x: Any) -> bool:
+    return isinstance(x, jax.core.Tracer)
+
+
+def check_positive(value: Any, what: str, name: str) -> Any:
+    """Raise unless ``value`` is a finite number > 0 (tracers pass unchecked)."""
+    if _is_tracer(value):
+        return value
+    try:
+        v = float(value)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{name}: {what} must be a positive number, got {value!r}.") from err
+    if not math.isfinite(v) or v <= 0:
+        raise ValueError(f"{name}: {what} must be a finite number > 0, got {value!r}.")
+    return value
+
+
+def check_finite(value: Any, what: str, name: str) -> Any:
+    """Raise unless ``value`` is a finite number (tracers pass unchecked)."""
+    if _is_tracer(value):
+        return value
+    try:
+        v = float(value)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{name}: {what} must be a number, got {value!r}.") from err
+    if not math.isfinite(v):
+        raise ValueError(f"{name}: {what} must be finite, got {value!r}.")
+    return value
+
+
+def check_choice(value: Any, accepted: Sequence[str], what: str, name: str) -> str:
+    """Raise unless ``value`` is one of ``accepted``."""
+    if value not in accepted:
+        raise ValueError(
+            f"{name}: unknown {what} {value!r}; accepted: {', '.join(map(repr, accepted))}."
+        )
+    return value
