@@ -32,7 +32,9 @@ def _as_keys(keys_or_seeds: Any) -> jax.Array:
         keys_or_seeds.dtype, jax.dtypes.prng_key
     ):
         if keys_or_seeds.ndim != 1:
-            raise ValueError(f"draw: expected a 1-D array of keys, got shape {keys_or_seeds.shape}.")
+            raise ValueError(
+                f"draw: expected a 1-D array of keys, got shape {keys_or_seeds.shape}."
+            )
         return keys_or_seeds
     if isinstance(keys_or_seeds, jax.Array | np.ndarray) and keys_or_seeds.ndim == 2:
         # raw uint32 keys, as from jax.random.PRNGKey stacked: shape (n, 2)

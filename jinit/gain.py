@@ -35,7 +35,9 @@ def _table_gain(name: str, param: float | None) -> float:
     # leaky_relu
     slope = 0.01 if param is None else param
     if isinstance(slope, bool) or not isinstance(slope, int | float) or not math.isfinite(slope):
-        raise ValueError(f"gain: leaky_relu's negative slope must be a finite number, got {slope!r}.")
+        raise ValueError(
+            f"gain: leaky_relu's negative slope must be a finite number, got {slope!r}."
+        )
     return math.sqrt(2.0 / (1.0 + slope**2))
 
 

@@ -120,7 +120,9 @@ def ones(key: Array, shape: Sequence[int], dtype: DType = jnp.float32) -> Array:
     return jnp.ones(shape, dtype)
 
 
-def constant(key: Array, shape: Sequence[int], dtype: DType = jnp.float32, *, value: float) -> Array:
+def constant(
+    key: Array, shape: Sequence[int], dtype: DType = jnp.float32, *, value: float
+) -> Array:
     """Every entry equal to ``value``. ``key`` is ignored.
 
     A constant weight matrix is as symmetric as zeros: all units stay identical.
@@ -477,7 +479,7 @@ def torch_default(
     out_axis: Axes = -1,
     batch_axis: Axes = (),
 ) -> Array:
-    """PyTorch's default for ``nn.Linear`` and ``nn.Conv*`` weights: U(-1/sqrt(fan_in), +1/sqrt(fan_in)).
+    """PyTorch's default ``nn.Linear``/``nn.Conv*`` weight: U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
 
     This is ``kaiming_uniform_(w, a=sqrt(5))``: variance 1 / (3 fan_in). PyTorch keeps
     weights as ``(out, in, *k)``; for that layout pass ``in_axis=1, out_axis=0``.
@@ -505,7 +507,8 @@ def torch_default_bias(
     shape, dtype = _prepare("torch_default_bias", shape, dtype)
     if isinstance(fan_in, bool) or not isinstance(fan_in, int | np.integer) or fan_in <= 0:
         raise ValueError(
-            f"torch_default_bias: fan_in must be the weight's fan-in, a positive int; got {fan_in!r}."
+            f"torch_default_bias: fan_in must be the weight's fan-in, a positive int; "
+            f"got {fan_in!r}."
         )
     return _symmetric_uniform(key, shape, dtype, jnp.array(1.0 / math.sqrt(fan_in), dtype))
 
@@ -550,7 +553,7 @@ def orthogonal(
     n_cols = shape[column_axis]
     n_rows = math.prod(shape) // n_cols
     q = jax.random.orthogonal(key, n_rows, (), draw_dtype, n_cols)
-    q = jnp.reshape(q, tuple(np.delete(np.array(shape), column_axis)) + (n_cols,))
+    q = jnp.reshape(q, (*tuple(np.delete(np.array(shape), column_axis)), n_cols))
     q = jnp.moveaxis(q, -1, column_axis)
     return (jnp.array(gain, draw_dtype) * q).astype(dtype)
 

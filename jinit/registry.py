@@ -63,9 +63,7 @@ def _parse_value(text: str):
 def _unknown(name: str) -> ValueError:
     close = difflib.get_close_matches(name, available(), n=3, cutoff=0.5)
     hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
-    return ValueError(
-        f"unknown initializer {name!r}.{hint} Available: {', '.join(available())}."
-    )
+    return ValueError(f"unknown initializer {name!r}.{hint} Available: {', '.join(available())}.")
 
 
 def get(spec: str | Callable) -> Initializer:
@@ -130,7 +128,7 @@ def _split_options(opts: str) -> list[str]:
 
 
 def name_of(init: Callable) -> str:
-    """A readable name for an initializer: its spec if it is a registered one or a partial of one."""
+    """A readable name for an initializer: its spec if it is registered or a partial of one."""
     if isinstance(init, functools.partial):
         inner = name_of(init.func)
         opts = ",".join(f"{k}={v}" for k, v in init.keywords.items())
