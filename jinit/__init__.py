@@ -1,5 +1,6 @@
 """jinit: weight initializers for JAX as pure functions, and a sweep engine to compare them."""
 
+from jinit import losses, models
 from jinit.draw import draw, keys_from_seeds
 from jinit.fans import fans
 from jinit.gain import gain
@@ -52,6 +53,8 @@ __all__ = [
     "keys_from_seeds",
     "lecun_normal",
     "lecun_uniform",
+    "losses",
+    "models",
     "name_of",
     "normal",
     "ones",

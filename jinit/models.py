@@ -1,0 +1,310 @@
+"""Small functional models: ``init(key, weight_init, bias_init)`` and a pure ``apply``.
+
+Parameters are plain pytrees (a list of ``{"kernel", "bias"}`` dicts, kernels in JAX
+layout ``(in, out)`` / ``(kh, kw, in, out)``), so they stack on a run axis and vmap.
+
+``apply(params, x)`` returns the *logits*: the output layer's pre-activation. The output
+nonlinearity (``"sigmoid"``, ``"softmax"`` or ``"linear"``) is applied by the loss, which can
+then be computed stably, and by :meth:`MLP.predict`.
+
+For diagnostics, ``apply(params, x, capture=True)`` also returns, per layer, the
+pre-activation ``z`` and activation ``h``; ``perturbations`` (one array per layer, shaped
+like ``z``) are added to the pre-activations, so the gradient of a loss with respect to
+them at zero is the gradient with respect to the pre-activations.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from jinit.laws import zeros
+
+Params = list[dict[str, jax.Array]]
+Initializer = Callable[..., jax.Array]
+
+ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
+    "relu": jax.nn.relu,
+    "tanh": jnp.tanh,
+    "sigmoid": jax.nn.sigmoid,
+    "linear": lambda x: x,
+    "identity": lambda x: x,
+    "leaky_relu": jax.nn.leaky_relu,
+    "elu": jax.nn.elu,
+    "selu": jax.nn.selu,
+    "gelu": jax.nn.gelu,
+    "softplus": jax.nn.softplus,
+    "silu": jax.nn.silu,
+    "swish": jax.nn.silu,
+}
+OUTPUTS = ("sigmoid", "softmax", "linear")
+
+
+def activation_fn(activation: str | Callable) -> Callable[[jax.Array], jax.Array]:
+    """The function for an activation name (``"relu"``, ``"tanh"``, ...) or a callable."""
+    if callable(activation):
+        return activation
+    if activation not in ACTIVATIONS:
+        close = difflib.get_close_matches(str(activation), ACTIVATIONS, n=3)
+        hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+        raise ValueError(
+            f"unknown activation {activation!r}.{hint} Accepted: {', '.join(ACTIVATIONS)}, "
+            "or any callable."
+        )
+    return ACTIVATIONS[activation]
+
+
+def _check_output(output: str) -> str:
+    if output not in OUTPUTS:
+        raise ValueError(f"unknown output {output!r}; accepted: {', '.join(OUTPUTS)}.")
+    return output
+
+
+def _layer_key(key: jax.Array, index: int) -> tuple[jax.Array, jax.Array]:
+    k_w, k_b = jax.random.split(jax.random.fold_in(key, index))
+    return k_w, k_b
+
+
+@dataclasses.dataclass(frozen=True)
+class MLP:
+    """Fully connected net ``widths[0] -> ... -> widths[-1]``.
+
+    Hidden layers use ``activation`` (a name or callable); the last layer's nonlinearity
+    is ``output``: ``"sigmoid"`` (binary, one output unit), ``"softmax"`` (classes) or
+    ``"linear"`` (regression). Layer ``i``'s weight is drawn with the key
+    ``split(fold_in(key, i))[0]`` and its bias with ``[1]``.
+
+    Example:
+        >>> import jax, jinit
+        >>> net = jinit.models.MLP([2, 10, 5, 1], activation="relu", output="sigmoid")
+        >>> params = net.init(jax.random.key(0), jinit.he_normal)
+        >>> net.apply(params, jax.numpy.ones((7, 2))).shape
+        (7, 1)
+    """
+
+    widths: Sequence[int]
+    activation: str | Callable = "relu"
+    output: str = "sigmoid"
+
+    def __post_init__(self) -> None:
+        widths = tuple(self.widths)
+        if len(widths) < 2 or any(
+            isinstance(w, bool) or not isinstance(w, int) or w < 1 for w in widths
+        ):
+            raise ValueError(
+                f"MLP: widths must be at least two positive ints (input, ..., output), got "
+                f"{self.widths!r}."
+            )
+        object.__setattr__(self, "widths", widths)
+        activation_fn(self.activation)
+        _check_output(self.output)
+
+    @property
+    def n_layers(self) -> int:
+        return len(self.widths) - 1
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return (self.widths[0],)
+
+    def shapes(self) -> list[tuple[int, int]]:
+        """Kernel shapes ``(in, out)`` per layer."""
+        return list(zip(self.widths[:-1], self.widths[1:], strict=True))
+
+    def init(
+        self,
+        key: jax.Array,
+        weight_init: Initializer,
+        bias_init: Initializer = zeros,
+        dtype: Any = jnp.float32,
+    ) -> Params:
+        """Parameters: one ``{"kernel": (in, out), "bias": (out,)}`` dict per layer."""
+        params = []
+        for i, (n_in, n_out) in enumerate(self.shapes()):
+            k_w, k_b = _layer_key(key, i)
+            params.append(
+                {
+                    "kernel": weight_init(k_w, (n_in, n_out), dtype),
+                    "bias": bias_init(k_b, (n_out,), dtype),
+                }
+            )
+        return params
+
+    def apply(
+        self,
+        params: Params,
+        x: jax.Array,
+        *,
+        capture: bool = False,
+        perturbations: Sequence[jax.Array] | None = None,
+    ):
+        """Logits for inputs ``x`` of shape ``(batch, widths[0])`` (other shapes are flattened).
+
+        With ``capture=True`` returns ``(logits, [{"z": pre-activation, "h": activation}, ...])``,
+        one entry per layer (the last layer's ``h`` is its logits).
+        """
+        act = activation_fn(self.activation)
+        h = x.reshape(x.shape[0], -1)
+        layers = []
+        for i, layer in enumerate(params):
+            z = h @ layer["kernel"] + layer["bias"]
+            if perturbations is not None:
+                z = z + perturbations[i]
+            h = act(z) if i < len(params) - 1 else z
+            if capture:
+                layers.append({"z": z, "h": h})
+        return (h, layers) if capture else h
+
+    def predict(self, params: Params, x: jax.Array) -> jax.Array:
+        """Probabilities (sigmoid/softmax) or values (linear)."""
+        return output_transform(self.output)(self.apply(params, x))
+
+
+def output_transform(output: str) -> Callable[[jax.Array], jax.Array]:
+    """The output nonlinearity for ``"sigmoid"``, ``"softmax"`` or ``"linear"``."""
+    _check_output(output)
+    return {"sigmoid": jax.nn.sigmoid, "softmax": jax.nn.softmax, "linear": lambda x: x}[output]
+
+
+@dataclasses.dataclass(frozen=True)
+class ConvNet:
+    """A small conv net for images ``(batch, H, W, C)`` (flat inputs are reshaped).
+
+    ``len(channels)`` 3x3 convolutions with stride 2 and ``activation``, then global average
+    pooling and a dense layer to ``n_classes`` logits. Kernels are HWIO (JAX/Flax layout),
+    so ``jinit.fans`` gives fan_in = 9 * in_channels.
+
+    Example:
+        >>> import jax, jinit
+        >>> net = jinit.models.ConvNet((8, 8, 1), channels=(8, 16), n_classes=10)
+        >>> params = net.init(jax.random.key(0), jinit.he_normal)
+        >>> net.apply(params, jax.numpy.ones((4, 64))).shape
+        (4, 10)
+    """
+
+    image_shape: tuple[int, int, int]
+    channels: Sequence[int] = (16, 32)
+    n_classes: int = 10
+    activation: str | Callable = "relu"
+    output: str = "softmax"
+    kernel_size: int = 3
+
+    def __post_init__(self) -> None:
+        if len(self.image_shape) != 3 or any(d < 1 for d in self.image_shape):
+            raise ValueError(
+                f"ConvNet: image_shape must be (height, width, channels), got {self.image_shape!r}."
+            )
+        object.__setattr__(self, "image_shape", tuple(self.image_shape))
+        object.__setattr__(self, "channels", tuple(self.channels))
+        if not self.channels or any(c < 1 for c in self.channels):
+            raise ValueError(f"ConvNet: channels must be positive ints, got {self.channels!r}.")
+        activation_fn(self.activation)
+        _check_output(self.output)
+
+    @property
+    def n_layers(self) -> int:
+        return len(self.channels) + 1
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return self.image_shape
+
+    def shapes(self) -> list[tuple[int, ...]]:
+        """Kernel shapes per layer: HWIO convolutions, then the dense ``(in, out)``."""
+        k = self.kernel_size
+        ins = (self.image_shape[2], *self.channels[:-1])
+        convs = [(k, k, c_in, c_out) for c_in, c_out in zip(ins, self.channels, strict=True)]
+        return [*convs, (self.channels[-1], self.n_classes)]
+
+    def init(
+        self,
+        key: jax.Array,
+        weight_init: Initializer,
+        bias_init: Initializer = zeros,
+        dtype: Any = jnp.float32,
+    ) -> Params:
+        params = []
+        for i, shape in enumerate(self.shapes()):
+            k_w, k_b = _layer_key(key, i)
+            params.append(
+                {
+                    "kernel": weight_init(k_w, shape, dtype),
+                    "bias": bias_init(k_b, (shape[-1],), dtype),
+                }
+            )
+        return params
+
+    def apply(
+        self,
+        params: Params,
+        x: jax.Array,
+        *,
+        capture: bool = False,
+        perturbations: Sequence[jax.Array] | None = None,
+    ):
+        """Logits for images ``x``; ``capture`` and ``perturbations`` as for :meth:`MLP.apply`."""
+        act = activation_fn(self.activation)
+        h = x.reshape(x.shape[0], *self.image_shape)
+        layers = []
+        n = len(params)
+        for i, layer in enumerate(params):
+            if i < n - 1:
+                z = jax.lax.conv_general_dilated(
+                    h, layer["kernel"], window_strides=(2, 2), padding="SAME",
+                    dimension_numbers=("NHWC", "HWIO", "NHWC"),
+                ) + layer["bias"]  # fmt: skip
+            else:
+                h = h.mean(axis=(1, 2))
+                z = h @ layer["kernel"] + layer["bias"]
+            if perturbations is not None:
+                z = z + perturbations[i]
+            h = act(z) if i < n - 1 else z
+            if capture:
+                layers.append({"z": z, "h": h})
+        return (h, layers) if capture else h
+
+    def predict(self, params: Params, x: jax.Array) -> jax.Array:
+        return output_transform(self.output)(self.apply(params, x))
+
+
+def parse(spec: str, *, activation: str = "relu", output: str | None = None, n_classes: int = 2):
+    """A model from a spec string: ``"mlp:2,10,5,1"`` or ``"conv:28x28x1:16,32"``.
+
+    For an MLP, ``output`` defaults to sigmoid for one output unit and softmax otherwise.
+    """
+    kind, _, rest = spec.partition(":")
+    try:
+        if kind == "mlp":
+            widths = [int(w) for w in rest.split(",")]
+            out = output or ("sigmoid" if widths[-1] == 1 else "softmax")
+            return MLP(widths, activation=activation, output=out)
+        if kind == "conv":
+            image, _, chans = rest.partition(":")
+            image_shape = tuple(int(d) for d in image.split("x"))
+            channels = tuple(int(c) for c in chans.split(",")) if chans else (16, 32)
+            return ConvNet(image_shape, channels, n_classes, activation, output or "softmax")
+    except ValueError as err:
+        raise ValueError(f"malformed model spec {spec!r}: {err}") from None
+    raise ValueError(
+        f"malformed model spec {spec!r}; accepted: 'mlp:IN,HIDDEN,...,OUT' "
+        "(e.g. mlp:2,10,5,1) or 'conv:HxWxC:CH1,CH2' (e.g. conv:28x28x1:16,32)."
+    )
+
+
+def count_flops(model: MLP | ConvNet, batch: int) -> float:
+    """Multiply-add FLOPs of one forward pass (2 per MAC) for ``batch`` examples."""
+    if isinstance(model, MLP):
+        return 2.0 * batch * sum(a * b for a, b in model.shapes())
+    h, w = model.image_shape[:2]
+    flops = 0.0
+    for shape in model.shapes()[:-1]:
+        h, w = math.ceil(h / 2), math.ceil(w / 2)
+        flops += 2.0 * batch * h * w * math.prod(shape)
+    a, b = model.shapes()[-1]
+    return flops + 2.0 * batch * a * b
