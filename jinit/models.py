@@ -161,6 +161,24 @@ class MLP:
                 layers.append({"z": z, "h": h})
         return (h, layers) if capture else h
 
+    def apply_runs(self, params: Params, x: jax.Array, shared: bool = True) -> jax.Array:
+        """Logits ``[runs, batch, out]`` of many runs at once: ``params`` stacked on a leading
+        run axis, ``x`` shared ``[batch, ...]`` (``shared=True``) or per run ``[runs, batch, ...]``.
+
+        Equals ``jax.vmap(self.apply)`` but keeps activations as ``[runs, units, batch]``
+        (batch innermost), which XLA's CPU backend runs about 1.4x faster for small nets.
+        """
+        act = activation_fn(self.activation)
+        first = params[0]
+        if shared:
+            h = jnp.einsum("bi,rio->rob", x.reshape(x.shape[0], -1), first["kernel"])
+        else:
+            h = jnp.einsum("rbi,rio->rob", x.reshape(*x.shape[:2], -1), first["kernel"])
+        h = h + first["bias"][:, :, None]
+        for layer in params[1:]:
+            h = jnp.einsum("rib,rio->rob", act(h), layer["kernel"]) + layer["bias"][:, :, None]
+        return jnp.swapaxes(h, 1, 2)
+
     def predict(self, params: Params, x: jax.Array) -> jax.Array:
         """Probabilities (sigmoid/softmax) or values (linear)."""
         return output_transform(self.output)(self.apply(params, x))
