@@ -1,7 +1,9 @@
 """jinit: weight initializers for JAX as pure functions, and a sweep engine to compare them."""
 
-from jinit import losses, models
+from jinit import data, losses, models
+from jinit.devices import use_cpu_cores
 from jinit.draw import draw, keys_from_seeds
+from jinit.engine import sweep
 from jinit.fans import fans
 from jinit.gain import gain
 from jinit.laws import (
@@ -31,12 +33,15 @@ from jinit.laws import (
     zeros,
 )
 from jinit.registry import available, get, name_of
+from jinit.results import SweepResult
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "SweepResult",
     "available",
     "constant",
+    "data",
     "delta_orthogonal",
     "dirac",
     "draw",
@@ -60,10 +65,12 @@ __all__ = [
     "ones",
     "orthogonal",
     "sparse",
+    "sweep",
     "torch_default",
     "torch_default_bias",
     "truncated_normal",
     "uniform",
+    "use_cpu_cores",
     "variance_scaling",
     "xavier_normal",
     "xavier_uniform",

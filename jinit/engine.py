@@ -572,7 +572,7 @@ def sweep(
             + [np.asarray(x) for x in jax.tree_util.tree_leaves(params)],
         )
         if resume and os.path.exists(ckpt):
-            eval_tree = jax.eval_shape(eval_c, params)
+            eval_tree = jax.eval_shape(evaluate_fn, params)
             first_chunk, loaded, evals = _load_checkpoint(ckpt, fingerprint, state, eval_tree)
             state = jax.tree_util.tree_map(
                 lambda ref, new: jax.device_put(jnp.asarray(new, ref.dtype), ref.sharding),
@@ -607,6 +607,8 @@ def sweep(
 
     stacked = jax.tree_util.tree_map(stack, *evals)
     tracked = stacked.pop("tracked", None)
+    order = [f"{split}_{m}" for m in ("loss", "acc", *extra) for split in ("train", "test")]
+    stacked = {k: stacked[k] for k in sorted(stacked, key=order.index)}
     final_params = None
     if keep_params:
         final_params = jax.tree_util.tree_map(

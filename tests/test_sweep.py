@@ -1,0 +1,383 @@
+"""The sweep engine: faithful numbers, one compilation, seed identity, divergence, resume."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import math
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+import scipy.stats
+
+import jinit
+from jinit.data import Dataset
+from jinit.engine import run_key, sweep
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LN2 = math.log(2)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def course_weights(kind: str, dims=(2, 10, 5, 1)) -> list[np.ndarray]:
+    """The Coursera initializers (np.random.seed(3), one randn per layer, W shape (out, in))."""
+    np.random.seed(3)
+    ws = []
+    for l in range(1, len(dims)):
+        if kind == "zeros":
+            ws.append(np.zeros((dims[l], dims[l - 1])))
+        elif kind == "random":
+            ws.append(np.random.randn(dims[l], dims[l - 1]) * 10)
+        else:
+            ws.append(np.random.randn(dims[l], dims[l - 1]) * np.sqrt(2.0 / dims[l - 1]))
+    return ws
+
+
+def as_jinit_params(ws: list[np.ndarray]) -> list[dict]:
+    """Course layout (out, in) -> jinit kernels (in, out), with a leading seed axis of 1."""
+    return [
+        {"kernel": jnp.asarray(w.T[None], jnp.float32), "bias": jnp.zeros((1, w.shape[0]))}
+        for w in ws
+    ]
+
+
+def numpy_course_loop(ws, x, y, lr=0.01, iters=15000):
+    """The course's model(): forward, nansum cost, backward, update; float64 NumPy."""
+    W = [w.copy() for w in ws]
+    b = [np.zeros((w.shape[0], 1)) for w in ws]
+    X, Y = x.T.astype(np.float64), y.reshape(1, -1).astype(np.float64)
+    m = X.shape[1]
+    costs = {}
+    for i in range(iters):
+        a, cache = X, []
+        for l in range(len(W)):
+            z = W[l] @ a + b[l]
+            cache.append((a, z))
+            a = np.maximum(z, 0) if l < len(W) - 1 else 1 / (1 + np.exp(-z))
+        if i % 1000 == 0:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                logp = np.multiply(-np.log(a), Y) + np.multiply(-np.log(1 - a), 1 - Y)
+            costs[i] = 1.0 / m * np.nansum(logp)
+        dz = a - Y  # sigmoid + cross-entropy
+        for l in reversed(range(len(W))):
+            a_prev, _ = cache[l]
+            dW = dz @ a_prev.T / m
+            db = dz.sum(axis=1, keepdims=True) / m
+            if l > 0:
+                dz = (W[l].T @ dz) * (cache[l - 1][1] > 0)
+            W[l] -= lr * dW
+            b[l] -= lr * db
+
+    def accuracy(xx, yy):
+        a = xx.T
+        for l in range(len(W)):
+            z = W[l] @ a + b[l]
+            a = np.maximum(z, 0) if l < len(W) - 1 else 1 / (1 + np.exp(-z))
+        return float(np.mean((a > 0.5) == yy.reshape(1, -1)))
+
+    return costs, accuracy
+
+
+@pytest.fixture(scope="module")
+def circles() -> Dataset:
+    return jinit.data.circles(n_train=128, n_test=64, noise=0.05, seed=0)
+
+
+NET = jinit.models.MLP([2, 8, 4, 1], activation="relu", output="sigmoid")
+
+
+# --------------------------------------------------------------------------- faithful
+
+
+@pytest.fixture(scope="module")
+def coursera_result():
+    data = jinit.data.coursera_circles()
+    inits = {k: as_jinit_params(course_weights(k)) for k in ("zeros", "random", "he")}
+    return data, sweep(
+        jinit.models.MLP([2, 10, 5, 1]),
+        inits,
+        data,
+        optimizer=optax.sgd(0.01),
+        steps=15000,
+        seeds=1,
+        eval_every=1000,
+        extra_metrics={"course_cost": jinit.losses.course_cost},
+    )
+
+
+def test_course_weights_match_reference_unit_tests():
+    # REFERENCE.md: the course's unit-test arrays for random([3,2,1]) and he([2,4,1]).
+    rnd = course_weights("random", (3, 2, 1))
+    np.testing.assert_allclose(
+        rnd[0],
+        [[17.88628473, 4.36509851, 0.96497468], [-18.63492703, -2.77388203, -3.54758979]],
+        atol=1e-8,
+    )
+    np.testing.assert_allclose(rnd[1], [[-0.82741481, -6.27000677]], atol=1e-8)
+    he = course_weights("he", (2, 4, 1))
+    np.testing.assert_allclose(
+        he[1], [[-0.03098412, -0.33744411, -0.92904268, 0.62552248]], atol=1e-8
+    )
+
+
+def test_faithful_coursera_reference_table(coursera_result):
+    _, r = coursera_result
+    z, rnd, he = 0, 1, 2
+    cost = r.metrics["train_course_cost"]
+    assert list(r.eval_steps[:15]) == list(range(0, 15000, 1000))
+    # He: 0.8830537 at 0, 0.0735790 at 14000; 0.99333 / 0.96 (REFERENCE.md table).
+    assert cost[he, 0, 0] == pytest.approx(0.8830537463419761, abs=1e-5)
+    assert cost[he, 0, 14] == pytest.approx(0.07357895962677366, abs=1e-3)
+    assert r.final("train_acc")[he, 0] == pytest.approx(0.99333, abs=1e-4)
+    assert r.final("test_acc")[he, 0] == pytest.approx(0.96)
+    # zeros: ln 2 throughout, 0.5 / 0.5.
+    np.testing.assert_allclose(cost[z, 0], LN2, atol=1e-6)
+    assert r.final("train_acc")[z, 0] == 0.5 and r.final("test_acc")[z, 0] == 0.5
+    # x10: the course cost is inf at 0 (outputs saturate), 0.38278 +- 0.002 at 14000.
+    assert np.isinf(cost[rnd, 0, 0])
+    assert np.isfinite(r.metrics["train_loss"][rnd, 0, 0])  # the stable loss stays finite
+    assert cost[rnd, 0, 14] == pytest.approx(0.38278, abs=3e-3)
+    assert r.final("train_acc")[rnd, 0] == pytest.approx(0.83, abs=1e-9 + 1 / 300)
+    assert r.final("test_acc")[rnd, 0] == pytest.approx(0.86, abs=0.011)
+    assert not r.diverged.any()
+
+
+def test_faithful_coursera_matches_numpy_loop(coursera_result):
+    data, r = coursera_result
+    costs, accuracy = numpy_course_loop(course_weights("he"), data.x_train, data.y_train)
+    he = 2
+    for it in (0, 1000, 7000, 14000):
+        assert r.metrics["train_course_cost"][he, 0, it // 1000] == pytest.approx(
+            costs[it], abs=1e-3
+        )
+    assert accuracy(data.x_train, data.y_train) == pytest.approx(r.final("train_acc")[he, 0])
+    assert accuracy(data.x_test, data.y_test) == pytest.approx(r.final("test_acc")[he, 0])
+
+
+# --------------------------------------------------------------------------- compilation
+
+
+def _count_chunk_compiles(caplog, **kwargs) -> int:
+    caplog.clear()
+    with caplog.at_level(logging.WARNING), jax.log_compiles():
+        sweep(NET, {"he": jinit.he_normal, "xavier": jinit.xavier_normal}, **kwargs)
+    return sum("Compiling jit(chunk)" in rec.getMessage() for rec in caplog.records)
+
+
+def test_one_compilation_whatever_the_seeds_and_chunks(caplog, circles):
+    common = dict(data=circles, optimizer=optax.sgd(0.1), eval_every=10)
+    assert _count_chunk_compiles(caplog, seeds=2, steps=30, **common) == 1
+    assert _count_chunk_compiles(caplog, seeds=9, steps=95, **common) == 1  # masked last chunk
+    assert _count_chunk_compiles(caplog, seeds=3, steps=40, batch_size=16, **common) == 1
+
+
+# --------------------------------------------------------------------------- determinism
+
+
+def test_seed_identity_across_sweep_sizes(circles):
+    kw = dict(optimizer=optax.sgd(0.1), steps=200, eval_every=50)
+    inits = {"he": jinit.he_normal, "lecun": jinit.lecun_normal}
+    big = sweep(NET, inits, circles, seeds=10, **kw)
+    one = sweep(NET, inits, circles, seeds=[7], **kw)
+    two = sweep(NET, {"lecun": jinit.lecun_normal}, circles, seeds=[7, 3], **kw)
+    np.testing.assert_allclose(
+        one.metrics["train_loss"][:, 0], big.metrics["train_loss"][:, 7], rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        two.metrics["train_loss"][0, 0], big.metrics["train_loss"][1, 7], rtol=1e-5
+    )
+    np.testing.assert_allclose(two.metrics["test_acc"][0, 1], big.metrics["test_acc"][1, 3])
+    again = sweep(NET, inits, circles, seeds=10, **kw)
+    np.testing.assert_array_equal(again.metrics["train_loss"], big.metrics["train_loss"])
+
+
+def test_initial_params_come_from_seed_and_name(circles):
+    r = sweep(NET, {"he": jinit.he_normal}, circles, steps=0, seeds=[5], keep_params=True)
+    expected = NET.init(run_key(5, "he"), jinit.he_normal)
+    for got, want in zip(r.params, expected, strict=True):
+        np.testing.assert_array_equal(got["kernel"][0, 0], want["kernel"])
+
+
+def test_minibatch_order_depends_on_seed_only(circles):
+    kw = dict(optimizer=optax.sgd(0.05), steps=60, eval_every=20, batch_size=16)
+    a = sweep(NET, {"he": jinit.he_normal}, circles, seeds=4, **kw)
+    b = sweep(NET, {"he": jinit.he_normal}, circles, seeds=[2], **kw)
+    np.testing.assert_allclose(
+        b.metrics["train_loss"][0, 0], a.metrics["train_loss"][0, 2], rtol=1e-5
+    )
+    # different seeds shuffle differently: identical weights, different data order
+    same = {"fixed": jax.tree_util.tree_map(
+        lambda x: jnp.repeat(x[None], 2, axis=0), NET.init(jax.random.key(0), jinit.he_normal)
+    )}  # fmt: skip
+    r = sweep(NET, same, circles, seeds=2, **kw)
+    assert r.metrics["train_loss"][0, 0, 0] == r.metrics["train_loss"][0, 1, 0]
+    assert r.metrics["train_loss"][0, 0, -1] != r.metrics["train_loss"][0, 1, -1]
+
+
+def _run_in_subprocess(code: str, env: dict | None = None, timeout: float = 300):
+    full_env = {**os.environ, "PYTHONPATH": REPO, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        env=full_env, capture_output=True, text=True, timeout=timeout,
+    )  # fmt: skip
+
+
+SHARD_SCRIPT = """
+    import json, sys, jax, optax, jinit
+    r = jinit.sweep(jinit.models.MLP([2, 8, 4, 1]),
+                    {"he": jinit.he_normal, "xavier": jinit.xavier_uniform, "small": jinit.normal},
+                    jinit.data.circles(n_train=128, n_test=64), optimizer=optax.sgd(0.1),
+                    steps=100, seeds=3, eval_every=25, batch_size=BATCH)
+    print(json.dumps({"devices": len(jax.devices()), "shards": r.config["devices"],
+                      "loss": r.metrics["train_loss"].tolist(),
+                      "acc": r.metrics["test_acc"].tolist()}))
+"""
+
+
+@pytest.mark.parametrize("batch", ["None", "32"])
+def test_same_results_on_one_and_four_devices(batch):
+    out = {}
+    for n in (1, 4):
+        env = {"XLA_FLAGS": f"--xla_force_host_platform_device_count={n}"}
+        proc = _run_in_subprocess(SHARD_SCRIPT.replace("BATCH", batch), env)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        out[n] = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out[4]["devices"] == 4 and out[4]["shards"] == 4  # 9 runs padded to 12
+    np.testing.assert_allclose(out[1]["loss"], out[4]["loss"], rtol=1e-6)
+    np.testing.assert_array_equal(out[1]["acc"], out[4]["acc"])
+
+
+# --------------------------------------------------------------------------- divergence
+
+
+def test_divergent_runs_are_marked_and_isolated(circles):
+    net = jinit.models.MLP([2, 16, 1], activation="relu", output="linear")
+    data = circles._replace(y_train=circles.y_train * 3, y_test=circles.y_test * 3)
+    inits = {"he": jinit.he_normal, "huge": functools.partial(jinit.normal, stddev=30.0)}
+    kw = dict(optimizer=optax.sgd(0.1), steps=100, eval_every=10, seeds=3)
+    r = sweep(net, inits, data, **kw)
+    alone = sweep(net, {"he": jinit.he_normal}, data, **kw)
+    assert (r.diverged_step[1] >= 0).all() and (r.diverged_step[1] < 100).all()
+    assert (r.diverged_step[0] == -1).all()
+    np.testing.assert_allclose(
+        r.metrics["train_loss"][0], alone.metrics["train_loss"][0], rtol=1e-6
+    )
+    rows = {row["init"]: row for row in r.summary()}
+    assert rows["huge"]["diverged"] == 3 and rows["he"]["diverged"] == 0
+    assert rows["huge"]["train_loss"]["n"] == 0  # diverged runs are left out of the statistics
+
+
+def test_summary_statistics_against_scipy(circles):
+    r = sweep(NET, {"zeros": jinit.zeros, "he": jinit.he_normal}, circles,
+              optimizer=optax.sgd(0.1), steps=50, seeds=6, eval_every=25)  # fmt: skip
+    rows = {row["init"]: row for row in r.summary()}
+    acc = r.final("test_acc")[1].astype(np.float64)
+    lo, hi = scipy.stats.t.interval(0.95, len(acc) - 1, loc=acc.mean(), scale=scipy.stats.sem(acc))
+    assert rows["he"]["test_acc"]["ci_low"] == pytest.approx(lo, rel=2e-3)
+    assert rows["he"]["test_acc"]["ci_high"] == pytest.approx(hi, rel=2e-3)
+    assert rows["he"]["test_acc"]["median"] == pytest.approx(np.median(acc))
+    assert rows["zeros"]["stuck"] == 0 or rows["zeros"]["train_loss"]["std"] < 1e-6
+    assert "he" in r.table() and "zeros" in r.table()
+
+
+def test_zeros_init_is_stuck():
+    data = jinit.data.coursera_circles()
+    r = sweep(jinit.models.MLP([2, 10, 5, 1]), {"zeros": jinit.zeros}, data, steps=300, seeds=3)
+    assert r.stuck().all()
+    assert r.summary()[0]["stuck"] == 3 and r.summary()[0]["failed"] == 3
+
+
+# --------------------------------------------------------------------------- files and resume
+
+
+def test_json_and_csv(tmp_path, circles):
+    r = sweep(NET, {"he": jinit.he_normal}, circles, steps=20, seeds=2, eval_every=10)
+    data = json.loads(open(r.to_json(tmp_path / "r.json")).read())
+    assert data["inits"] == ["he"] and len(data["metrics"]["train_loss"][0]) == 2
+    lines = open(r.to_csv(tmp_path / "r.csv")).read().splitlines()
+    assert lines[0].startswith("init,seed,step,train_loss")
+    assert len(lines) == 1 + 2 * 3
+
+
+RESUME_SCRIPT = """
+    import sys, json, optax, jinit
+    r = jinit.sweep(jinit.models.MLP([2, 32, 32, 1]),
+                    {"he": jinit.he_normal, "xavier": jinit.xavier_normal},
+                    jinit.data.circles(n_train=600, n_test=100), optimizer=optax.sgd(0.05),
+                    steps=STEPS, seeds=4, eval_every=200, out_dir=sys.argv[1], resume=True)
+    print(json.dumps(r.metrics["train_loss"].tolist()))
+"""
+
+
+def test_resume_after_kill_gives_the_same_numbers(tmp_path):
+    script = RESUME_SCRIPT.replace("STEPS", "6000")
+    ref = _run_in_subprocess(script.replace("sys.argv[1]", repr(str(tmp_path / "ref"))))
+    assert ref.returncode == 0, ref.stderr[-3000:]
+    out = tmp_path / "killed"
+    code = script.replace("sys.argv[1]", repr(str(out)))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        env={**os.environ, "PYTHONPATH": REPO}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    ckpt = out / "sweep_checkpoint.npz"
+    deadline = time.time() + 120
+    while not ckpt.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the sweep finished before it could be killed"
+    with np.load(ckpt) as f:
+        assert 0 < int(f["chunk"]) < 30  # interrupted part-way
+    resumed = _run_in_subprocess(code)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert json.loads(resumed.stdout.splitlines()[-1]) == json.loads(ref.stdout.splitlines()[-1])
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def test_user_model_pair(circles):
+    def init_fn(key, w_init, b_init):
+        return {"w": w_init(key, (2, 1)), "b": b_init(key, (1,))}
+
+    def apply_fn(params, x):
+        return x @ params["w"] + params["b"]
+
+    r = sweep((init_fn, apply_fn), {"lecun": jinit.lecun_normal}, circles,
+              loss="binary_cross_entropy", steps=10, seeds=2, eval_every=5)  # fmt: skip
+    assert r.metrics["train_loss"].shape == (1, 2, 3)
+    with pytest.raises(ValueError, match="pass loss"):
+        sweep((init_fn, apply_fn), {"lecun": jinit.lecun_normal}, circles, steps=1, seeds=1)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        (dict(seeds=0), ValueError, "seeds must be >= 1"),
+        (dict(seeds=[1, 1]), ValueError, "distinct"),
+        (dict(steps=-1), ValueError, "steps must be"),
+        (dict(loss="hinge"), ValueError, "unknown loss"),
+        (dict(batch_size=0), ValueError, "batch_size"),
+        (dict(inits={}), TypeError, "non-empty dict"),
+        (dict(inits={"bad": 3}), TypeError, "neither an initializer"),
+        (dict(inits={"short": [{"kernel": jnp.zeros((2, 2, 8)), "bias": jnp.zeros((2, 8))}]}),
+         ValueError, "structure"),
+        (dict(data=(1, 2, 3, 4)), TypeError, "Dataset"),
+    ],
+)  # fmt: skip
+def test_bad_input_is_reported(circles, kwargs, error, match):
+    args = dict(inits={"he": jinit.he_normal}, data=circles, steps=1, seeds=1) | kwargs
+    with pytest.raises(error, match=match):
+        sweep(NET, **args)
