@@ -171,8 +171,8 @@ class SweepResult:
         return plot_sweep(self, path, metrics)
 
 
-def _fmt(x: float) -> str:
-    if x is None or not math.isfinite(x):
+def _fmt(x: float | None) -> str:
+    if x is None or math.isnan(x):
         return "nan"
     return f"{x:.4g}"
 
