@@ -269,7 +269,22 @@ def _make_program(
         per_run = jax.vmap(loss_fn, in_axes=(0, None if full_batch else 0))(logits, y)
         return per_run.sum(), per_run
 
-    update = jax.vmap(optimizer.update)
+    extra_args = isinstance(optimizer, optax.GradientTransformationExtraArgs)
+
+    def run_update(grads, opt_state, params, value, x, y):
+        if not extra_args:
+            return optimizer.update(grads, opt_state, params)
+
+        # Line-search optimizers (optax.lbfgs) also need the run's loss as a function.
+        def value_fn(p):
+            return loss_fn(model.apply(p, x), y)
+
+        return optimizer.update(
+            grads, opt_state, params, value=value, grad=grads, value_fn=value_fn
+        )
+
+    data_axis = None if full_batch else 0
+    update = jax.vmap(run_update, in_axes=(0, 0, 0, 0, data_axis, data_axis))
 
     def step_all(params, opt_state, diverged, t, idx_runs):
         """One update of every run (runs are independent: the gradient of the summed loss
@@ -279,7 +294,7 @@ def _make_program(
         else:
             x, y = x_train[idx_runs], y_train[idx_runs]
         (_, per_run), grads = jax.value_and_grad(total_loss, has_aux=True)(params, x, y)
-        updates, opt_state = update(grads, opt_state, params)
+        updates, opt_state = update(grads, opt_state, params, per_run, x, y)
         params = optax.apply_updates(params, updates)
         diverged = jnp.where((diverged < 0) & ~jnp.isfinite(per_run), t, diverged)
         return params, opt_state, diverged
