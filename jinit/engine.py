@@ -174,8 +174,12 @@ def _initial_params(model: _Model, inits: list[_Init], seeds: np.ndarray, dtype)
         if init.params is not None:
             stacks.append(_check_explicit(init, template, len(seeds), dtype))
             continue
-        keys = jnp.stack([run_key(int(s), init.name) for s in seeds])
-        draw = jax.jit(jax.vmap(lambda k, i=init: model.init(k, i.weight_init, i.bias_init, dtype)))
+        keys = jax.vmap(jax.random.fold_in, in_axes=(0, None))(
+            jax.vmap(jax.random.key)(jnp.asarray(seeds, jnp.uint32)), name_tag(init.name)
+        )
+        # Eager vmap, not jit: each primitive compiles once per shape and is reused by every
+        # layer and init (a 30-layer net: 0.1 s per init instead of 5 s of compiling).
+        draw = jax.vmap(lambda k, i=init: model.init(k, i.weight_init, i.bias_init, dtype))
         stacks.append(draw(keys))
     return jax.tree_util.tree_map(lambda *xs: jnp.concatenate(xs), *stacks)
 
