@@ -1,6 +1,6 @@
 """jinit: weight initializers for JAX as pure functions, and a sweep engine to compare them."""
 
-from jinit import data, losses, models
+from jinit import data, haiku, losses, models
 from jinit.devices import use_cpu_cores
 from jinit.draw import draw, keys_from_seeds
 from jinit.engine import sweep
@@ -34,15 +34,18 @@ from jinit.laws import (
 )
 from jinit.registry import available, get, name_of
 from jinit.results import SweepResult
+from jinit.trees import Description, describe, path_key, reinit
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Description",
     "SweepResult",
     "available",
     "constant",
     "data",
     "delta_orthogonal",
+    "describe",
     "dirac",
     "draw",
     "fans",
@@ -50,6 +53,7 @@ __all__ = [
     "get",
     "glorot_normal",
     "glorot_uniform",
+    "haiku",
     "he_normal",
     "he_uniform",
     "identity",
@@ -64,6 +68,8 @@ __all__ = [
     "normal",
     "ones",
     "orthogonal",
+    "path_key",
+    "reinit",
     "sparse",
     "sweep",
     "torch_default",

@@ -267,6 +267,7 @@ def _make_program(
     """The two compiled pieces: ``chunk(state, start, n_active, indices)`` and ``evaluate``."""
     x_train, y_train, x_test, y_test = data
     seed_of_run = jnp.asarray(seed_of_run)
+    classification = jnp.issubdtype(y_train.dtype, jnp.integer)
 
     def total_loss(params, x, y):
         logits = model.apply_runs(params, x, full_batch)
@@ -308,7 +309,8 @@ def _make_program(
         for split, x, y in (("train", x_train, y_train), ("test", x_test, y_test)):
             logits = _block_logits(model.apply, params, x)
             out[f"{split}_loss"] = loss_fn(logits, y)
-            out[f"{split}_acc"] = losses_lib.accuracy(logits, y)
+            if classification:
+                out[f"{split}_acc"] = losses_lib.accuracy(logits, y)
             for name, fn in extra_metrics.items():
                 out[f"{split}_{name}"] = fn(logits, y)
         if track is not None:
@@ -627,6 +629,7 @@ def sweep(
     stacked = jax.tree_util.tree_map(stack, *evals)
     tracked = stacked.pop("tracked", None)
     order = [f"{split}_{m}" for m in ("loss", "acc", *extra) for split in ("train", "test")]
+    order += [k for k in stacked if k not in order]
     stacked = {k: stacked[k] for k in sorted(stacked, key=order.index)}
     final_params = None
     if keep_params:

@@ -13,21 +13,45 @@ from jinit.results import SweepResult, _align, _fmt, _jsonable
 
 @dataclasses.dataclass
 class Check:
-    """One published number beside the measured one, with the tolerance that decides pass."""
+    """One published number (or claim) beside the measured one.
+
+    It passes when ``|measured - published| <= tolerance`` (if a tolerance is given), and
+    ``measured < below`` / ``measured > above`` (if given). With none of these it is shown for
+    context only (``passed`` is None).
+    """
 
     label: str
     published: float | str
     measured: float
     tolerance: float | None = None
     note: str = ""
+    below: float | None = None
+    above: float | None = None
 
     @property
     def passed(self) -> bool | None:
-        if self.tolerance is None or not isinstance(self.published, int | float):
-            return None
-        if math.isinf(self.published) or math.isinf(self.measured):
-            return self.published == self.measured
-        return abs(self.measured - self.published) <= self.tolerance
+        conditions = []
+        if self.tolerance is not None and isinstance(self.published, int | float):
+            if math.isinf(self.published) or math.isinf(self.measured):
+                conditions.append(self.published == self.measured)
+            else:
+                conditions.append(abs(self.measured - self.published) <= self.tolerance)
+        if self.below is not None:
+            conditions.append(self.measured < self.below)
+        if self.above is not None:
+            conditions.append(self.measured > self.above)
+        return all(conditions) if conditions else None
+
+    @property
+    def criterion(self) -> str:
+        parts = []
+        if self.tolerance is not None:
+            parts.append(f"+-{self.tolerance:.2g}")
+        if self.below is not None:
+            parts.append(f"< {self.below:g}")
+        if self.above is not None:
+            parts.append(f"> {self.above:g}")
+        return ", ".join(parts) or "-"
 
 
 @dataclasses.dataclass
@@ -51,12 +75,11 @@ class Report:
         return all(c.passed is not False for c in self.checks)
 
     def checks_table(self) -> str:
-        rows = [["", "published", "measured", "tolerance", "ok"]]
+        rows = [["", "published", "measured", "criterion", "ok"]]
         for c in self.checks:
             ok = {True: "yes", False: "NO", None: "-"}[c.passed]
             pub = c.published if isinstance(c.published, str) else _fmt(c.published)
-            tol = "-" if c.tolerance is None else f"+-{c.tolerance:.2g}"
-            rows.append([c.label, pub, _fmt(c.measured), tol, ok])
+            rows.append([c.label, pub, _fmt(c.measured), c.criterion, ok])
         return _align(rows)
 
     def text(self) -> str:
