@@ -2,7 +2,7 @@
 
 from jinit import data, haiku, losses, models
 from jinit.devices import use_cpu_cores
-from jinit.draw import draw, keys_from_seeds
+from jinit.draw import draw, keys_from_seeds, stable_hash
 from jinit.engine import sweep
 from jinit.fans import fans
 from jinit.gain import gain
@@ -71,6 +71,7 @@ __all__ = [
     "path_key",
     "reinit",
     "sparse",
+    "stable_hash",
     "sweep",
     "torch_default",
     "torch_default_bias",

@@ -42,7 +42,6 @@ import inspect
 import math
 import re
 import sys
-import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
@@ -51,6 +50,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jinit.draw import stable_hash
 from jinit.fans import fans
 from jinit.registry import get
 
@@ -70,21 +70,6 @@ _SHOWN_PATHS = 8
 # --------------------------------------------------------------------------- keys
 
 
-def path_hash(path_str: str) -> int:
-    """The stable 31-bit hash of a path string: ``zlib.crc32(utf-8 bytes) & 0x7FFFFFFF``.
-
-    Unlike Python's ``hash`` it is the same in every process and on every machine.
-
-    Example:
-        >>> import jinit
-        >>> jinit.path_hash("['params']['Dense_0']['kernel']") < 2**31
-        True
-    """
-    if not isinstance(path_str, str):
-        raise TypeError(f"path_hash: path_str must be a str, got {type(path_str).__name__}.")
-    return zlib.crc32(path_str.encode("utf-8")) & 0x7FFFFFFF
-
-
 def path_key(key: Array, path_str: str) -> Array:
     """The key :func:`reinit` draws the leaf at ``path_str`` with.
 
@@ -96,7 +81,7 @@ def path_key(key: Array, path_str: str) -> Array:
         >>> k = jinit.path_key(jax.random.key(0), "['params']['Dense_0']['kernel']")
         >>> w = jinit.he_normal(k, (3, 4))     # what reinit puts at that path
     """
-    return jax.random.fold_in(key, path_hash(path_str))
+    return jax.random.fold_in(key, stable_hash(path_str))
 
 
 # --------------------------------------------------------------------------- leaves
@@ -315,9 +300,9 @@ def layout_kwargs(init: Callable, ndim: int, layout: LayoutName) -> dict[str, in
 
     Example:
         >>> import jinit
-        >>> jinit.layout_kwargs(jinit.he_normal, 2, "torch")
+        >>> jinit.trees.layout_kwargs(jinit.he_normal, 2, "torch")
         {'in_axis': 1, 'out_axis': 0}
-        >>> jinit.layout_kwargs(jinit.zeros, 2, "torch")
+        >>> jinit.trees.layout_kwargs(jinit.zeros, 2, "torch")
         {}
     """
     if layout == "jax" or ndim < 2:
