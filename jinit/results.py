@@ -104,7 +104,9 @@ class SweepResult:
             rows.append(row)
         return rows
 
-    def table(self, metrics: tuple[str, ...] = FINAL_METRICS, **kwargs: Any) -> str:
+    def table(
+        self, metrics: tuple[str, ...] = ("train_loss", "train_acc", "test_acc"), **kwargs: Any
+    ) -> str:
         """The summary as an aligned text table (mean [95% CI], median, min-max)."""
         rows = self.summary(metrics, **kwargs)
         present = [m for m in metrics if m in self.metrics]
@@ -171,17 +173,18 @@ class SweepResult:
         return plot_sweep(self, path, metrics)
 
 
-def _fmt(x: float | None) -> str:
+def _fmt(x: float | None, digits: int = 4) -> str:
     if x is None or math.isnan(x):
         return "nan"
-    return f"{x:.4g}"
+    return f"{x:.{digits}g}"
 
 
 def _fmt_stat(d: dict[str, float]) -> str:
     if d["n"] == 0:
         return "-"
-    ci = f" [{_fmt(d['ci_low'])}, {_fmt(d['ci_high'])}]" if d["n"] > 1 else ""
-    return f"{_fmt(d['mean'])}{ci} ({_fmt(d['median'])}; {_fmt(d['min'])}..{_fmt(d['max'])})"
+    ci = f" [{_fmt(d['ci_low'], 3)}, {_fmt(d['ci_high'], 3)}]" if d["n"] > 1 else ""
+    spread = f"{_fmt(d['median'], 3)}; {_fmt(d['min'], 3)}..{_fmt(d['max'], 3)}"
+    return f"{_fmt(d['mean'], 3)}{ci} ({spread})"
 
 
 def _align(rows: list[list[str]]) -> str:
