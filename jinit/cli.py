@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import sys
@@ -113,18 +114,21 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     if args.steps is not None:
         options["steps"] = args.steps
     if args.mnist:
-        if args.name != "nielsen":
-            raise UsageError("--mnist applies only to the nielsen experiment")
         options["mnist"] = args.mnist
+    accepted = set(inspect.signature(exp.sweep).parameters)
+    for option in options:
+        if option not in accepted:
+            raise UsageError(f"--{option} does not apply to experiment {args.name!r}")
+    # Default: the faithful run beside the published numbers, then the sweep across seeds.
+    # --faithful runs only the former; a changed --steps makes a run unfaithful, so then
+    # only the sweep runs.
+    run_faithful = exp.faithful is not None and (args.faithful or args.steps is None)
+    if args.faithful and exp.faithful is None:
+        raise UsageError(f"experiment {args.name!r} has no faithful mode; drop --faithful")
     try:
-        if args.faithful or exp.faithful is None or args.seeds is None:
-            reports = []
-            if exp.faithful is not None:
-                reports.append(exp.run(faithful=True, **options))
-            if not args.faithful:
-                reports.append(exp.run(seeds=args.seeds, **options))
-        else:
-            reports = [exp.run(seeds=args.seeds, **options)]
+        reports = [exp.run(faithful=True, **options)] if run_faithful else []
+        if not args.faithful:
+            reports.append(exp.run(seeds=args.seeds, **options))
     except FileNotFoundError as err:
         raise UsageError(str(err).splitlines()[0]) from None
     status = 0
@@ -206,7 +210,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("list", help="list the reproducible experiments").set_defaults(fn=cmd_list)
 
-    r = sub.add_parser("reproduce", help="re-run a source experiment (faithful, then seeds)")
+    r = sub.add_parser(
+        "reproduce", help="re-run a source experiment: faithfully, then across seeds"
+    )
     r.add_argument("name", help="an experiment name (see `jinit list`)")
     r.add_argument("--faithful", action="store_true", help="only the original setup and seeds")
     r.add_argument("--seeds", type=int, default=None, help="seeds for the sweep mode")
