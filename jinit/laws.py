@@ -623,6 +623,11 @@ def dirac(
     center, ``w[center, d, g * out_per_group + d] = 1`` for each of ``groups`` groups and
     ``d < min(in, out_per_group)``; all else zero. As PyTorch's ``nn.init.dirac_``
     (Zagoruyko & Komodakis 2017, "DiracNets"). ``key`` is ignored.
+
+    The center tap of a spatial axis of size ``k`` is ``(k - 1) // 2``, the tap that makes
+    the convolution an identity under JAX's ``"SAME"`` padding (as
+    :func:`delta_orthogonal`). For odd ``k`` this is PyTorch's ``k // 2``; for even ``k``
+    PyTorch's tap is one further along.
     """
     name = "dirac"
     shape, dtype = _prepare(name, shape, dtype)
@@ -636,6 +641,8 @@ def dirac(
     if n_out % groups:
         raise ValueError(f"{name}: out channels ({n_out}) must be divisible by groups ({groups}).")
     per_group = n_out // groups
+    if _is_empty(shape):
+        return jnp.zeros(shape, dtype)
     center = tuple((k - 1) // 2 for k in shape[:-2])
     w = np.zeros(shape, dtype=np.float32)
     for g in range(groups):
