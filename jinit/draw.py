@@ -29,6 +29,9 @@ def stable_hash(text: str) -> int:
     return zlib.crc32(text.encode("utf-8")) & 0x7FFFFFFF
 
 
+_MAX_SEED = 2**32 - 1
+
+
 def keys_from_seeds(seeds: Any) -> jax.Array:
     """Typed PRNG keys for a sequence of integer seeds (``jax.random.key(seed)`` each)."""
     arr = np.asarray(seeds)
@@ -36,6 +39,10 @@ def keys_from_seeds(seeds: Any) -> jax.Array:
         raise TypeError(f"expected a 1-D sequence of integer seeds, got {seeds!r}.")
     if arr.size and arr.min() < 0:
         raise ValueError(f"seeds must be non-negative integers, got {arr.min()}.")
+    if arr.size and arr.max() > _MAX_SEED:
+        # uint32 would wrap it (2**32 -> 0), silently aliasing another seed and, with x64
+        # enabled, differing from jax.random.key(seed), which keeps all 64 bits.
+        raise ValueError(f"seeds must be integers in [0, 2**32 - 1], got {arr.max()}.")
     return jax.vmap(jax.random.key)(jnp.asarray(arr, dtype=jnp.uint32))
 
 
@@ -89,5 +96,6 @@ def draw(
     """
     shape = check_shape(shape, "draw")
     dtype = check_dtype(dtype, "draw")
-    init(jax.random.key(0), shape, dtype)  # validate options eagerly, with a clear error
+    # Validate options with a clear error by tracing one draw (no compute: eval_shape).
+    jax.eval_shape(lambda key: init(key, shape, dtype), jax.random.key(0))
     return _compiled(init, shape, dtype)(_as_keys(keys_or_seeds))
