@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+
+import numpy as np
 
 from jinit._validate import check_shape
 
@@ -11,11 +13,18 @@ Axes = int | Sequence[int]
 
 
 def _normalize_axes(axes: Axes, ndim: int, what: str, shape: tuple[int, ...]) -> tuple[int, ...]:
-    seq = (axes,) if isinstance(axes, int) else tuple(axes)
+    bad = TypeError(f"fans: {what} must be an int or a tuple of ints, got {axes!r}.")
+    if isinstance(axes, int | np.integer):
+        seq = (axes,)
+    elif isinstance(axes, Iterable) and not isinstance(axes, str):
+        seq = tuple(axes)
+    else:
+        raise bad
     out = []
     for a in seq:
-        if isinstance(a, bool) or not isinstance(a, int):
-            raise TypeError(f"fans: {what} must be an int or a tuple of ints, got {axes!r}.")
+        if isinstance(a, bool) or not isinstance(a, int | np.integer):
+            raise bad
+        a = int(a)
         if not -ndim <= a < ndim:
             raise ValueError(
                 f"fans: {what}={axes!r} is out of range for a {ndim}-D shape {shape}; "
@@ -25,6 +34,10 @@ def _normalize_axes(axes: Axes, ndim: int, what: str, shape: tuple[int, ...]) ->
     if len(set(out)) != len(out):
         raise ValueError(f"fans: {what}={axes!r} names an axis twice.")
     return tuple(out)
+
+
+def _is_int(axes: Axes, value: int) -> bool:
+    return isinstance(axes, int | np.integer) and not isinstance(axes, bool) and axes == value
 
 
 def fans(
@@ -53,7 +66,7 @@ def fans(
     """
     shape = check_shape(shape, "fans")
     ndim = len(shape)
-    if ndim < 2 and (in_axis, out_axis) == (-2, -1):
+    if ndim < 2 and _is_int(in_axis, -2) and _is_int(out_axis, -1):
         raise ValueError(
             f"fans: a {ndim}-D shape {shape} has no input and output axes by default. "
             "Fan-based initializers need a weight of at least 2 dimensions; for a bias use "
