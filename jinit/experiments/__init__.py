@@ -49,14 +49,7 @@ def register(experiment: Experiment) -> Experiment:
 
 def _load() -> None:
     # Importing the modules registers their experiments.
-    from jinit.experiments import coursera  # noqa: F401
-
-    for optional in ("nielsen", "ng", "deep"):
-        try:
-            __import__(f"jinit.experiments.{optional}")
-        except ModuleNotFoundError as err:
-            if err.name != f"jinit.experiments.{optional}":
-                raise
+    from jinit.experiments import coursera, deep, ng, nielsen  # noqa: F401
 
 
 def available() -> list[str]:
