@@ -381,3 +381,12 @@ def test_bad_input_is_reported(circles, kwargs, error, match):
     args = dict(inits={"he": jinit.he_normal}, data=circles, steps=1, seeds=1) | kwargs
     with pytest.raises(error, match=match):
         sweep(NET, **args)
+
+
+def test_plot_writes_a_png(tmp_path, circles):
+    pytest.importorskip("matplotlib")
+    r = sweep(NET, {"he": jinit.he_normal, "zeros": jinit.zeros}, circles, steps=20, seeds=3,
+              eval_every=10)  # fmt: skip
+    path = r.plot(tmp_path / "curves.png")
+    with open(path, "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
