@@ -38,6 +38,7 @@ import numpy as np
 import optax
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from jinit import adapters
 from jinit import losses as losses_lib
 from jinit.data import Dataset
 from jinit.draw import stable_hash
@@ -85,7 +86,11 @@ def _fn_name(fn: Callable) -> str:
     return getattr(fn, "__qualname__", None) or repr(fn)
 
 
-def _as_model(model: Any) -> _Model:
+def _as_model(model: Any, example_x: Any = None) -> _Model:
+    # A Flax linen module also has .init/.apply (with other signatures): adapt frameworks first.
+    adapted = adapters.as_model(model, example_x)
+    if adapted is not None:
+        model = adapted
     if hasattr(model, "init") and hasattr(model, "apply"):
         return _Model(
             lambda key, w, b, dtype: model.init(key, w, b, dtype),
@@ -105,7 +110,8 @@ def _as_model(model: Any) -> _Model:
         )
     raise TypeError(
         "sweep: model must have init(key, weight_init, bias_init) and apply(params, x) "
-        f"(e.g. jinit.models.MLP), or be an (init_fn, apply_fn) pair; got {model!r}."
+        "(e.g. jinit.models.MLP), be an (init_fn, apply_fn) pair, or a Flax linen, Flax NNX "
+        f"or Equinox module (see jinit.adapters); got {model!r}."
     )
 
 
@@ -508,7 +514,9 @@ def sweep(
         (1, 3, 3)
     """
     t_start = time.perf_counter()
-    net = _as_model(model)
+    net = _as_model(
+        model, jnp.asarray(data.x_train[:1], dtype) if isinstance(data, Dataset) else None
+    )
     init_list = _as_inits(inits)
     seed_arr = _as_seeds(seeds)
     n_inits, n_seeds = len(init_list), len(seed_arr)
