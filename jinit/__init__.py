@@ -1,6 +1,6 @@
 """jinit: weight initializers for JAX as pure functions, and a sweep engine to compare them."""
 
-from jinit import data, haiku, losses, models
+from jinit import adapters, data, haiku, losses, models
 from jinit.devices import use_cpu_cores
 from jinit.draw import draw, keys_from_seeds, stable_hash
 from jinit.engine import sweep
@@ -41,6 +41,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Description",
     "SweepResult",
+    "adapters",
     "available",
     "constant",
     "data",

@@ -129,6 +129,10 @@ class _Init:
         return f"{name_of(self.weight_init)} / bias {name_of(self.bias_init)}"
 
 
+def _has_arrays(tree: Any) -> bool:
+    return any(hasattr(x, "shape") for x in jax.tree_util.tree_leaves(tree))
+
+
 def _as_inits(inits: Mapping[str, Any]) -> list[_Init]:
     if not isinstance(inits, Mapping) or not inits:
         raise TypeError(
@@ -139,7 +143,7 @@ def _as_inits(inits: Mapping[str, Any]) -> list[_Init]:
     for name, entry in inits.items():
         if not isinstance(name, str) or not name:
             raise TypeError(f"sweep: init names must be non-empty strings, got {name!r}.")
-        if callable(entry):
+        if callable(entry) and not _has_arrays(entry):  # an Equinox module is callable too
             out.append(_Init(name, entry, zeros))
         elif isinstance(entry, tuple) and len(entry) == 2 and all(map(callable, entry)):
             out.append(_Init(name, entry[0], entry[1]))
@@ -476,7 +480,9 @@ def sweep(
 
     Args:
       model: a jinit model (``init(key, weight_init, bias_init, dtype)``, ``apply(params, x)``
-        returning logits, ``output``) or an ``(init_fn, apply_fn)`` pair with
+        returning logits, ``output``); a Flax linen module, a Flax NNX module or an Equinox
+        module (see :mod:`jinit.adapters`: kernels/weights and biases are drawn by
+        :func:`jinit.reinit` rules); or an ``(init_fn, apply_fn)`` pair with
         ``init_fn(key, weight_init, bias_init) -> params``.
       inits: ``{name: initializer}`` (biases zeros), ``{name: (weight_init, bias_init)}``, or
         ``{name: params}`` with a leading seed axis (e.g. NumPy-drawn weights for a faithful
