@@ -1,0 +1,183 @@
+"""jinit.draw: one stacked draw per seed or key, equal to the single draws bit for bit."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import importlib
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jinit
+
+draw_module = importlib.import_module("jinit.draw")
+
+BACKEND_COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
+
+
+@contextlib.contextmanager
+def count_compiles():
+    """Count XLA backend compilations inside the block."""
+    events = []
+
+    def listener(event, duration, **kwargs):
+        if event == BACKEND_COMPILE_EVENT:
+            events.append(event)
+
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    try:
+        yield events
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listener)
+
+
+def assert_bits_equal(a, b):
+    a, b = np.asarray(a), np.asarray(b)
+    assert a.dtype == b.dtype and a.shape == b.shape
+    np.testing.assert_array_equal(a.view(np.uint8), b.view(np.uint8))
+
+
+def single(init, key, shape, dtype=jnp.float32):
+    return init(key, shape, dtype)
+
+
+MNIST = (784, 30)
+INITS = [
+    (jinit.he_normal, MNIST),
+    (functools.partial(jinit.normal, stddev=10.0), (30, 10)),
+    (jinit.orthogonal, (16, 12)),
+    (jinit.sparse, (20, 6)),
+    (jinit.zeros, (5,)),
+]
+
+
+@pytest.mark.parametrize(("init", "shape"), INITS, ids=[jinit.name_of(i) for i, _ in INITS])
+def test_count(init, shape):
+    out = jinit.draw(init, 5, shape)
+    assert out.shape == (5, *shape) and out.dtype == jnp.float32
+    for i in range(5):
+        assert_bits_equal(out[i], single(init, jax.random.key(i), shape))
+
+
+def test_rows_differ():
+    out = jinit.draw(jinit.he_normal, 3, MNIST)
+    assert not np.array_equal(out[0], out[1]) and not np.array_equal(out[1], out[2])
+
+
+@pytest.mark.parametrize(
+    "seeds", [[7, 0, 123456, 2**32 - 1], (3, 3), np.array([5, 1], dtype=np.int64), range(2)]
+)
+def test_seed_list(seeds):
+    out = jinit.draw(jinit.he_normal, seeds, MNIST)
+    assert out.shape == (len(seeds), *MNIST)
+    for i, seed in enumerate(seeds):
+        assert_bits_equal(out[i], jinit.he_normal(jax.random.key(int(seed)), MNIST))
+
+
+def test_typed_keys():
+    keys = jax.random.split(jax.random.key(42), 4)
+    out = jinit.draw(jinit.he_normal, keys, MNIST)
+    for i in range(4):
+        assert_bits_equal(out[i], jinit.he_normal(keys[i], MNIST))
+
+
+@pytest.mark.parametrize("as_numpy", [False, True])
+def test_raw_uint32_keys(as_numpy):
+    seeds = [0, 9, 31]
+    raw = jnp.stack([jax.random.PRNGKey(s) for s in seeds])
+    assert raw.shape == (3, 2) and raw.dtype == jnp.uint32
+    if as_numpy:
+        raw = np.asarray(raw)
+    out = jinit.draw(jinit.he_normal, raw, MNIST)
+    for i, seed in enumerate(seeds):
+        assert_bits_equal(out[i], jinit.he_normal(jax.random.key(seed), MNIST))
+        assert_bits_equal(out[i], jinit.he_normal(jax.random.PRNGKey(seed), MNIST))
+
+
+@pytest.mark.parametrize("dtype", [jnp.bfloat16, "float32"])
+def test_dtype(dtype):
+    out = jinit.draw(jinit.he_normal, [1, 2], MNIST, dtype)
+    assert out.dtype == jnp.dtype(dtype)
+    for i, seed in enumerate([1, 2]):
+        assert_bits_equal(out[i], jinit.he_normal(jax.random.key(seed), MNIST, dtype))
+
+
+def test_keys_from_seeds_matches_key():
+    keys = jinit.keys_from_seeds([0, 1, 2**31, 2**32 - 1])
+    for k, seed in zip(keys, [0, 1, 2**31, 2**32 - 1], strict=True):
+        assert_bits_equal(jax.random.key_data(k), jax.random.key_data(jax.random.key(seed)))
+
+
+def test_cached_no_recompile():
+    init = functools.partial(jinit.uniform, scale=0.5)  # a fresh partial: a fresh cache entry
+    shape = (17, 13)
+    draw_module._compiled.cache_clear()
+    with count_compiles() as first:
+        a = jinit.draw(init, 4, shape)
+        a.block_until_ready()
+    assert len(first) >= 1  # the listener does see compilations
+    info = draw_module._compiled.cache_info()
+    assert (info.misses, info.hits) == (1, 0)
+    with count_compiles() as second:
+        b = jinit.draw(init, 4, shape)
+        c = jinit.draw(init, [10, 11, 12, 13], shape)
+        b.block_until_ready()
+        c.block_until_ready()
+    assert second == []
+    info = draw_module._compiled.cache_info()
+    assert (info.misses, info.hits) == (1, 2)
+    assert_bits_equal(a, b)
+    # A new shape or dtype is a new entry.
+    jinit.draw(init, 4, (13, 17))
+    jinit.draw(init, 4, shape, jnp.bfloat16)
+    assert draw_module._compiled.cache_info().misses == 3
+
+
+@pytest.mark.parametrize(
+    ("seeds", "error", "match"),
+    [
+        (0, ValueError, "seed count must be >= 1"),
+        (-3, ValueError, "seed count must be >= 1"),
+        ([1, -2], ValueError, "non-negative"),
+        ([2**32], ValueError, r"in \[0, 2\*\*32 - 1\]"),
+        ([1.5, 2.0], TypeError, "1-D sequence of integer seeds"),
+        ([[1, 2], [3, 4]], TypeError, "1-D sequence of integer seeds"),
+        ([], TypeError, "1-D sequence of integer seeds"),
+        ("abc", TypeError, "1-D sequence of integer seeds"),
+        (True, TypeError, "seed count, a sequence of integer seeds, or an array of PRNG keys"),
+        (2.0, TypeError, "seed count, a sequence of integer seeds, or an array of PRNG keys"),
+        (None, TypeError, "seed count, a sequence of integer seeds, or an array of PRNG keys"),
+    ],
+)
+def test_bad_seeds(seeds, error, match):
+    with pytest.raises(error, match=match):
+        jinit.draw(jinit.he_normal, seeds, (4, 4))
+
+
+def test_keys_must_be_1d():
+    keys = jax.random.split(jax.random.key(0), (2, 2))
+    with pytest.raises(ValueError, match="1-D array of keys"):
+        jinit.draw(jinit.he_normal, keys, (4, 4))
+
+
+def test_bad_shape_dtype_and_options_fail_clearly():
+    with pytest.raises(TypeError, match="draw: shape must be a tuple of non-negative ints"):
+        jinit.draw(jinit.he_normal, 2, 5)
+    with pytest.raises(TypeError, match="draw: dtype int32 is not supported"):
+        jinit.draw(jinit.he_normal, 2, (4, 4), jnp.int32)
+    with pytest.raises(ValueError, match="normal: stddev must be a finite number > 0"):
+        jinit.draw(functools.partial(jinit.normal, stddev=-1.0), 2, (4, 4))
+    with pytest.raises(ValueError, match="fans: a 1-D shape"):
+        jinit.draw(jinit.he_normal, 2, (4,))
+
+
+def test_stable_hash():
+    import zlib
+
+    assert jinit.stable_hash("he_normal") == zlib.crc32(b"he_normal") & 0x7FFFFFFF
+    assert 0 <= jinit.stable_hash("") < 2**31
+    with pytest.raises(TypeError, match="expected a str"):
+        jinit.stable_hash(3)
