@@ -222,14 +222,16 @@ def _batch_indices(seeds: np.ndarray, n: int, batch_size: int, start: int, count
     """
     per_epoch = n // batch_size
     steps = np.arange(start, start + count)
-    epochs = np.unique(steps // per_epoch)
+    # A fixed number of epochs per call (the most a chunk can touch), so the permutation
+    # program compiles once per sweep.
+    first = start // per_epoch
+    epochs = np.arange(first, first + count // per_epoch + 2)
     keys = jnp.stack([data_key(int(s)) for s in seeds])
     perms = _epoch_permutations(keys, jnp.asarray(epochs), n)  # [S, E, n]
     perms = np.asarray(perms)[:, :, : per_epoch * batch_size].reshape(
         len(seeds), len(epochs), per_epoch, batch_size
     )
-    e_idx = np.searchsorted(epochs, steps // per_epoch)
-    return perms[:, e_idx, steps % per_epoch]  # [S, count, batch]
+    return perms[:, steps // per_epoch - first, steps % per_epoch]  # [S, count, batch]
 
 
 @functools.partial(jax.jit, static_argnums=2)
@@ -612,16 +614,20 @@ def sweep(
     if not evals:
         evals.append(jax.tree_util.tree_map(np.asarray, eval_c(state[0])))
 
+    def chunk_indices(c: int):
+        if full_batch or c >= n_chunks:
+            return None
+        idx = _batch_indices(seed_arr, n_train, bs, c * eval_every, eval_every)
+        return _replicate(jnp.asarray(idx, jnp.int32), mesh)
+
+    next_idx = chunk_indices(first_chunk)  # compiles the permutation program once
     bar = _Progress(n_chunks, progress)
     t_run = time.perf_counter()
     for c in range(first_chunk, n_chunks):
         start = c * eval_every
         n_active = min(eval_every, steps - start)
-        idx = None
-        if not full_batch:
-            idx = jnp.asarray(_batch_indices(seed_arr, n_train, bs, start, eval_every), jnp.int32)
-            idx = _replicate(idx, mesh)
-        state, ev = chunk_c(state, start, n_active, idx)
+        state, ev = chunk_c(state, start, n_active, next_idx)  # dispatched asynchronously
+        next_idx = chunk_indices(c + 1)  # the host prepares the next chunk meanwhile
         evals.append(jax.tree_util.tree_map(np.asarray, ev))
         if ckpt is not None:
             _save_checkpoint(ckpt, fingerprint, c + 1, state, evals)

@@ -1,0 +1,228 @@
+"""Benchmark: jinit.sweep against per-run training loops, measured side by side in one run.
+
+    python scripts/bench_sweep.py            # full (a few minutes on 2 cores)
+    python scripts/bench_sweep.py --quick    # smoke run
+
+(a) a Python loop over runs of a jitted single-run step, (b) one jitted lax.scan per run,
+(c) jinit.sweep on one device, (c2) jinit.sweep with the run axis sharded over two host
+devices (a subprocess, since the device count is fixed when JAX starts). (a) and (b) are
+timed on a subset of runs and reported per model-step. Prints model-steps/s, achieved
+GFLOP/s against this machine's large-matmul GFLOP/s, and the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+import jinit
+from jinit import losses
+from jinit.models import MLP, count_flops
+
+CIRCLE_INITS = {
+    "zeros": jinit.zeros,
+    "small": functools.partial(jinit.normal, stddev=0.01),
+    "large": functools.partial(jinit.normal, stddev=10.0),
+    "lecun": jinit.lecun_normal,
+    "xavier": jinit.xavier_normal,
+    "he": jinit.he_normal,
+}
+
+
+def workloads(quick: bool) -> dict:
+    circles = dict(
+        model=MLP([2, 10, 5, 1]),
+        data=jinit.data.coursera_circles(),
+        inits=CIRCLE_INITS,
+        seeds=10 if quick else 100,
+        steps=300 if quick else 2000,
+        lr=0.01,
+        batch_size=None,
+    )
+    digits = dict(
+        model=MLP([64, 64, 10], output="softmax"),
+        data=jinit.data.digits(),
+        inits={"he": jinit.he_normal, "xavier": jinit.xavier_normal},
+        seeds=5 if quick else 50,
+        steps=200 if quick else 2000,
+        lr=0.05,
+        batch_size=32,
+    )
+    return {"circles": circles, "digits": digits}
+
+
+def matmul_gflops(n: int = 2048, repeats: int = 5) -> float:
+    a = jax.random.normal(jax.random.key(0), (n, n))
+    f = jax.jit(lambda x: x @ x)
+    f(a).block_until_ready()
+    best = min(_timed(lambda: f(a).block_until_ready()) for _ in range(repeats))
+    return 2 * n**3 / best / 1e9
+
+
+def _timed(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def flops_per_step(w: dict) -> float:
+    batch = w["batch_size"] or len(w["data"].x_train)
+    return 3 * count_flops(w["model"], batch)  # forward + backward ~ 3x forward
+
+
+def _single_run_fns(w: dict):
+    model, data = w["model"], w["data"]
+    loss_fn = losses.get("binary_cross_entropy" if model.output == "sigmoid"
+                         else "softmax_cross_entropy")  # fmt: skip
+    opt = optax.sgd(w["lr"])
+    x, y = jnp.asarray(data.x_train), jnp.asarray(data.y_train)
+    n, bs = len(x), w["batch_size"]
+
+    def step(params, opt_state, t, key):
+        if bs is None:
+            xb, yb = x, y
+        else:
+            idx = jax.random.randint(jax.random.fold_in(key, t), (bs,), 0, n)
+            xb, yb = x[idx], y[idx]
+        grads = jax.grad(lambda p: loss_fn(model.apply(p, xb), yb))(params)
+        updates, opt_state = opt.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state
+
+    def scan_run(params, key):
+        def body(carry, t):
+            return step(*carry, t, key), None
+
+        return jax.lax.scan(body, (params, opt.init(params)), jnp.arange(w["steps"]))[0]
+
+    return jax.jit(step), jax.jit(scan_run), opt
+
+
+def bench_python_loop(w: dict, runs: int, steps: int) -> float:
+    step, _, opt = _single_run_fns(w)
+    params = [w["model"].init(jax.random.key(s), jinit.he_normal) for s in range(runs)]
+    key = jax.random.key(0)
+    p, o = step(params[0], opt.init(params[0]), 0, key)  # compile
+    jax.block_until_ready(p)
+    t = time.perf_counter()
+    for p in params:
+        o = opt.init(p)
+        for i in range(steps):
+            p, o = step(p, o, i, key)
+        jax.block_until_ready(p)
+    return runs * steps / (time.perf_counter() - t)
+
+
+def bench_scan_per_run(w: dict, runs: int) -> float:
+    _, scan_run, _ = _single_run_fns(w)
+    params = [w["model"].init(jax.random.key(s), jinit.he_normal) for s in range(runs)]
+    key = jax.random.key(0)
+    jax.block_until_ready(scan_run(params[0], key))  # compile
+    t = time.perf_counter()
+    for p in params:
+        jax.block_until_ready(scan_run(p, key))
+    return runs * w["steps"] / (time.perf_counter() - t)
+
+
+def bench_sweep(w: dict, seeds: int | None = None, steps: int | None = None,
+                inits: dict | None = None) -> dict:  # fmt: skip
+    steps = steps or w["steps"]
+    r = jinit.sweep(
+        w["model"], inits or w["inits"], w["data"], optimizer=optax.sgd(w["lr"]),
+        steps=steps, seeds=seeds or w["seeds"], batch_size=w["batch_size"], eval_every=steps,
+    )  # fmt: skip
+    t = r.timing
+    return {"rate": t["model_steps"] / t["run_s"], "compile_s": t["compile_s"],
+            "run_s": t["run_s"], "runs": t["model_steps"] // steps, "devices": r.config["devices"]}  # fmt: skip
+
+
+def sweep_in_subprocess(name: str, quick: bool, devices: int) -> dict:
+    env = {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}"}
+    args = [sys.executable, __file__, "--sweep-only", name] + (["--quick"] if quick else [])
+    out = subprocess.run(args, env=env, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def header() -> None:
+    cpu = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if "model name" in line)
+    except (OSError, StopIteration):
+        pass
+    print(f"jax {jax.__version__}, jinit {jinit.__version__}, python {platform.python_version()}")
+    print(f"{os.cpu_count()} CPU cores ({cpu}); devices in this process: {jax.devices()}")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--workload", default="all", choices=["circles", "digits", "all"])
+    p.add_argument("--sweep-only", default=None, help=argparse.SUPPRESS)
+    args = p.parse_args()
+    ws = workloads(args.quick)
+    if args.sweep_only:
+        print(json.dumps(bench_sweep(ws[args.sweep_only])))
+        return
+    header()
+    peak = matmul_gflops()
+    print(f"large float32 matmul (2048^3, jitted, best of 5): {peak:.1f} GFLOP/s\n")
+    names = ["circles", "digits"] if args.workload == "all" else [args.workload]
+    for name in names:
+        w = ws[name]
+        runs = len(w["inits"]) * w["seeds"]
+        fl = flops_per_step(w)
+        print(f"== {name}: {w['model'].widths}, {runs} runs x {w['steps']} steps, "
+              f"batch {w['batch_size'] or 'full'} ({fl / 1e3:.1f} kFLOP per model-step)")  # fmt: skip
+        sub = 4 if args.quick else 10
+        res = {
+            "(a) python loop of a jitted step": bench_python_loop(w, sub, min(w["steps"], 300)),
+            "(b) jitted lax.scan per run": bench_scan_per_run(w, 2 * sub),
+        }
+        c = bench_sweep(w)
+        c2 = sweep_in_subprocess(name, args.quick, 2)
+        res["(c) jinit.sweep, 1 device"] = c["rate"]
+        res["(c2) jinit.sweep, 2 host devices"] = c2["rate"]
+        for label, rate in res.items():
+            gf = rate * fl / 1e9
+            print(f"  {label:36s} {rate:12,.0f} model-steps/s  {gf:7.2f} GFLOP/s "
+                  f"({100 * gf / peak:4.1f}% of matmul peak)")  # fmt: skip
+        print(f"  (a), (b) timed on {sub} and {2 * sub} runs; (c) compile {c['compile_s']:.2f} s, "
+              f"(c2) compile {c2['compile_s']:.2f} s")  # fmt: skip
+        a, b = res["(a) python loop of a jitted step"], res["(b) jitted lax.scan per run"]
+        print(
+            f"  ratios: (c)/(a) {c['rate'] / a:.1f}x  (c)/(b) {c['rate'] / b:.1f}x  "
+            f"(c2)/(a) {c2['rate'] / a:.1f}x  (c2)/(b) {c2['rate'] / b:.1f}x"
+        )
+        print(
+            "  (d) PyTorch torch.func ensemble: torch not installed in this environment, skipped\n"
+        )
+    if args.workload in ("circles", "all"):
+        w = ws["circles"]
+        he = {"he": jinit.he_normal}
+        print("== scaling with runs (circles net, 1 device, 200 steps)")
+        counts = [1, 10, 100, 1000] if args.quick else [1, 10, 100, 1000, 10000]
+        for n in counts:
+            s = bench_sweep(w, seeds=n, steps=200, inits=he)
+            print(f"  {n:6d} runs: {s['rate']:12,.0f} model-steps/s  run {s['run_s']:.2f} s  "
+                  f"compile {s['compile_s']:.2f} s")  # fmt: skip
+        print("== scaling with steps (circles net, 600 runs, 1 device)")
+        for steps in [100, 200, 400] if args.quick else [500, 1000, 2000]:
+            s = bench_sweep(w, steps=steps, seeds=10 if args.quick else 100)
+            print(f"  {steps:6d} steps: {s['rate']:12,.0f} model-steps/s  run {s['run_s']:.2f} s  "
+                  f"compile {s['compile_s']:.2f} s")  # fmt: skip
+
+
+if __name__ == "__main__":
+    np.set_printoptions(precision=3)
+    main()
