@@ -1,11 +1,18 @@
 """jinit: weight initializers for JAX as pure functions, and a sweep engine to compare them."""
 
-from jinit import adapters, data, haiku, losses, models
+from jinit import adapters, data, diagnostics, haiku, losses, meanfield, models
 from jinit.devices import use_cpu_cores
+from jinit.diagnostics import (
+    activation_histograms,
+    jacobian_spectrum,
+    probe,
+    probe_seeds,
+    symmetry,
+)
 from jinit.draw import draw, keys_from_seeds, stable_hash
 from jinit.engine import sweep
 from jinit.fans import fans
-from jinit.gain import gain
+from jinit.gain import gain, random_walk_gain
 from jinit.laws import (
     constant,
     delta_orthogonal,
@@ -32,6 +39,7 @@ from jinit.laws import (
     xavier_uniform,
     zeros,
 )
+from jinit.meanfield import critical_weight_variance
 from jinit.registry import available, get, name_of
 from jinit.results import SweepResult
 from jinit.trees import Description, describe, path_key, reinit
@@ -41,12 +49,15 @@ __version__ = "0.1.0"
 __all__ = [
     "Description",
     "SweepResult",
+    "activation_histograms",
     "adapters",
     "available",
     "constant",
+    "critical_weight_variance",
     "data",
     "delta_orthogonal",
     "describe",
+    "diagnostics",
     "dirac",
     "draw",
     "fans",
@@ -58,22 +69,28 @@ __all__ = [
     "he_normal",
     "he_uniform",
     "identity",
+    "jacobian_spectrum",
     "kaiming_normal",
     "kaiming_uniform",
     "keys_from_seeds",
     "lecun_normal",
     "lecun_uniform",
     "losses",
+    "meanfield",
     "models",
     "name_of",
     "normal",
     "ones",
     "orthogonal",
     "path_key",
+    "probe",
+    "probe_seeds",
+    "random_walk_gain",
     "reinit",
     "sparse",
     "stable_hash",
     "sweep",
+    "symmetry",
     "torch_default",
     "torch_default_bias",
     "truncated_normal",

@@ -168,7 +168,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
     import jax
     import jax.numpy as jnp
 
-    from jinit import probe as probe_lib
+    from jinit import diagnostics as probe_lib
 
     inits = _parse_inits(args.inits)
     from jinit import models

@@ -104,3 +104,46 @@ def gain(nonlinearity: str | Callable, param: float | None = None) -> float:
     if param is not None and nonlinearity != "leaky_relu":
         raise ValueError(f"gain: param applies only to leaky_relu, not {nonlinearity!r}.")
     return _table_gain(nonlinearity, param)
+
+
+_RANDOM_WALK = ("linear", "identity", "relu")
+
+
+def random_walk_gain(activation: str, width: int) -> float:
+    """The random-walk gain g of Sussillo & Abbott (2014), "Random walk initialization for
+    training very deep feedforward networks" (arXiv:1412.6558).
+
+    With weights ``g * N(0, 1 / N)`` in layers of width N, the log of the norm of a
+    back-propagated (or forward) vector performs a random walk across layers; g is chosen
+    so that the walk has no drift. The paper's closed forms, implemented here:
+
+    - linear units: ``g = exp(1 / (2 N))``. The squared norm is multiplied by
+      g^2 chi^2_N / N per layer, and E[ln(chi^2_N / N)] = psi(N/2) + ln(2/N) ~ -1/N.
+    - ReLU: ``g = sqrt(2) * exp(1.2 / (max(N, 6) - 2.4))``, the paper's fit to the exact
+      zero-drift gain (a ReLU layer keeps a Binomial(N, 1/2) number of rows; within 0.1% of
+      the exact value for N >= 20, 1.5% for N >= 8).
+
+    The paper gives no formula for other nonlinearities (for tanh it finds a gain near
+    1.1 numerically); those raise ``ValueError``. Use the gain as
+    ``jinit.lecun_normal`` times g, e.g. ``functools.partial(jinit.variance_scaling,
+    scale=g**2)``.
+
+    Example:
+        >>> import jinit
+        >>> from jinit.gain import random_walk_gain
+        >>> round(random_walk_gain("linear", 100), 6)   # exp(1/200)
+        1.005013
+        >>> round(random_walk_gain("relu", 100), 6)     # sqrt(2) exp(1.2 / 97.6)
+        1.431709
+    """
+    if not isinstance(activation, str) or activation not in _RANDOM_WALK:
+        raise ValueError(
+            f"random_walk_gain: Sussillo & Abbott (2014) give closed forms for linear and "
+            f"ReLU units only; got {activation!r}. Accepted: {', '.join(_RANDOM_WALK)}."
+        )
+    if isinstance(width, bool) or not isinstance(width, int | np.integer) or width < 1:
+        raise ValueError(f"random_walk_gain: width must be a positive int, got {width!r}.")
+    n = int(width)
+    if activation == "relu":
+        return math.sqrt(2.0) * math.exp(1.2 / (max(n, 6) - 2.4))
+    return math.exp(1.0 / (2.0 * n))

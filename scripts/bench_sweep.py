@@ -142,8 +142,13 @@ def bench_sweep(w: dict, seeds: int | None = None, steps: int | None = None,
         steps=steps, seeds=seeds or w["seeds"], batch_size=w["batch_size"], eval_every=steps,
     )  # fmt: skip
     t = r.timing
-    return {"rate": t["model_steps"] / t["run_s"], "compile_s": t["compile_s"],
-            "run_s": t["run_s"], "runs": t["model_steps"] // steps, "devices": r.config["devices"]}  # fmt: skip
+    return {
+        "rate": t["model_steps"] / t["run_s"],
+        "compile_s": t["compile_s"],
+        "run_s": t["run_s"],
+        "runs": t["model_steps"] // steps,
+        "devices": r.config["devices"],
+    }
 
 
 def sweep_in_subprocess(name: str, quick: bool, devices: int) -> dict:
@@ -182,8 +187,11 @@ def main() -> None:
         w = ws[name]
         runs = len(w["inits"]) * w["seeds"]
         fl = flops_per_step(w)
-        print(f"== {name}: {w['model'].widths}, {runs} runs x {w['steps']} steps, "
-              f"batch {w['batch_size'] or 'full'} ({fl / 1e3:.1f} kFLOP per model-step)")  # fmt: skip
+        batch = w["batch_size"] or "full"
+        print(
+            f"== {name}: {w['model'].widths}, {runs} runs x {w['steps']} steps, "
+            f"batch {batch} ({fl / 1e3:.1f} kFLOP per model-step)"
+        )
         sub = 4 if args.quick else 10
         res = {
             "(a) python loop of a jitted step": bench_python_loop(w, sub, min(w["steps"], 300)),

@@ -182,7 +182,7 @@ PLANAR_DIMS = (2, 4, 1)
 
 def _hidden_units_distinct(params: list[dict]) -> int:
     """Distinct hidden units of a 2-4-1 net (incoming weights, bias and outgoing weight)."""
-    from jinit.probe import symmetry
+    from jinit.diagnostics import symmetry
 
     return symmetry(params)[0]
 

