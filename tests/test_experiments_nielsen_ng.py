@@ -154,14 +154,6 @@ def test_l2_penalized_adds_the_penalty_everywhere():
     np.testing.assert_allclose(seen["updates"][0]["kernel"], seen["grad"][0]["kernel"])
 
 
-def test_distinct_hidden_units():
-    same = [{"kernel": np.ones((4, 3)), "bias": np.zeros(3)}, {"kernel": np.ones((3, 2))}]
-    assert ng.distinct_hidden_units(same) == 1
-    k = np.ones((4, 3))
-    k[0, 2] = 1.5
-    assert ng.distinct_hidden_units([{"kernel": k, "bias": np.zeros(3)}, same[1]]) == 2
-
-
 # --------------------------------------------------------------------------- ng runs
 
 

@@ -33,6 +33,7 @@ import optax
 import jinit
 from jinit import data as data_lib
 from jinit import losses
+from jinit.diagnostics import symmetry
 from jinit.engine import sweep
 from jinit.experiments import Experiment, register
 from jinit.experiments.nielsen import mnist_directory
@@ -155,26 +156,6 @@ def l2_penalized(
     return optax.GradientTransformationExtraArgs(inner.init, update)
 
 
-def distinct_hidden_units(params: Any, rtol: float = 1e-6) -> int:
-    """Distinct hidden units of a one-hidden-layer net (one run's parameters).
-
-    Unit j is its incoming weights, bias and outgoing weights; two units count as one when
-    they differ by at most ``rtol`` times the largest of those numbers.
-    """
-    first, second = params[0], params[1]
-    units = np.concatenate(
-        [np.asarray(first["kernel"]).T, np.asarray(first["bias"])[:, None],
-         np.asarray(second["kernel"])],
-        axis=1,
-    )  # fmt: skip
-    atol = rtol * max(1.0, float(np.abs(units).max()))
-    kept: list[np.ndarray] = []
-    for unit in units:
-        if not any(np.abs(unit - k).max() <= atol for k in kept):
-            kept.append(unit)
-    return len(kept)
-
-
 # --------------------------------------------------------------------------- data, training
 
 
@@ -230,12 +211,16 @@ def _train(setup: _Setup, steps: int, seeds: int | Sequence[int]) -> SweepResult
 
 
 def _distinct(r: SweepResult) -> np.ndarray:
-    """Distinct hidden units after training, ``[n_inits, n_seeds]``."""
+    """Distinct hidden units after training, ``[n_inits, n_seeds]`` (:func:`jinit.symmetry`
+    with a tolerance of 1e-6 relative to the run's largest parameter)."""
     out = np.zeros((len(r.inits), len(r.seeds)), int)
     for i in range(len(r.inits)):
         for s in range(len(r.seeds)):
             run = [{k: v[i, s] for k, v in layer.items()} for layer in r.params]
-            out[i, s] = distinct_hidden_units(run)
+            scale = max(
+                1.0, max(float(np.abs(np.asarray(v)).max()) for lay in run for v in lay.values())
+            )
+            out[i, s] = symmetry(run, tol=1e-6 * scale)[0]
     return out
 
 
