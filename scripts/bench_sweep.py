@@ -5,8 +5,10 @@
 
 (a) a Python loop over runs of a jitted single-run step, (b) one jitted lax.scan per run,
 (c) jinit.sweep on one device, (c2) jinit.sweep with the run axis sharded over two host
-devices (a subprocess, since the device count is fixed when JAX starts). (a) and (b) are
-timed on a subset of runs and reported per model-step. Prints model-steps/s, achieved
+devices (a subprocess, since the device count is fixed when JAX starts), (d) a PyTorch
+ensemble of the same runs with torch.func (scripts/bench_torch_ensemble.py, in this Python if
+it has torch, or in the one given by --torch-python). (a) and (b) are timed on a subset of
+runs and reported per model-step. Prints model-steps/s, achieved
 GFLOP/s against this machine's large-matmul GFLOP/s, and the ratios.
 """
 
@@ -14,11 +16,13 @@ from __future__ import annotations
 
 import argparse
 import functools
+import importlib.util
 import json
 import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 
 import jax
@@ -158,6 +162,28 @@ def sweep_in_subprocess(name: str, quick: bool, devices: int) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+TORCH_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench_torch_ensemble.py")
+
+
+def torch_python(given: str | None) -> str | None:
+    if given:
+        return given
+    return sys.executable if importlib.util.find_spec("torch") is not None else None
+
+
+def bench_torch(w: dict, python: str) -> dict:
+    runs = len(w["inits"]) * w["seeds"]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "data.npz")
+        np.savez(path, x=np.asarray(w["data"].x_train), y=np.asarray(w["data"].y_train))
+        widths = ",".join(map(str, w["model"].widths))
+        args = [python, TORCH_SCRIPT, path, "--widths", widths, "--runs", str(runs),
+                "--steps", str(w["steps"]), "--lr", str(w["lr"]), "--output", w["model"].output,
+                "--batch-size", str(w["batch_size"] or 0)]  # fmt: skip
+        out = subprocess.run(args, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def header() -> None:
     cpu = "unknown CPU"
     try:
@@ -173,6 +199,9 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true")
     p.add_argument("--workload", default="all", choices=["circles", "digits", "all"])
+    p.add_argument(
+        "--torch-python", default=None, help="a Python with torch for (d) (default: this one)"
+    )
     p.add_argument("--sweep-only", default=None, help=argparse.SUPPRESS)
     args = p.parse_args()
     ws = workloads(args.quick)
@@ -201,6 +230,10 @@ def main() -> None:
         c2 = sweep_in_subprocess(name, args.quick, 2)
         res["(c) jinit.sweep, 1 device"] = c["rate"]
         res["(c2) jinit.sweep, 2 host devices"] = c2["rate"]
+        torch_py = torch_python(args.torch_python)
+        d = bench_torch(w, torch_py) if torch_py else None
+        if d is not None:
+            res[f"(d) torch {d['torch']} func ensemble"] = d["rate"]
         for label, rate in res.items():
             gf = rate * fl / 1e9
             print(f"  {label:36s} {rate:12,.0f} model-steps/s  {gf:7.2f} GFLOP/s "
@@ -208,13 +241,16 @@ def main() -> None:
         print(f"  (a), (b) timed on {sub} and {2 * sub} runs; (c) compile {c['compile_s']:.2f} s, "
               f"(c2) compile {c2['compile_s']:.2f} s")  # fmt: skip
         a, b = res["(a) python loop of a jitted step"], res["(b) jitted lax.scan per run"]
-        print(
-            f"  ratios: (c)/(a) {c['rate'] / a:.1f}x  (c)/(b) {c['rate'] / b:.1f}x  "
-            f"(c2)/(a) {c2['rate'] / a:.1f}x  (c2)/(b) {c2['rate'] / b:.1f}x"
-        )
-        print(
-            "  (d) PyTorch torch.func ensemble: torch not installed in this environment, skipped\n"
-        )
+        ratios = f"(c)/(a) {c['rate'] / a:.1f}x  (c)/(b) {c['rate'] / b:.1f}x  "
+        ratios += f"(c2)/(a) {c2['rate'] / a:.1f}x  (c2)/(b) {c2['rate'] / b:.1f}x"
+        if d is not None:
+            ratios += (
+                f"  (c)/(d) {c['rate'] / d['rate']:.1f}x  (c2)/(d) {c2['rate'] / d['rate']:.1f}x"
+            )
+        print(f"  ratios: {ratios}")
+        if d is None:
+            print("  (d) PyTorch ensemble: no torch here and no --torch-python given, skipped")
+        print()
     if args.workload in ("circles", "all"):
         w = ws["circles"]
         he = {"he": jinit.he_normal}
