@@ -1,6 +1,18 @@
 """jinit: weight initializers for JAX as pure functions, and a sweep engine to compare them."""
 
-from jinit import adapters, data, diagnostics, haiku, losses, meanfield, models
+from jinit import (
+    adapters,
+    data,
+    diagnostics,
+    experiments,
+    haiku,
+    losses,
+    meanfield,
+    models,
+    plots,
+    report,
+    stats,
+)
 from jinit.devices import use_cpu_cores
 from jinit.diagnostics import (
     activation_histograms,
@@ -60,6 +72,7 @@ __all__ = [
     "diagnostics",
     "dirac",
     "draw",
+    "experiments",
     "fans",
     "gain",
     "get",
@@ -83,12 +96,15 @@ __all__ = [
     "ones",
     "orthogonal",
     "path_key",
+    "plots",
     "probe",
     "probe_seeds",
     "random_walk_gain",
     "reinit",
+    "report",
     "sparse",
     "stable_hash",
+    "stats",
     "sweep",
     "symmetry",
     "torch_default",

@@ -144,7 +144,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     import jinit
-    from jinit.report import Report
+    from jinit.report import Report, sweep_mode
 
     data = _load_data(args)
     model = _parse_model(args, data.n_classes, data.x_train.shape[1:])
@@ -159,7 +159,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         eval_every=args.eval_every,
     )
-    rep = Report("compare", f"sweep ({args.seeds} seeds)", f"{args.inits} on {args.data}",
+    rep = Report("compare", sweep_mode(args.seeds), f"{args.inits} on {args.data}",
                  f"jinit compare, model {args.model}", result=r)  # fmt: skip
     return _emit(rep, args)
 

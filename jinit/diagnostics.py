@@ -101,6 +101,22 @@ def _as_stat_dtype(a: Array) -> Array:
     return a.astype(jnp.promote_types(a.dtype, jnp.float32))
 
 
+def _scale(a: Array, axis: tuple[int, ...] | None) -> Array:
+    """max |a| over ``axis`` (kept), 1 where that is 0 or not finite."""
+    m = jnp.max(jnp.abs(a), axis=axis, keepdims=True)
+    return jnp.where((m > 0) & jnp.isfinite(m), m, jnp.ones_like(m))
+
+
+def _mean_std(a: Array, axis: tuple[int, ...] | None = None) -> tuple[Array, Array]:
+    """Mean and std of ``a`` over ``axis``, computed on ``a / max|a|`` and scaled back, so
+    that the sum of squares neither underflows (activations of 1e-20 at depth keep their
+    std) nor overflows (1e17 does not turn into inf) in float32."""
+    s = _scale(a, axis)
+    u = a / s
+    s = s.reshape(()) if axis is None else jnp.squeeze(s, axis)
+    return s * u.mean(axis), s * u.std(axis)
+
+
 def layer_stats(
     z: Array, h: Array, *, activation: str | Callable | None = None
 ) -> dict[str, Array]:
@@ -138,15 +154,16 @@ def layer_stats(
             f"batch, got shape {h.shape}."
         )
     axes = tuple(range(h.ndim - 1))
-    channel_mean = h.mean(axis=axes)
+    mean, std = _mean_std(h)
+    channel_mean, channel_std = _mean_std(h, axes)
     return {
-        "mean": h.mean(),
-        "std": h.std(),
-        "z_std": z.std(),
+        "mean": mean,
+        "std": std,
+        "z_std": _mean_std(z)[1],
         "frac_saturated": _saturation(h, activation_name(activation)).astype(h.dtype),
         "frac_dead": jnp.mean(jnp.all(h == 0, axis=axes)).astype(h.dtype),
         "sq_channel_mean": jnp.mean(channel_mean**2),
-        "channel_var": jnp.mean(h.var(axis=axes)),
+        "channel_var": jnp.mean(channel_std**2),
     }
 
 
@@ -545,7 +562,7 @@ def _std_or_nan(arrays: list[Array | None]) -> Array:
     present = [a for a in arrays if a is not None]
     if not present:
         return jnp.full((len(arrays),), jnp.nan, jnp.float32)
-    stds = iter(_stacked_stats(present, lambda a: {"std": _as_stat_dtype(a).std()})["std"])
+    stds = iter(_stacked_stats(present, lambda a: {"std": _mean_std(_as_stat_dtype(a))[1]})["std"])
     return jnp.stack([jnp.asarray(jnp.nan if a is None else next(stds), jnp.float32)
                       for a in arrays])  # fmt: skip
 

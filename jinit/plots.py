@@ -1,23 +1,24 @@
 """Figures: training curves across seeds, final-value distributions, per-layer statistics.
 
 matplotlib is an optional extra (``pip install jinit[plot]``); it is imported when a figure is
-made, with the Agg backend, and every function saves a PNG and returns its path.
+made. Figures are drawn on a standalone ``matplotlib.figure.Figure``, not through pyplot, so
+the caller's backend (a notebook's inline plots, say) is left alone; every function saves a
+PNG and returns its path.
 """
 
 from __future__ import annotations
 
+from jinit.results import plural
+
 # --------------------------------------------------------------------------- sweep results
 
 
-def _pyplot():
+def _figure(*, figsize: tuple[float, float]):
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        from matplotlib.figure import Figure
     except ImportError as err:  # pragma: no cover - depends on the environment
         raise ImportError("plots need matplotlib: pip install jinit[plot]") from err
-    return plt
+    return Figure(figsize=figsize)
 
 
 def plot_sweep(result, path, metrics=("train_loss", "test_acc")) -> str:
@@ -25,9 +26,9 @@ def plot_sweep(result, path, metrics=("train_loss", "test_acc")) -> str:
     distribution of each init's final value (one dot per seed); one PNG."""
     import numpy as np
 
-    plt = _pyplot()
     metrics = [m for m in metrics if m in result.metrics]
-    fig, axes = plt.subplots(1, len(metrics) + 1, figsize=(5 * (len(metrics) + 1), 4))
+    fig = _figure(figsize=(5 * (len(metrics) + 1), 4))
+    axes = fig.subplots(1, len(metrics) + 1)
     steps = result.eval_steps
     for ax, m in zip(axes, metrics, strict=False):
         for i, name in enumerate(result.inits):
@@ -40,7 +41,7 @@ def plot_sweep(result, path, metrics=("train_loss", "test_acc")) -> str:
         ax.set_ylabel(m)
         if m.endswith("loss"):
             ax.set_yscale("log")
-        ax.set_title(f"{m}: median and 10-90% of {len(result.seeds)} seeds")
+        ax.set_title(f"{m}: median and 10-90% of {plural(len(result.seeds), 'seed')}")
     final_metric = metrics[-1]
     ax = axes[-1]
     rng = np.random.default_rng(0)
@@ -55,7 +56,6 @@ def plot_sweep(result, path, metrics=("train_loss", "test_acc")) -> str:
     axes[0].legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return str(path)
 
 
@@ -74,8 +74,8 @@ def plot_report(report, out_dir) -> dict:
         figures["curves"] = plot_sweep(report.result, os.path.join(out_dir, "curves.png"), metrics)
     layer = {k: np.asarray(v) for k, v in report.extra.items() if k.startswith("layer_std_")}
     if layer:
-        plt = _pyplot()
-        fig, ax = plt.subplots(figsize=(6, 4))
+        fig = _figure(figsize=(6, 4))
+        ax = fig.subplots()
         for key, stds in layer.items():
             ax.plot(np.arange(1, len(stds) + 1), stds, marker=".", label=key[len("layer_std_") :])
         ax.set_yscale("log")
@@ -85,7 +85,6 @@ def plot_report(report, out_dir) -> dict:
         fig.tight_layout()
         figures["layer_std"] = os.path.join(out_dir, "layer_std.png")
         fig.savefig(figures["layer_std"], dpi=110)
-        plt.close(fig)
     return figures
 
 
@@ -134,8 +133,8 @@ def plot_layer_stat(
     """One :class:`jinit.diagnostics.ProbeResult` statistic per layer vs depth, one line per init
     (``results``: name -> result), mean over seeds with a ±std band; the input at depth 0.
     ``hidden_only`` leaves out the output layer. Saves a PNG to ``path``, returns it."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    fig = _figure(figsize=(6.5, 4.2))
+    ax = fig.subplots()
     for name, result in results.items():
         depth, mean, std = _layer_curve(result, stat, include_input)
         if hidden_only and len(result.layers) > 1:
@@ -148,12 +147,11 @@ def plot_layer_stat(
     seeds = {r.n_seeds for r in results.values()}
     spread = ""
     if len(seeds) == 1 and None not in seeds:
-        spread = f", mean ± std over {seeds.pop()} seeds"
+        spread = f", mean ± std over {plural(seeds.pop(), 'seed')}"
     ax.set_title(f"{title or stat + ' per layer at initialization'}{spread}", fontsize=10)
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return str(path)
 
 
@@ -167,8 +165,8 @@ def plot_signal_propagation(results: dict, path) -> str:
     """Signal propagation plot (Brock et al. 2021, Fig. 1): the average squared channel
     mean and the average channel variance of each layer's activations vs depth, one line
     per init, log y, mean ± std over seeds. Saves a PNG to ``path`` and returns it."""
-    plt = _pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig = _figure(figsize=(11, 4.2))
+    axes = fig.subplots(1, 2)
     for ax, stat, label in (
         (axes[0], "sq_channel_mean", "average channel squared mean"),
         (axes[1], "channel_var", "average channel variance"),
@@ -182,7 +180,6 @@ def plot_signal_propagation(results: dict, path) -> str:
     axes[0].legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return str(path)
 
 
@@ -195,9 +192,9 @@ def plot_activation_histograms(histograms, path, *, max_layers: int = 8) -> str:
 
     if not isinstance(histograms, dict):
         histograms = {"": histograms}
-    plt = _pyplot()
     n = len(histograms)
-    fig, axes = plt.subplots(1, n, figsize=(5.5 * n, 4), squeeze=False)
+    fig = _figure(figsize=(5.5 * n, 4))
+    axes = fig.subplots(1, n, squeeze=False)
     for ax, (name, hist) in zip(axes[0], histograms.items(), strict=True):
         centers = (hist.edges[:-1] + hist.edges[1:]) / 2
         count = len(hist.layers)
@@ -211,7 +208,6 @@ def plot_activation_histograms(histograms, path, *, max_layers: int = 8) -> str:
         ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return str(path)
 
 
@@ -238,8 +234,8 @@ def plot_phase_diagram(activation, sw2_grid, sb2_grid, path, *, chi=None) -> str
             critical.append(meanfield.critical_weight_variance(activation, float(b)))
         except ValueError:
             critical.append(np.nan)
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    fig = _figure(figsize=(6.5, 4.5))
+    ax = fig.subplots()
     with np.errstate(divide="ignore"):
         log_chi = np.log(chi.T)
     bound = np.nanmax(np.abs(log_chi[np.isfinite(log_chi)])) if np.isfinite(log_chi).any() else 1
@@ -254,5 +250,4 @@ def plot_phase_diagram(activation, sw2_grid, sb2_grid, path, *, chi=None) -> str
     ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return str(path)

@@ -8,7 +8,12 @@ import math
 import os
 from typing import Any
 
-from jinit.results import SweepResult, _align, _fmt, _jsonable
+from jinit.results import SweepResult, _align, _fmt, _jsonable, plural
+
+
+def sweep_mode(n_seeds: int) -> str:
+    """The mode line of a many-seed report: ``'sweep (30 seeds)'``."""
+    return f"sweep ({plural(n_seeds, 'seed')})"
 
 
 @dataclasses.dataclass

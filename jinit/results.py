@@ -87,8 +87,8 @@ class SweepResult:
         fail_below: float | None = None,
     ) -> list[dict[str, Any]]:
         """One row per init: for each final metric its n, mean, std, median, min, max and a
-        Student-t confidence interval of the mean over the runs that did not diverge; plus the
-        counts of diverged, stuck and failed runs."""
+        Student-t confidence interval of the mean over the runs that did not diverge (clipped
+        to [0, 1] for accuracies); plus the counts of diverged, stuck and failed runs."""
         rows = []
         stuck, failed = self.stuck(), self.failed(fail_below)
         for i, name in enumerate(self.inits):
@@ -96,7 +96,8 @@ class SweepResult:
             ok = ~self.diverged[i]
             for m in metrics:
                 if m in self.metrics:
-                    row[m] = stats.describe(self.final(m)[i][ok], confidence)
+                    bounds = (0.0, 1.0) if m.endswith("_acc") else None
+                    row[m] = stats.describe(self.final(m)[i][ok], confidence, bounds)
             row["diverged"] = int(self.diverged[i].sum())
             row["stuck"] = int(stuck[i].sum())
             row["failed"] = int(failed[i].sum())
@@ -120,7 +121,8 @@ class SweepResult:
             cells += [str(row["diverged"]), str(row["stuck"]), str(row["failed"])]
             body.append(cells)
         title = (
-            f"{len(self.seeds)} seeds x {len(self.inits)} inits, {self.config.get('steps')} steps; "
+            f"{plural(len(self.seeds), 'seed')} x {plural(len(self.inits), 'init')}, "
+            f"{self.config.get('steps')} steps; "
             "final metrics: mean [95% CI] (median; min..max)"
         )
         return title + "\n" + _align([header, *body])
@@ -206,3 +208,8 @@ def _jsonable(x: Any) -> Any:
     if isinstance(x, float) and not math.isfinite(x):
         return None
     return x
+
+
+def plural(n: int, word: str) -> str:
+    """``'1 seed'``, ``'3 seeds'``."""
+    return f"{n} {word}{'' if n == 1 else 's'}"

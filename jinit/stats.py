@@ -50,11 +50,22 @@ def t_quantile(p: float, df: int) -> float:
     return z + g1 / df + g2 / df**2 + g3 / df**3 + g4 / df**4
 
 
-def describe(values: np.ndarray, confidence: float = 0.95) -> dict[str, float]:
+def describe(
+    values: np.ndarray,
+    confidence: float = 0.95,
+    bounds: tuple[float, float] | None = None,
+) -> dict[str, float]:
     """n, mean, std, median, min, max and the t confidence interval of the mean.
 
     Non-finite values are left out (count them separately, e.g. as diverged runs). With a
-    single value the interval is that value's (no spread can be estimated: NaN bounds).
+    single value no spread can be estimated: the interval bounds are NaN. ``bounds``: the
+    range the metric cannot leave (``(0, 1)`` for an accuracy); the interval is clipped to it.
+
+    Example:
+        >>> from jinit.stats import describe
+        >>> d = describe([0.5, 1.0, 1.0], bounds=(0.0, 1.0))
+        >>> round(d["mean"], 4), round(d["ci_low"], 4), d["ci_high"]
+        (0.8333, 0.1162, 1.0)
     """
     v = np.asarray(values, dtype=np.float64).ravel()
     v = v[np.isfinite(v)]
@@ -67,6 +78,8 @@ def describe(values: np.ndarray, confidence: float = 0.95) -> dict[str, float]:
     if n > 1:
         half = t_quantile(0.5 + confidence / 2, n - 1) * std / math.sqrt(n)
         lo, hi = mean - half, mean + half
+        if bounds is not None:
+            lo, hi = max(lo, bounds[0]), min(hi, bounds[1])
     else:
         lo = hi = float("nan")
     return dict(

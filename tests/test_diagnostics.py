@@ -57,6 +57,22 @@ def test_layer_stats_hand_values():
     assert float(sig["frac_saturated"]) == pytest.approx(4 / 6)
 
 
+@pytest.mark.parametrize("scale", [1e-25, 1e-3, 1e17])
+def test_layer_stats_keep_tiny_and_huge_float32_activations(scale):
+    """A float32 sum of 65536 squares underflows at 1e-25 and overflows at 1e17; the
+    statistics must still equal NumPy's float64 ones on the same numbers (a variance of
+    1e34 is still a float32 number; one of 1e-50 is not, so channel_var is 0 there)."""
+    base = np.random.default_rng(0).standard_normal((256, 256))
+    h = (base * scale).astype(np.float32)
+    s = jax.jit(layer_stats)(jnp.asarray(h), jnp.asarray(h))
+    h64 = h.astype(np.float64)
+    assert float(s["std"]) == pytest.approx(h64.std(), rel=1e-4, abs=0)
+    assert float(s["z_std"]) == pytest.approx(h64.std(), rel=1e-4, abs=0)
+    assert float(s["mean"]) == pytest.approx(h64.mean(), rel=1e-3, abs=1e-4 * h64.std())
+    channel_var = float(np.float32(h64.var(axis=0).mean()))  # 0.0 where it underflows
+    assert float(s["channel_var"]) == pytest.approx(channel_var, rel=1e-4, abs=0)
+
+
 def test_layer_stats_conv_channels_and_jit():
     h = jnp.zeros((2, 3, 3, 4)).at[..., 0].set(1.0)  # channel 0 on, the rest zero
     s = jax.jit(layer_stats)(h, h)

@@ -15,7 +15,7 @@ from jinit import data as data_lib
 from jinit import losses
 from jinit.engine import sweep
 from jinit.experiments import Experiment, register
-from jinit.report import Check, Report
+from jinit.report import Check, Report, sweep_mode
 
 CIRCLES_DIMS = (2, 10, 5, 1)
 LN2 = math.log(2)
@@ -144,7 +144,7 @@ def _coursera_sweep(seeds: int = 100, steps: int = 15000, lr: float = 0.01) -> R
     ]  # fmt: skip
     return Report(
         "coursera-init",
-        f"sweep ({seeds} seeds)",
+        sweep_mode(seeds),
         "Which init trains the Coursera circles net, across seeds",
         INIT_SOURCE,
         checks=checks,
@@ -258,7 +258,7 @@ def _planar_sweep(seeds: int = 100, steps: int = 10000, lr: float = 1.2) -> Repo
     )
     return Report(
         "planar",
-        f"sweep ({seeds} seeds)",
+        sweep_mode(seeds),
         "Planar flower, 2-4-1 tanh: inits across seeds",
         PLANAR_SOURCE,
         result=r,

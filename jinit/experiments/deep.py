@@ -21,7 +21,7 @@ from jinit.diagnostics import layer_stats
 from jinit.engine import run_key, sweep
 from jinit.experiments import Experiment, register
 from jinit.models import MLP
-from jinit.report import Check, Report
+from jinit.report import Check, Report, sweep_mode
 from jinit.results import _align
 
 _PROBE_KEY = 20150206  # the batch that init-time statistics are measured on
@@ -125,7 +125,7 @@ def _deep_relu(
     )  # fmt: skip
     return Report(
         "deep-relu",
-        f"sweep ({seeds} seeds)",
+        sweep_mode(seeds),
         f"Xavier vs He in deep ReLU nets (width {width}, depths {', '.join(map(str, depths))})",
         RELU_SOURCE,
         checks=checks,
@@ -211,7 +211,7 @@ def _saturation(
     )  # fmt: skip
     return Report(
         "saturation",
-        f"sweep ({seeds} seeds)",
+        sweep_mode(seeds),
         "Saturation in 5-layer sigmoid and tanh nets: standard vs normalized init",
         SATURATION_SOURCE,
         checks=checks,
@@ -311,7 +311,7 @@ def _deep_linear(
                         "grows with depth", gauss[1] / gauss[0], above=2.0))  # fmt: skip
     return Report(
         "deep-linear",
-        f"sweep ({seeds} seeds)",
+        sweep_mode(seeds),
         f"Deep linear nets (width {width}): learning time vs depth",
         LINEAR_SOURCE,
         checks=checks,

@@ -37,7 +37,7 @@ from jinit.diagnostics import symmetry
 from jinit.engine import sweep
 from jinit.experiments import Experiment, register
 from jinit.experiments.nielsen import mnist_directory
-from jinit.report import Check, Report
+from jinit.report import Check, Report, sweep_mode
 from jinit.results import SweepResult
 
 SOURCE = (
@@ -349,7 +349,7 @@ def _ng_sweep(
     notes.append("A run fails if it diverges, stays at its initial loss or ends below 90%.")
     return Report(
         "ng-epsilon",
-        f"sweep ({len(r.seeds)} seeds)",
+        sweep_mode(len(r.seeds)),
         "Ng ex4: U(+-0.12) vs Glorot uniform vs zeros across seeds",
         SOURCE,
         checks=checks,

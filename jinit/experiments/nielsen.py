@@ -27,7 +27,7 @@ from jinit import data as data_lib
 from jinit import losses
 from jinit.engine import sweep
 from jinit.experiments import Experiment, register
-from jinit.report import Check, Report
+from jinit.report import Check, Report, sweep_mode
 from jinit.results import SweepResult, _align
 
 SOURCE = (
@@ -401,7 +401,7 @@ def _nielsen_sweep(
     )
     return Report(
         "nielsen",
-        f"sweep ({n_seeds} seeds)",
+        sweep_mode(n_seeds),
         "Nielsen ch. 3: 1/sqrt(n_in) vs N(0,1) weights across seeds",
         SOURCE,
         checks=checks,
