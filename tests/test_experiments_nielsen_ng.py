@@ -6,6 +6,7 @@ fallback without MNIST); the slow ones need the full MNIST files in ../shared/da
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import jax
@@ -17,7 +18,12 @@ import pytest
 from jinit import experiments
 from jinit.experiments import ng, nielsen
 
-MNIST_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+# $JINIT_MNIST if set (as the experiments read it), else the project's shared copy beside the
+# checkout.
+MNIST_DIR = Path(
+    os.environ.get("JINIT_MNIST")
+    or Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+)
 needs_mnist = pytest.mark.skipif(
     not (MNIST_DIR / "train-images.idx3-ubyte.gz").exists()
     and not (MNIST_DIR / "train-images-idx3-ubyte.gz").exists(),
