@@ -47,7 +47,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jinit import losses as _losses
-from jinit.draw import draw, keys_from_seeds
+from jinit.draw import as_keys, draw
 from jinit.laws import zeros
 from jinit.models import ACTIVATIONS, MLP, ConvNet
 
@@ -843,7 +843,7 @@ def probe_seeds(
     model: Any,
     init: Callable,
     x: Array,
-    seeds: Sequence[int] | Array,
+    seeds: int | Sequence[int] | Array,
     y: Array | None = None,
     *,
     loss: str | Callable | None = None,
@@ -851,7 +851,8 @@ def probe_seeds(
     bias_init: Callable = zeros,
 ) -> ProbeResult:
     """:func:`probe` over many seeds at once: parameters drawn by :func:`init_params` for
-    ``jax.random.key(seed)`` of each seed (or given keys), the probe vmapped over them.
+    ``jax.random.key(seed)`` of each seed (``seeds``: a count n for seeds 0..n-1, a list of
+    seeds, or an array of keys), the probe vmapped over them.
     Every statistic gets a leading seed axis, and :meth:`ProbeResult.table` shows mean±std.
 
     Example:
@@ -863,10 +864,7 @@ def probe_seeds(
         >>> r.stats["std"].shape, r.mean("std").shape
         ((4, 3), (3,))
     """
-    is_keys = isinstance(seeds, jax.Array) and jax.dtypes.issubdtype(
-        seeds.dtype, jax.dtypes.prng_key
-    )
-    keys = seeds if is_keys else keys_from_seeds(list(seeds))
+    keys = as_keys(seeds, "probe_seeds")
     params = init_params(model, init, keys, bias_init=bias_init)
     return probe(model, params, x, y, loss=loss, activation=activation, stacked=True)
 

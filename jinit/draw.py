@@ -46,17 +46,20 @@ def keys_from_seeds(seeds: Any) -> jax.Array:
     return jax.vmap(jax.random.key)(jnp.asarray(arr, dtype=jnp.uint32))
 
 
-def _as_keys(keys_or_seeds: Any) -> jax.Array:
+def as_keys(keys_or_seeds: Any, what: str = "draw") -> jax.Array:
+    """Typed PRNG keys from a seed count ``n`` (seeds 0..n-1), a sequence of integer seeds,
+    an array of typed keys, or raw ``(n, 2)`` uint32 keys; ``what`` names the caller in
+    errors."""
     if isinstance(keys_or_seeds, int | np.integer) and not isinstance(keys_or_seeds, bool):
         if keys_or_seeds < 1:
-            raise ValueError(f"draw: a seed count must be >= 1, got {keys_or_seeds}.")
+            raise ValueError(f"{what}: a seed count must be >= 1, got {keys_or_seeds}.")
         return keys_from_seeds(np.arange(keys_or_seeds))
     if isinstance(keys_or_seeds, jax.Array) and jax.dtypes.issubdtype(
         keys_or_seeds.dtype, jax.dtypes.prng_key
     ):
         if keys_or_seeds.ndim != 1:
             raise ValueError(
-                f"draw: expected a 1-D array of keys, got shape {keys_or_seeds.shape}."
+                f"{what}: expected a 1-D array of keys, got shape {keys_or_seeds.shape}."
             )
         return keys_or_seeds
     if isinstance(keys_or_seeds, jax.Array | np.ndarray) and keys_or_seeds.ndim == 2:
@@ -65,7 +68,7 @@ def _as_keys(keys_or_seeds: Any) -> jax.Array:
     if isinstance(keys_or_seeds, Sequence | np.ndarray | jax.Array):
         return keys_from_seeds(keys_or_seeds)
     raise TypeError(
-        "draw: expected a seed count, a sequence of integer seeds, or an array of PRNG keys; "
+        f"{what}: expected a seed count, a sequence of integer seeds, or an array of PRNG keys; "
         f"got {type(keys_or_seeds).__name__}."
     )
 
@@ -98,4 +101,4 @@ def draw(
     dtype = check_dtype(dtype, "draw")
     # Validate options with a clear error by tracing one draw (no compute: eval_shape).
     jax.eval_shape(lambda key: init(key, shape, dtype), jax.random.key(0))
-    return _compiled(init, shape, dtype)(_as_keys(keys_or_seeds))
+    return _compiled(init, shape, dtype)(as_keys(keys_or_seeds))

@@ -88,3 +88,34 @@ def test_reproduce_sweep_mode_reports_failures(capsys):
     assert main(["reproduce", "coursera-init", "--seeds", "4", "--steps", "300"]) == 0
     out = capsys.readouterr().out
     assert "failed" in out and "4 seeds x 6 inits" in out
+
+
+def test_probe_writes_tables_and_plots(tmp_path, capsys):
+    """`jinit probe`: a table per init on stdout, probe.json and two PNGs under --out; the
+    per-layer std in the JSON is that of jinit.probe_seeds for the same seeds."""
+    import jax
+    import jax.numpy as jnp
+
+    import jinit
+
+    out = tmp_path / "probe"
+    args = ["probe", "--model", "mlp:8,16,16,16,2", "--activation", "tanh",
+            "--inits", "xavier_normal,normal:stddev=1", "--seeds", "3", "--batch", "32",
+            "--out", str(out)]  # fmt: skip
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert "== xavier_normal" in text and "== normal:stddev=1" in text
+    assert sorted(p.name for p in out.iterdir()) == ["layer_std.png", "probe.json", "signal.png"]
+    for png in ("layer_std.png", "signal.png"):
+        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    saved = json.loads((out / "probe.json").read_text())
+    assert saved["xavier_normal"]["n_seeds"] == 3
+    net = jinit.models.parse("mlp:8,16,16,16,2", activation="tanh")
+    x = jax.random.normal(jax.random.key(0), (32, 8), jnp.float32)
+    direct = jinit.probe_seeds(net, jinit.xavier_normal, x, seeds=3)
+    assert saved["xavier_normal"]["stats"]["std"]["mean"] == pytest.approx(
+        direct.mean("std").tolist(), rel=1e-6
+    )
+    # Large N(0, 1) weights saturate the tanh units; Xavier's do not.
+    sat = {k: v["stats"]["frac_saturated"]["mean"] for k, v in saved.items()}
+    assert min(sat["normal:stddev=1"][:-1]) > 0.25 > 0.05 > max(sat["xavier_normal"][:-1])
