@@ -66,3 +66,12 @@ def test_saturation_tracks_layers_during_training():
 def test_deep_linear_orthogonal_is_depth_independent():
     rep = experiments.run("deep-linear", seeds=2, depths=(2, 32), steps=1500)
     assert rep.passed, rep.text()
+
+
+def test_deep_linear_too_few_steps_fails_instead_of_passing():
+    """With 10 steps no depth reaches the target: no learning time to compare, so both
+    checks fail with a note, rather than a 0 or inf ratio passing."""
+    rep = experiments.run("deep-linear", seeds=1, depths=(2, 4), steps=10)
+    assert not rep.passed
+    assert all(math.isnan(c.measured) for c in rep.checks)
+    assert any("run with more steps" in note for note in rep.notes)
