@@ -10,7 +10,8 @@ def use_cpu_cores(n: int | None = None) -> bool:
     sharded across cores. Must run before JAX initializes its backends (before the first
     ``jax.devices()`` or computation); returns False, changing nothing, if that has happened
     or if ``XLA_FLAGS`` already sets a device count. On a 2-core machine this took the
-    circles sweep from about 115k to about 178k model-steps/s (docs/benchmarks.md).
+    circles sweep from 66k to 114k model-steps/s (docs/benchmarks.md). On a GPU machine the
+    sweep runs on the GPUs (``jax.devices()``) and the extra CPU devices stay idle.
 
     Example:
         >>> import jinit

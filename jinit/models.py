@@ -166,7 +166,8 @@ class MLP:
         run axis, ``x`` shared ``[batch, ...]`` (``shared=True``) or per run ``[runs, batch, ...]``.
 
         Equals ``jax.vmap(self.apply)`` but keeps activations as ``[runs, units, batch]``
-        (batch innermost), which XLA's CPU backend runs about 1.4x faster for small nets.
+        (batch innermost), which XLA's CPU backend ran 1.8x faster than ``jax.vmap(apply)``
+        in a training scan of 600 runs of the 2-10-5-1 circles net (84k vs 45k model-steps/s).
         """
         act = activation_fn(self.activation)
         first = params[0]
