@@ -138,6 +138,61 @@ def bench_scan_per_run(w: dict, runs: int) -> float:
     return runs * w["steps"] / (time.perf_counter() - t)
 
 
+def bench_formulations(w: dict, steps: int) -> dict[str, float]:
+    """The same full-batch SGD training scan of all runs, with no engine around it, written
+    three ways: ``jax.vmap`` of the single-run apply ([runs, batch, units]); the model's
+    ``apply_runs`` ([runs, units, batch] einsums); and apply_runs on blocks of 100 runs, each
+    block running all its steps before the next (its data stays in cache). Model-steps/s of
+    each, best of 2."""
+    model, data = w["model"], w["data"]
+    runs = len(w["inits"]) * w["seeds"]
+    x, y = jnp.asarray(data.x_train), jnp.asarray(data.y_train)
+    loss_fn = losses.get("binary_cross_entropy")
+    keys = jax.random.split(jax.random.key(0), runs)
+    params = jax.vmap(lambda k: model.init(k, jinit.he_normal))(keys)
+
+    def vmapped(p):
+        return jax.vmap(lambda q: loss_fn(model.apply(q, x), y))(p).sum()
+
+    def layout(p):
+        return jax.vmap(loss_fn, in_axes=(0, None))(model.apply_runs(p, x, True), y).sum()
+
+    def scan_of(total):
+        @jax.jit
+        def train(p):
+            def body(p, _):
+                g = jax.grad(total)(p)
+                return jax.tree_util.tree_map(lambda a, b: a - w["lr"] * b, p, g), None
+
+            return jax.lax.scan(body, p, None, length=steps)[0]
+
+        return train
+
+    def blocked(block: int):
+        one_block = scan_of(layout)
+
+        @jax.jit
+        def train(p):
+            split = jax.tree_util.tree_map(lambda a: a.reshape(-1, block, *a.shape[1:]), p)
+            done = jax.lax.map(one_block, split)
+            return jax.tree_util.tree_map(lambda a: a.reshape(-1, *a.shape[2:]), done)
+
+        return train
+
+    out = {}
+    ways = [
+        ("jax.vmap(apply)", scan_of(vmapped)),
+        ("apply_runs [runs, units, batch]", scan_of(layout)),
+    ]
+    if runs % 100 == 0:
+        ways.append(("apply_runs, blocks of 100 runs", blocked(100)))
+    for name, train in ways:
+        jax.block_until_ready(train(params))  # compile
+        best = min(_timed(lambda t=train: jax.block_until_ready(t(params))) for _ in range(2))
+        out[name] = runs * steps / best
+    return out
+
+
 def bench_sweep(w: dict, seeds: int | None = None, steps: int | None = None,
                 inits: dict | None = None) -> dict:  # fmt: skip
     steps = steps or w["steps"]
@@ -198,7 +253,8 @@ def header() -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true")
-    p.add_argument("--workload", default="all", choices=["circles", "digits", "all"])
+    workloads_ = ["circles", "digits", "formulations", "all"]
+    p.add_argument("--workload", default="all", choices=workloads_)
     p.add_argument(
         "--torch-python", default=None, help="a Python with torch for (d) (default: this one)"
     )
@@ -211,7 +267,7 @@ def main() -> None:
     header()
     peak = matmul_gflops()
     print(f"large float32 matmul (2048^3, jitted, best of 5): {peak:.1f} GFLOP/s\n")
-    names = ["circles", "digits"] if args.workload == "all" else [args.workload]
+    names = {"all": ["circles", "digits"], "formulations": []}.get(args.workload, [args.workload])
     for name in names:
         w = ws[name]
         runs = len(w["inits"]) * w["seeds"]
@@ -251,6 +307,23 @@ def main() -> None:
         if d is None:
             print("  (d) PyTorch ensemble: no torch here and no --torch-python given, skipped")
         print()
+    if args.workload in ("formulations", "all"):
+        w = ws["circles"]
+        steps = 200 if args.quick else 1000
+        runs = len(w["inits"]) * w["seeds"]
+        print(f"== formulations (circles net, {runs} runs x {steps} steps, 1 device, no engine)")
+        f = bench_formulations(w, steps)
+        for label, rate in f.items():
+            print(f"  bare scan, {label:32s} {rate:12,.0f} model-steps/s")
+        s = bench_sweep(w, steps=steps)
+        print(f"  jinit.sweep (same runs and steps)          {s['rate']:12,.0f} model-steps/s")
+        rates = list(f.values())
+        ratios = (
+            f"layout/vmap {rates[1] / rates[0]:.2f}x  sweep/bare layout {s['rate'] / rates[1]:.2f}x"
+        )
+        if len(rates) > 2:
+            ratios += f"  blocks/layout {rates[2] / rates[1]:.2f}x"
+        print(f"  ratios: {ratios}")
     if args.workload in ("circles", "all"):
         w = ws["circles"]
         he = {"he": jinit.he_normal}
