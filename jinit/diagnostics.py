@@ -50,6 +50,7 @@ from jinit import losses as _losses
 from jinit.draw import as_keys, draw
 from jinit.laws import zeros
 from jinit.models import ACTIVATIONS, MLP, ConvNet
+from jinit.trees import _is_float_array
 
 Array = jax.Array
 Layers = list[dict[str, Array]]
@@ -521,10 +522,6 @@ def _default_params(tp: Tap, params: Any, name: str) -> Any:
 # --------------------------------------------------------------------------- the probe
 
 
-def _is_float(leaf: Any) -> bool:
-    return hasattr(leaf, "dtype") and jnp.issubdtype(leaf.dtype, jnp.inexact)
-
-
 def _stacked_stats(arrays: list[Array], fn: Callable[[Array], dict[str, Array]]) -> dict:
     """``fn`` on each array, stacked per statistic; runs of equal shapes are stacked and
     vmapped, so a deep net's statistics compile to a few ops, not a few per layer."""
@@ -579,7 +576,7 @@ def _probe_core(tp: Tap, params: Any, x: Array, y: Any, loss: Any, activation) -
                             params, x)  # fmt: skip
     perturbations = [jnp.zeros(s.shape, s.dtype) for s in shapes]
     leaves, treedef = jax.tree_util.tree_flatten(params)
-    mask = [_is_float(leaf) for leaf in leaves]
+    mask = [_is_float_array(leaf) for leaf in leaves]
     floats = [leaf for leaf, m in zip(leaves, mask, strict=True) if m]
 
     def rebuild(new_floats):
