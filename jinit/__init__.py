@@ -21,10 +21,11 @@ from jinit.diagnostics import (
     probe_seeds,
     symmetry,
 )
-from jinit.draw import draw, keys_from_seeds, stable_hash
+from jinit.draw import draw, keys_from_seeds
 from jinit.engine import sweep
 from jinit.fans import fans
 from jinit.gain import gain, random_walk_gain
+from jinit.keys import stable_hash
 from jinit.laws import (
     constant,
     delta_orthogonal,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import zlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -12,24 +11,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from jinit._validate import check_dtype, check_shape
-
-
-def stable_hash(text: str) -> int:
-    """A 31-bit hash of ``text`` that is the same in every process and on every machine
-    (``zlib.crc32`` of its UTF-8 bytes, masked to 31 bits), for folding names and paths into
-    PRNG keys.
-
-    Example:
-        >>> import jinit
-        >>> jinit.stable_hash("he_normal") < 2**31
-        True
-    """
-    if not isinstance(text, str):
-        raise TypeError(f"stable_hash: expected a str, got {type(text).__name__}.")
-    return zlib.crc32(text.encode("utf-8")) & 0x7FFFFFFF
-
-
-_MAX_SEED = 2**32 - 1
+from jinit.keys import MAX_SEED as _MAX_SEED
+from jinit.keys import stable_hash  # noqa: F401  (re-exported)
 
 
 def keys_from_seeds(seeds: Any) -> jax.Array:

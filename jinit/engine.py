@@ -41,26 +41,12 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jinit import adapters
 from jinit import losses as losses_lib
 from jinit.data import Dataset
-from jinit.draw import stable_hash
+from jinit.keys import DATA_STREAM, data_key, run_key, stable_hash  # noqa: F401
 from jinit.laws import zeros
 from jinit.registry import name_of
 from jinit.results import SweepResult
 
-DATA_STREAM = 0x6A696E69  # fold-in tag for the data-order stream ("jini")
 _EVAL_BLOCK = 8192
-
-
-# --------------------------------------------------------------------------- keys
-
-
-def run_key(seed: int, name: str) -> jax.Array:
-    """The key run (``name``, ``seed``) draws its initial parameters from."""
-    return jax.random.fold_in(jax.random.key(seed), stable_hash(name))
-
-
-def data_key(seed: int) -> jax.Array:
-    """The key of seed ``seed``'s mini-batch order (shared by every init)."""
-    return jax.random.fold_in(jax.random.key(seed), DATA_STREAM)
 
 
 # --------------------------------------------------------------------------- model and inits

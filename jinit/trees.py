@@ -50,8 +50,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jinit.draw import stable_hash
 from jinit.fans import fans
+from jinit.keys import path_key
 from jinit.registry import get
 
 Array = jax.Array
@@ -68,20 +68,6 @@ _SHOWN_PATHS = 8
 
 
 # --------------------------------------------------------------------------- keys
-
-
-def path_key(key: Array, path_str: str) -> Array:
-    """The key :func:`reinit` draws the leaf at ``path_str`` with.
-
-    ``jax.random.fold_in(key, zlib.crc32(path_str.encode("utf-8")) & 0x7FFFFFFF)``: it
-    depends on the root key and this path only.
-
-    Example:
-        >>> import jax, jinit
-        >>> k = jinit.path_key(jax.random.key(0), "['params']['Dense_0']['kernel']")
-        >>> w = jinit.he_normal(k, (3, 4))     # what reinit puts at that path
-    """
-    return jax.random.fold_in(key, stable_hash(path_str))
 
 
 # --------------------------------------------------------------------------- leaves

@@ -1,0 +1,139 @@
+"""Every randomness convention of jinit, in one place.
+
+Randomness is tied to seeds and names, never to positions in a sweep:
+
+- ``seed_key(s)`` = ``jax.random.key(s)`` for a seed ``0 <= s < 2**32`` (larger seeds are
+  refused: a uint32 cast would alias seed ``s`` with ``s mod 2**32``);
+- ``run_key(s, name)`` = ``fold_in(seed_key(s), stable_hash(name))``: the key run (init
+  ``name``, seed ``s``) draws its initial parameters from, in a sweep, a probe or a draw;
+- ``data_key(s)`` = ``fold_in(seed_key(s), DATA_STREAM)``: seed ``s``'s mini-batch order,
+  shared by every init so that comparisons are paired by seed;
+- ``step_key(s, t)`` = ``fold_in(fold_in(seed_key(s), STEP_STREAM), t)``: the randomness of
+  step ``t`` of seed ``s`` (dropout), shared by every init like the data order;
+- ``path_key(key, path)`` = ``fold_in(key, stable_hash(path))``: the key a parameter at
+  ``path`` is drawn with by :func:`jinit.reinit`.
+
+So seed 7 of init "he" is the same run in a 1-seed or a 100-seed sweep, on 1 or 4 devices,
+and the same weights in :func:`jinit.probe_seeds` and :func:`jinit.sweep`.
+
+Example:
+    >>> import jax
+    >>> from jinit import keys
+    >>> k = keys.run_key(7, "he")
+    >>> bool((jax.random.key_data(keys.run_keys([3, 7], "he")[1]) == jax.random.key_data(k)).all())
+    True
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+DATA_STREAM = 0x6A696E69  # fold-in tag for the data-order stream ("jini")
+STEP_STREAM = 0x73746570  # fold-in tag for the per-step stream ("step"), e.g. dropout
+MAX_SEED = 2**32 - 1
+
+
+def stable_hash(text: str) -> int:
+    """A 31-bit hash of ``text`` that is the same in every process and on every machine
+    (``zlib.crc32`` of its UTF-8 bytes, masked to 31 bits), for folding names and paths into
+    PRNG keys.
+
+    Example:
+        >>> import jinit
+        >>> jinit.stable_hash("he_normal") < 2**31
+        True
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"stable_hash: expected a str, got {type(text).__name__}.")
+    return zlib.crc32(text.encode("utf-8")) & 0x7FFFFFFF
+
+
+def check_seeds(seeds: Any, what: str = "seeds") -> np.ndarray:
+    """Seeds as a 1-D int64 array: a count ``n`` (seeds ``0..n-1``) or a sequence of distinct
+    integers in ``[0, 2**32 - 1]``; anything else raises a one-line ``ValueError`` or
+    ``TypeError`` naming ``what``."""
+    if isinstance(seeds, bool):
+        raise TypeError(f"{what}: expected a seed count or a list of ints, got {seeds!r}.")
+    if isinstance(seeds, int | np.integer):
+        if seeds < 1:
+            raise ValueError(f"{what}: a seed count must be >= 1, got {seeds}.")
+        return np.arange(int(seeds), dtype=np.int64)
+    try:
+        arr = np.asarray(list(seeds) if not isinstance(seeds, np.ndarray) else seeds)
+    except TypeError:
+        raise TypeError(
+            f"{what}: expected a seed count or a list of ints, got {type(seeds).__name__}."
+        ) from None
+    if arr.ndim != 1 or arr.size == 0 or not np.issubdtype(arr.dtype, np.integer):
+        raise ValueError(
+            f"{what}: expected a seed count or a non-empty list of ints, got {seeds!r}."
+        )
+    if arr.min() < 0 or arr.max() > MAX_SEED:
+        bad = arr.min() if arr.min() < 0 else arr.max()
+        raise ValueError(f"{what}: seeds must be integers in [0, 2**32 - 1], got {bad}.")
+    if len(np.unique(arr)) != arr.size:
+        raise ValueError(f"{what}: seeds must be distinct, got {seeds!r}.")
+    return arr.astype(np.int64)
+
+
+def seed_key(seed: int) -> jax.Array:
+    """``jax.random.key(seed)`` for a seed in ``[0, 2**32 - 1]`` (others raise)."""
+    check_seeds([int(seed)], "seed")
+    return jax.random.key(np.uint32(seed))
+
+
+def seed_keys(seeds: Sequence[int] | np.ndarray) -> jax.Array:
+    """``seed_key`` of every seed, stacked: typed keys of shape ``[len(seeds)]``."""
+    arr = check_seeds(seeds) if not isinstance(seeds, int | np.integer) else check_seeds([seeds])
+    return jax.vmap(jax.random.key)(jnp.asarray(arr, dtype=jnp.uint32))
+
+
+def run_key(seed: int, name: str) -> jax.Array:
+    """The key run (init ``name``, seed ``seed``) draws its initial parameters from."""
+    return jax.random.fold_in(seed_key(seed), stable_hash(name))
+
+
+def run_keys(seeds: Sequence[int] | np.ndarray, name: str) -> jax.Array:
+    """``run_key(s, name)`` for every seed, stacked on a leading axis."""
+    return jax.vmap(jax.random.fold_in, in_axes=(0, None))(seed_keys(seeds), stable_hash(name))
+
+
+def data_key(seed: int) -> jax.Array:
+    """The key of seed ``seed``'s mini-batch order (shared by every init)."""
+    return jax.random.fold_in(seed_key(seed), DATA_STREAM)
+
+
+def data_keys(seeds: Sequence[int] | np.ndarray) -> jax.Array:
+    """``data_key(s)`` for every seed, stacked on a leading axis."""
+    return jax.vmap(jax.random.fold_in, in_axes=(0, None))(seed_keys(seeds), DATA_STREAM)
+
+
+def step_stream(seeds: Sequence[int] | np.ndarray) -> jax.Array:
+    """``fold_in(seed_key(s), STEP_STREAM)`` for every seed: fold the step number into row
+    ``s`` (``jax.random.fold_in(stream[s], t)``) for the randomness of step ``t``."""
+    return jax.vmap(jax.random.fold_in, in_axes=(0, None))(seed_keys(seeds), STEP_STREAM)
+
+
+def step_key(seed: int, step: int) -> jax.Array:
+    """The randomness of step ``step`` of seed ``seed`` (dropout masks), shared by all inits."""
+    return jax.random.fold_in(jax.random.fold_in(seed_key(seed), STEP_STREAM), step)
+
+
+def path_key(key: jax.Array, path_str: str) -> jax.Array:
+    """The key :func:`jinit.reinit` draws the leaf at ``path_str`` with.
+
+    ``jax.random.fold_in(key, zlib.crc32(path_str.encode("utf-8")) & 0x7FFFFFFF)``: it
+    depends on the root key and this path only.
+
+    Example:
+        >>> import jax, jinit
+        >>> k = jinit.path_key(jax.random.key(0), "['params']['Dense_0']['kernel']")
+        >>> w = jinit.he_normal(k, (3, 4))     # what reinit puts at that path
+    """
+    return jax.random.fold_in(key, stable_hash(path_str))
