@@ -7,6 +7,7 @@ cannot be inspected and are let through unchanged.
 
 from __future__ import annotations
 
+import difflib
 import math
 import operator
 from collections.abc import Sequence
@@ -102,3 +103,29 @@ def check_choice(value: Any, accepted: Sequence[str], what: str, name: str) -> s
             f"{name}: unknown {what} {value!r}; accepted: {', '.join(map(repr, accepted))}."
         )
     return value
+
+
+def did_you_mean(
+    name: Any,
+    choices: Sequence[str],
+    what: str,
+    *,
+    accepted: str = "Accepted",
+    also: str = "",
+    prefix: str = "",
+    cutoff: float = 0.6,
+) -> ValueError:
+    """The one-line error for an unknown name: ``unknown WHAT 'NAME'. Did you mean 'X'?
+    Accepted: A, B, C.`` (the hint only where a close match exists). Returned, not raised:
+    ``raise did_you_mean(name, choices, "initializer")``.
+
+    Example:
+        >>> from jinit._validate import did_you_mean
+        >>> str(did_you_mean("rleu", ["relu", "tanh"], "activation"))
+        "unknown activation 'rleu'. Did you mean 'relu'? Accepted: relu, tanh."
+    """
+    close = difflib.get_close_matches(str(name), list(choices), n=3, cutoff=cutoff)
+    hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+    return ValueError(
+        f"{prefix}unknown {what} {name!r}.{hint} {accepted}: {', '.join(choices)}{also}."
+    )
