@@ -125,3 +125,13 @@ def test_results_does_not_import_plots():
     code = "import sys, jinit.results; print('jinit.plots' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_import_jinit_loads_faces_lazily():
+    code = (
+        "import sys, jinit; lazy = ('jinit.experiments', 'jinit.plots', 'jinit.report');"
+        "print(any(m in sys.modules for m in lazy));"
+        "print(all(hasattr(jinit, n) for n in jinit.__all__))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True"]
