@@ -8,8 +8,10 @@ cannot be inspected and are let through unchanged.
 from __future__ import annotations
 
 import difflib
+import functools
 import math
 import operator
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -64,6 +66,45 @@ def check_dtype(dtype: Any, name: str, *, allow_complex: bool = True) -> np.dtyp
         f"{name}: dtype {dt} is not supported; an initializer draws real weights, "
         f"accepted dtypes: {accepted}."
     )
+
+
+def check_key(key: Any, name: str) -> Any:
+    """Raise for a plain integer seed where a PRNG key is expected (the NumPy/PyTorch habit)."""
+    if isinstance(key, int | np.integer) and not isinstance(key, bool):
+        raise TypeError(
+            f"{name}: key must be a JAX PRNG key, got the int {key!r}; pass "
+            f"jax.random.key({key!r})."
+        )
+    return key
+
+
+@functools.lru_cache(maxsize=1)
+def memory_limit() -> int | None:
+    """Bytes one array can at most take on the default device: the device's memory limit
+    where JAX reports one (GPU, TPU), else the host's physical memory; None if unknown."""
+    try:
+        stats = jax.devices()[0].memory_stats() or {}
+    except Exception:  # a backend without memory statistics
+        stats = {}
+    if stats.get("bytes_limit"):
+        return int(stats["bytes_limit"])
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_size(shape: Shape, dtype: Any, name: str) -> None:
+    """Raise before allocating an array of ``shape`` and ``dtype`` larger than the memory of
+    the device it would be drawn on (:func:`memory_limit`)."""
+    limit = memory_limit()
+    size = math.prod(shape) * np.dtype(dtype).itemsize
+    if limit is not None and size > limit:
+        raise ValueError(
+            f"{name}: shape {tuple(shape)} of {np.dtype(dtype).name} needs {size / 1e9:.3g} GB, "
+            f"more than the {limit / 1e9:.3g} GB of memory of {jax.devices()[0].platform}; "
+            "draw a smaller array (fewer seeds, or smaller layers)."
+        )
 
 
 def _is_tracer(x: Any) -> bool:
