@@ -80,14 +80,15 @@ def check_key(key: Any, name: str) -> Any:
 
 @functools.lru_cache(maxsize=1)
 def memory_limit() -> int | None:
-    """Bytes one array can at most take on the default device: the device's memory limit
-    where JAX reports one (GPU, TPU), else the host's physical memory; None if unknown."""
+    """Bytes an array can at most take: the memory of all accelerator devices together where
+    JAX reports a per-device limit (GPU, TPU: a sharded array may span them), else the
+    host's physical memory (CPU devices share it); None if unknown."""
     try:
         stats = jax.devices()[0].memory_stats() or {}
     except Exception:  # a backend without memory statistics
         stats = {}
     if stats.get("bytes_limit"):
-        return int(stats["bytes_limit"])
+        return int(stats["bytes_limit"]) * jax.device_count()
     try:
         return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
@@ -95,15 +96,17 @@ def memory_limit() -> int | None:
 
 
 def check_size(shape: Shape, dtype: Any, name: str) -> None:
-    """Raise before allocating an array of ``shape`` and ``dtype`` larger than the memory of
-    the device it would be drawn on (:func:`memory_limit`)."""
+    """Raise before allocating an array of ``shape`` and ``dtype`` larger than the memory it
+    could be drawn into (:func:`memory_limit`): such a draw can only fail, late and
+    unclearly."""
     limit = memory_limit()
     size = math.prod(shape) * np.dtype(dtype).itemsize
     if limit is not None and size > limit:
+        where = f"{jax.device_count()} {jax.devices()[0].platform} device(s)"
         raise ValueError(
             f"{name}: shape {tuple(shape)} of {np.dtype(dtype).name} needs {size / 1e9:.3g} GB, "
-            f"more than the {limit / 1e9:.3g} GB of memory of {jax.devices()[0].platform}; "
-            "draw a smaller array (fewer seeds, or smaller layers)."
+            f"more than the {limit / 1e9:.3g} GB of memory of {where}; draw a smaller array "
+            "(fewer seeds, or smaller layers)."
         )
 
 
