@@ -1,16 +1,20 @@
-"""jinit: weight initializers for JAX as pure functions, and a sweep engine to compare them."""
+"""jinit: weight initializers for JAX as pure functions, and a sweep engine to compare them.
+
+``jinit.experiments``, ``jinit.plots`` and ``jinit.report`` load on first use (``import
+jinit`` does not import them, nor matplotlib).
+"""
+
+import importlib as _importlib
 
 from jinit import (
+    activations,
     adapters,
     data,
     diagnostics,
-    experiments,
     haiku,
     losses,
     meanfield,
     models,
-    plots,
-    report,
     stats,
 )
 from jinit.devices import use_cpu_cores
@@ -59,10 +63,25 @@ from jinit.trees import Description, describe, path_key, reinit
 
 __version__ = "0.1.0"
 
+_LAZY = ("experiments", "plots", "report")
+
+
+def __getattr__(name: str):
+    """Load ``jinit.experiments``, ``jinit.plots`` and ``jinit.report`` on first access."""
+    if name in _LAZY:
+        return _importlib.import_module(f"jinit.{name}")
+    raise AttributeError(f"module 'jinit' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
+
 __all__ = [
     "Description",
     "SweepResult",
     "activation_histograms",
+    "activations",
     "adapters",
     "available",
     "constant",

@@ -7,8 +7,11 @@ cannot be inspected and are let through unchanged.
 
 from __future__ import annotations
 
+import difflib
+import functools
 import math
 import operator
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -65,6 +68,48 @@ def check_dtype(dtype: Any, name: str, *, allow_complex: bool = True) -> np.dtyp
     )
 
 
+def check_key(key: Any, name: str) -> Any:
+    """Raise for a plain integer seed where a PRNG key is expected (the NumPy/PyTorch habit)."""
+    if isinstance(key, int | np.integer) and not isinstance(key, bool):
+        raise TypeError(
+            f"{name}: key must be a JAX PRNG key, got the int {key!r}; pass "
+            f"jax.random.key({key!r})."
+        )
+    return key
+
+
+@functools.lru_cache(maxsize=1)
+def memory_limit() -> int | None:
+    """Bytes an array can at most take: the memory of all accelerator devices together where
+    JAX reports a per-device limit (GPU, TPU: a sharded array may span them), else the
+    host's physical memory (CPU devices share it); None if unknown."""
+    try:
+        stats = jax.devices()[0].memory_stats() or {}
+    except Exception:  # a backend without memory statistics
+        stats = {}
+    if stats.get("bytes_limit"):
+        return int(stats["bytes_limit"]) * jax.device_count()
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_size(shape: Shape, dtype: Any, name: str) -> None:
+    """Raise before allocating an array of ``shape`` and ``dtype`` larger than the memory it
+    could be drawn into (:func:`memory_limit`): such a draw can only fail, late and
+    unclearly."""
+    limit = memory_limit()
+    size = math.prod(shape) * np.dtype(dtype).itemsize
+    if limit is not None and size > limit:
+        where = f"{jax.device_count()} {jax.devices()[0].platform} device(s)"
+        raise ValueError(
+            f"{name}: shape {tuple(shape)} of {np.dtype(dtype).name} needs {size / 1e9:.3g} GB, "
+            f"more than the {limit / 1e9:.3g} GB of memory of {where}; draw a smaller array "
+            "(fewer seeds, or smaller layers)."
+        )
+
+
 def _is_tracer(x: Any) -> bool:
     return isinstance(x, jax.core.Tracer)
 
@@ -102,3 +147,29 @@ def check_choice(value: Any, accepted: Sequence[str], what: str, name: str) -> s
             f"{name}: unknown {what} {value!r}; accepted: {', '.join(map(repr, accepted))}."
         )
     return value
+
+
+def did_you_mean(
+    name: Any,
+    choices: Sequence[str],
+    what: str,
+    *,
+    accepted: str = "Accepted",
+    also: str = "",
+    prefix: str = "",
+    cutoff: float = 0.6,
+) -> ValueError:
+    """The one-line error for an unknown name: ``unknown WHAT 'NAME'. Did you mean 'X'?
+    Accepted: A, B, C.`` (the hint only where a close match exists). Returned, not raised:
+    ``raise did_you_mean(name, choices, "initializer")``.
+
+    Example:
+        >>> from jinit._validate import did_you_mean
+        >>> str(did_you_mean("rleu", ["relu", "tanh"], "activation"))
+        "unknown activation 'rleu'. Did you mean 'relu'? Accepted: relu, tanh."
+    """
+    close = difflib.get_close_matches(str(name), list(choices), n=3, cutoff=cutoff)
+    hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+    return ValueError(
+        f"{prefix}unknown {what} {name!r}.{hint} {accepted}: {', '.join(choices)}{also}."
+    )

@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jinit._validate import check_dtype, check_shape
+from jinit._validate import check_dtype, check_shape, check_size
 from jinit.keys import MAX_SEED as _MAX_SEED
 from jinit.keys import stable_hash  # noqa: F401  (re-exported)
 
@@ -84,4 +84,6 @@ def draw(
     dtype = check_dtype(dtype, "draw")
     # Validate options with a clear error by tracing one draw (no compute: eval_shape).
     jax.eval_shape(lambda key: init(key, shape, dtype), jax.random.key(0))
-    return _compiled(init, shape, dtype)(as_keys(keys_or_seeds))
+    keys = as_keys(keys_or_seeds)
+    check_size((keys.shape[0], *shape), dtype, "draw")  # the stack, before allocating it
+    return _compiled(init, shape, dtype)(keys)

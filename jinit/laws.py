@@ -16,8 +16,9 @@ Where a law is also drawn by ``jax.nn.initializers``, the same key gives the sam
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 import jax
@@ -28,8 +29,10 @@ from jinit._validate import (
     check_choice,
     check_dtype,
     check_finite,
+    check_key,
     check_positive,
     check_shape,
+    check_size,
 )
 from jinit.fans import fans
 
@@ -54,7 +57,36 @@ _COMPLEX_TRUNC_STD = 0.95311164380491208
 
 
 def _prepare(name: str, shape: Any, dtype: Any, *, allow_complex: bool = False):
-    return check_shape(shape, name), check_dtype(dtype, name, allow_complex=allow_complex)
+    shape = check_shape(shape, name)
+    dtype = check_dtype(dtype, name, allow_complex=allow_complex)
+    check_size(shape, dtype, name)
+    return shape, dtype
+
+
+def _factory_error(name: str, kwargs: dict) -> TypeError:
+    opts = ", ".join(f"{k}={v!r}" for k, v in kwargs.items()) or "OPTION=VALUE"
+    return TypeError(
+        f"{name}: jinit initializers are the functions themselves, not factories: pass "
+        f"jinit.{name} as it is (e.g. kernel_init=jinit.{name}), or "
+        f"functools.partial(jinit.{name}, {opts}) for options; it is called as "
+        f"{name}(key, shape, dtype)."
+    )
+
+
+def _law(fn: Callable[..., Array]) -> Callable[..., Array]:
+    """Mark ``fn`` as an initializer ``(key, shape, dtype, **options)``: a call without a key
+    and a shape (``jinit.he_normal()``, the jax.nn.initializers habit) or with an int key
+    gets a one-line error saying what to write instead."""
+
+    @functools.wraps(fn)
+    def init(*args: Any, **kwargs: Any) -> Array:
+        if len(args) + ("key" in kwargs) + ("shape" in kwargs) < 2:
+            options = {k: v for k, v in kwargs.items() if k not in ("key", "shape", "dtype")}
+            raise _factory_error(fn.__name__, options)
+        check_key(args[0] if args else kwargs["key"], fn.__name__)
+        return fn(*args, **kwargs)
+
+    return init
 
 
 def _is_empty(shape: tuple[int, ...]) -> bool:
@@ -97,6 +129,7 @@ def _complex_truncated_normal(key: Array, upper: float, shape, dtype) -> Array:
 # --------------------------------------------------------------------------- constants
 
 
+@_law
 def zeros(key: Array, shape: Sequence[int], dtype: DType = jnp.float32) -> Array:
     """All zeros. ``key`` is ignored.
 
@@ -114,6 +147,7 @@ def zeros(key: Array, shape: Sequence[int], dtype: DType = jnp.float32) -> Array
     return jnp.zeros(shape, dtype)
 
 
+@_law
 def ones(key: Array, shape: Sequence[int], dtype: DType = jnp.float32) -> Array:
     """All ones. ``key`` is ignored. As symmetric as :func:`zeros`; useful for scales.
 
@@ -126,6 +160,7 @@ def ones(key: Array, shape: Sequence[int], dtype: DType = jnp.float32) -> Array:
     return jnp.ones(shape, dtype)
 
 
+@_law
 def constant(
     key: Array, shape: Sequence[int], dtype: DType = jnp.float32, *, value: float
 ) -> Array:
@@ -147,6 +182,7 @@ def constant(
 # --------------------------------------------------------------------------- plain laws
 
 
+@_law
 def normal(
     key: Array,
     shape: Sequence[int],
@@ -179,6 +215,7 @@ def normal(
     return jax.lax.optimization_barrier(out) + jnp.array(mean, dtype)
 
 
+@_law
 def uniform(
     key: Array, shape: Sequence[int], dtype: DType = jnp.float32, *, scale: float = 0.05
 ) -> Array:
@@ -202,6 +239,7 @@ def _symmetric_uniform(key: Array, shape, dtype, bound: Array) -> Array:
     return jax.random.uniform(key, shape, dtype, -1) * bound
 
 
+@_law
 def truncated_normal(
     key: Array,
     shape: Sequence[int],
@@ -251,6 +289,7 @@ def _variance(shape, mode: str, scale: float, in_axis, out_axis, batch_axis) -> 
     return scale / denominator if denominator != 0 else 0.0
 
 
+@_law
 def variance_scaling(
     key: Array,
     shape: Sequence[int],
@@ -319,6 +358,7 @@ def _check_gain(gain: float, name: str) -> float:
     return gain
 
 
+@_law
 def lecun_normal(
     key: Array,
     shape: Sequence[int],
@@ -342,6 +382,7 @@ def lecun_normal(
     )  # fmt: skip
 
 
+@_law
 def lecun_uniform(
     key: Array,
     shape: Sequence[int],
@@ -362,6 +403,7 @@ def lecun_uniform(
     )  # fmt: skip
 
 
+@_law
 def xavier_normal(
     key: Array,
     shape: Sequence[int],
@@ -393,6 +435,7 @@ def xavier_normal(
     )  # fmt: skip
 
 
+@_law
 def xavier_uniform(
     key: Array,
     shape: Sequence[int],
@@ -427,6 +470,7 @@ def _he_scale(negative_slope: float, name: str) -> float:
     return 2.0 / (1.0 + negative_slope**2)
 
 
+@_law
 def he_normal(
     key: Array,
     shape: Sequence[int],
@@ -459,6 +503,7 @@ def he_normal(
     )  # fmt: skip
 
 
+@_law
 def he_uniform(
     key: Array,
     shape: Sequence[int],
@@ -480,6 +525,7 @@ def he_uniform(
     )  # fmt: skip
 
 
+@_law
 def torch_default(
     key: Array,
     shape: Sequence[int],
@@ -501,6 +547,7 @@ def torch_default(
     return _symmetric_uniform(key, shape, dtype, jnp.array(1.0 / math.sqrt(fan_in), dtype))
 
 
+@_law
 def torch_default_bias(
     key: Array, shape: Sequence[int], dtype: DType = jnp.float32, *, fan_in: int
 ) -> Array:
@@ -526,6 +573,7 @@ def torch_default_bias(
 # --------------------------------------------------------------------------- structured laws
 
 
+@_law
 def orthogonal(
     key: Array,
     shape: Sequence[int],
@@ -568,6 +616,7 @@ def orthogonal(
     return (jnp.array(gain, draw_dtype) * q).astype(dtype)
 
 
+@_law
 def delta_orthogonal(
     key: Array, shape: Sequence[int], dtype: DType = jnp.float32, *, gain: float = 1.0
 ) -> Array:
@@ -602,6 +651,7 @@ def delta_orthogonal(
     return w.at[center].set(orthogonal(key, shape[-2:], dtype, gain=gain))
 
 
+@_law
 def identity(
     key: Array, shape: Sequence[int], dtype: DType = jnp.float32, *, gain: float = 1.0
 ) -> Array:
@@ -624,6 +674,7 @@ def identity(
     return jnp.eye(shape[0], shape[1], dtype=dtype) * jnp.array(gain, dtype)
 
 
+@_law
 def dirac(
     key: Array, shape: Sequence[int], dtype: DType = jnp.float32, *, groups: int = 1
 ) -> Array:
@@ -661,6 +712,7 @@ def dirac(
     return jnp.asarray(w, dtype)
 
 
+@_law
 def sparse(
     key: Array,
     shape: Sequence[int],

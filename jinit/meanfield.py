@@ -23,15 +23,13 @@ at q*, and ``xi_c = -1 / log(chi_c)`` with ``chi_c = sw2 * E[phi'(u1) phi'(u2)]`
 stable correlation c* (c* = 1 in the ordered phase, where chi_c = chi_1); xi_c is infinite on
 the critical line.
 
-Numerics: everything here is NumPy float64. The activation is evaluated by JAX with 64-bit
-types enabled (a name from ``jinit.models.ACTIVATIONS``, or any elementwise JAX callable),
-and phi' is its forward-mode derivative. Gaussian expectations use composite Gauss-Legendre
-quadrature against the normal density on [-12, 12] standard deviations, in panels of width
-0.5 whose edges include the activation's kinks (0 for ReLU-like functions, and for every
-callable). Plain Gauss-Hermite converges only algebraically at a kink (about 1e-5 for ReLU
-with 200 nodes); with a panel edge on the kink both sides are analytic and the rule is exact
-to rounding (E[relu(z)^2] = 1/2 to 1e-15). Fixed points are found by bracketing and
-bisection, not by iterating the map, so they converge at criticality too.
+Numerics: everything here is NumPy float64. The activation is a name from
+:data:`jinit.activations.TABLE` or any elementwise JAX callable, evaluated by JAX with 64-bit
+types enabled; phi' is its forward-mode derivative. Gaussian expectations are the one
+quadrature of :mod:`jinit.activations` (Gauss-Legendre panels on [-12, 12] standard
+deviations with edges on phi's kinks: exact to rounding, E[relu(z)^2] = 1/2 to 1e-15, and an
+error where an expectation diverges). Fixed points are found by bracketing and bisection,
+not by iterating the map, so they converge at criticality too.
 
 Example:
     >>> from jinit import meanfield
@@ -46,127 +44,29 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 from scipy import optimize
 
-from jinit.models import ACTIVATIONS
+from jinit import activations
+from jinit.activations import Phi as _Phi
 
 Activation = str | Callable
 
-# Quadrature: N(0, 1) mass beyond 12 sd is about 4e-33.
-_LIMIT = 12.0
-_GL_X, _GL_W = np.polynomial.legendre.leggauss(16)
-_GRID = np.linspace(-_LIMIT, _LIMIT, 49)  # panels of width 0.5
-_REFINE = np.array([-0.1, -0.02, 0.02, 0.1])  # extra panel edges around each kink
 # Where q* is 0 or infinite, quantities are evaluated in the limit at these variances.
 _Q_MIN, _Q_MAX = 1e-20, 1e10
 
-_EXTRA: dict[str, Callable] = {
-    "erf": jax.scipy.special.erf,
-    "hard_tanh": jax.nn.hard_tanh,
-    "relu6": jax.nn.relu6,
-}
-_KINKS: dict[str, tuple[float, ...]] = {
-    "linear": (),
-    "identity": (),
-    "hard_tanh": (-1.0, 1.0),
-    "relu6": (0.0, 6.0),
-}
-
-
-# --------------------------------------------------------------------------- activations
-
-
-class _Phi:
-    """An elementwise activation evaluated in float64, with its derivative and kinks."""
-
-    def __init__(self, activation: Activation):
-        if isinstance(activation, str):
-            fn = ACTIVATIONS.get(activation) or _EXTRA.get(activation)
-            if fn is None:
-                names = ", ".join([*ACTIVATIONS, *_EXTRA])
-                raise ValueError(
-                    f"meanfield: unknown activation {activation!r}; accepted: {names}, or an "
-                    "elementwise JAX callable."
-                )
-            self.kinks = np.array(_KINKS.get(activation, (0.0,)))
-        elif callable(activation):
-            fn = activation
-            self.kinks = np.array([0.0])
-        else:
-            raise TypeError(
-                f"meanfield: expected an activation name or callable, got {activation!r}."
-            )
-        self.name = activation if isinstance(activation, str) else getattr(fn, "__name__", "phi")
-        # Eager, not jitted: the bisections evaluate ever smaller subsets, and a jitted phi
-        # would recompile for every new shape.
-        self._value = fn
-        self._slope = lambda u: jax.jvp(fn, (u,), (jnp.ones_like(u),))[1]
-
-    def _eval(self, f: Callable, u: np.ndarray) -> np.ndarray:
-        u = np.asarray(u, np.float64)
-        with jax.enable_x64(True):
-            out = np.asarray(f(jnp.asarray(u)), np.float64)
-        if out.shape != u.shape:
-            raise ValueError(
-                f"meanfield: the activation must be elementwise; it mapped shape {u.shape} to "
-                f"{out.shape}."
-            )
-        return out
-
-    def __call__(self, u: np.ndarray) -> np.ndarray:
-        return self._eval(self._value, u)
-
-    def slope(self, u: np.ndarray) -> np.ndarray:
-        return self._eval(self._slope, u)
-
 
 def _phi(activation: Activation | _Phi) -> _Phi:
-    return activation if isinstance(activation, _Phi) else _Phi(activation)
+    return activation if isinstance(activation, _Phi) else _Phi(activation, "meanfield")
 
 
 # --------------------------------------------------------------------------- quadrature
 
 
-def _nodes(breaks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Nodes ``t`` and weights ``w`` (shape ``(..., M)``) with ``sum(w f(t)) = E[f(t)]``,
-    t ~ N(0, 1), for functions smooth between the panel edges ``breaks`` (shape ``(..., K)``)."""
-    extra = (breaks[..., :, None] + _REFINE).reshape(*breaks.shape[:-1], -1)
-    grid = np.broadcast_to(_GRID, (*breaks.shape[:-1], _GRID.size))
-    edges = np.sort(np.clip(np.concatenate([grid, breaks, extra], -1), -_LIMIT, _LIMIT), -1)
-    lo, hi = edges[..., :-1, None], edges[..., 1:, None]
-    half = (hi - lo) / 2
-    t = (lo + hi) / 2 + half * _GL_X
-    w = half * _GL_W * np.exp(-(t**2) / 2) / math.sqrt(2 * math.pi)
-    shape = (*t.shape[:-2], -1)
-    return t.reshape(shape), w.reshape(shape)
-
-
-def _points(phi: _Phi, mean: np.ndarray, std: np.ndarray):
-    """Quadrature points ``u = mean + std t`` (shape ``(..., M)``), with their ``t`` and
-    weights ``w``, for E over t ~ N(0, 1) with panel edges on phi's kinks."""
-    mean, std = np.broadcast_arrays(np.asarray(mean, np.float64), np.asarray(std, np.float64))
-    safe = np.where(std > 0, std, 1.0)
-    breaks = (phi.kinks - mean[..., None]) / safe[..., None]
-    if phi.kinks.size == 0:
-        t, w = _nodes(np.zeros(0))
-    elif np.all(breaks == breaks.reshape(-1, phi.kinks.size)[0]):  # same panels everywhere
-        t, w = _nodes(breaks.reshape(-1, phi.kinks.size)[0])
-    else:
-        t, w = _nodes(breaks)
-    return mean[..., None] + std[..., None] * t, t, w
-
-
-def _expect(f: Callable, phi: _Phi, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+def _expect(f: Callable, phi: _Phi, mean, std, check: bool = True) -> np.ndarray:
     """E[f(u, t)] with u = mean + std t, t ~ N(0, 1), elementwise over ``mean``, ``std``."""
-    u, t, w = _points(phi, mean, std)
-    out = np.sum(w * f(u, t), axis=-1)
-    mean, std = np.broadcast_arrays(np.asarray(mean, np.float64), np.asarray(std, np.float64))
-    if np.any(std == 0):  # a point mass: f at the mean (t = 0)
-        out = np.where(std > 0, out, f(mean, np.zeros_like(mean)))
-    return out
+    what = f"meanfield: E over {phi.name}"
+    return activations.normal_expectation(f, phi.kinks, mean, std, what, check)
 
 
 def _second_moment(phi: _Phi, q: np.ndarray) -> np.ndarray:
@@ -180,9 +80,13 @@ def _second_moment_and_slope(phi: _Phi, q: np.ndarray) -> tuple[np.ndarray, np.n
     By Gaussian integration by parts, d/dq E[phi(sqrt(q) z)^2] = E[phi(sqrt(q) z)^2 (z^2 - 1)]
     / (2 q), which equals E[phi'^2 + phi phi''] without differentiating phi twice.
     """
-    u, t, w = _points(phi, 0.0, np.sqrt(q))
-    f2 = w * phi(u) ** 2
-    return np.sum(f2, -1), np.sum(f2 * (t**2 - 1), -1) / (2 * q)
+
+    def both(u, t):
+        f2 = phi(u) ** 2
+        return np.stack([f2, f2 * (t**2 - 1)])
+
+    m2, dm2 = _expect(both, phi, 0.0, np.sqrt(q))
+    return m2, dm2 / (2 * q)
 
 
 def _slope_moment(phi: _Phi, q: np.ndarray) -> np.ndarray:
@@ -194,12 +98,12 @@ def _pair_moment(phi: _Phi, q: float, c: float, derivative: bool) -> float:
     """E[g(u1) g(u2)], g = phi or phi', u1, u2 jointly normal, variance q, correlation c."""
     g = phi.slope if derivative else phi
     s = math.sqrt(q)
-    t1, w1 = _nodes((phi.kinks / s)[None, :])
-    t1, w1 = t1[0], w1[0]
-    inner = _expect(
-        lambda u, t: g(u), phi, s * c * t1, np.full_like(t1, s * math.sqrt(max(1 - c * c, 0.0)))
-    )
-    return float(np.sum(w1 * g(s * t1) * inner))
+    t1, w1 = activations.normal_nodes(phi.kinks / s)
+    inner_std = np.full_like(t1, s * math.sqrt(max(1 - c * c, 0.0)))
+    # The inner integrals are shifted (mean s c t1): their mass may sit in the tail of t.
+    inner = _expect(lambda u, t: g(u), phi, s * c * t1, inner_std, check=False)
+    what = f"meanfield: E over {phi.name}"
+    return float(activations.integrate(t1, w1, g(s * t1) * inner, what))
 
 
 # --------------------------------------------------------------------------- fixed points

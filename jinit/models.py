@@ -16,7 +16,6 @@ them at zero is the gradient with respect to the pre-activations.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -24,40 +23,22 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from jinit import activations
 from jinit.laws import zeros
 
 Params = list[dict[str, jax.Array]]
 Initializer = Callable[..., jax.Array]
 
 ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
-    "relu": jax.nn.relu,
-    "tanh": jnp.tanh,
-    "sigmoid": jax.nn.sigmoid,
-    "linear": lambda x: x,
-    "identity": lambda x: x,
-    "leaky_relu": jax.nn.leaky_relu,
-    "elu": jax.nn.elu,
-    "selu": jax.nn.selu,
-    "gelu": jax.nn.gelu,
-    "softplus": jax.nn.softplus,
-    "silu": jax.nn.silu,
-    "swish": jax.nn.silu,
+    name: row.fn for name, row in activations.TABLE.items()
 }
+"""Named activations (from :data:`jinit.activations.TABLE`)."""
 OUTPUTS = ("sigmoid", "softmax", "linear")
 
 
 def activation_fn(activation: str | Callable) -> Callable[[jax.Array], jax.Array]:
     """The function for an activation name (``"relu"``, ``"tanh"``, ...) or a callable."""
-    if callable(activation):
-        return activation
-    if activation not in ACTIVATIONS:
-        close = difflib.get_close_matches(str(activation), ACTIVATIONS, n=3)
-        hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
-        raise ValueError(
-            f"unknown activation {activation!r}.{hint} Accepted: {', '.join(ACTIVATIONS)}, "
-            "or any callable."
-        )
-    return ACTIVATIONS[activation]
+    return activations.activation_fn(activation)
 
 
 def _check_output(output: str) -> str:
@@ -69,6 +50,24 @@ def _check_output(output: str) -> str:
 def _layer_key(key: jax.Array, index: int) -> tuple[jax.Array, jax.Array]:
     k_w, k_b = jax.random.split(jax.random.fold_in(key, index))
     return k_w, k_b
+
+
+def _init_layers(
+    shapes: Sequence[tuple[int, ...]],
+    key: jax.Array,
+    weight_init: Initializer,
+    bias_init: Initializer,
+    dtype: Any,
+) -> Params:
+    """One ``{"kernel": shape, "bias": (shape[-1],)}`` dict per kernel shape; layer ``i``'s
+    weight is drawn with ``split(fold_in(key, i))[0]`` and its bias with ``[1]``."""
+    params = []
+    for i, shape in enumerate(shapes):
+        k_w, k_b = _layer_key(key, i)
+        params.append(
+            {"kernel": weight_init(k_w, shape, dtype), "bias": bias_init(k_b, (shape[-1],), dtype)}
+        )
+    return params
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,16 +124,7 @@ class MLP:
         dtype: Any = jnp.float32,
     ) -> Params:
         """Parameters: one ``{"kernel": (in, out), "bias": (out,)}`` dict per layer."""
-        params = []
-        for i, (n_in, n_out) in enumerate(self.shapes()):
-            k_w, k_b = _layer_key(key, i)
-            params.append(
-                {
-                    "kernel": weight_init(k_w, (n_in, n_out), dtype),
-                    "bias": bias_init(k_b, (n_out,), dtype),
-                }
-            )
-        return params
+        return _init_layers(self.shapes(), key, weight_init, bias_init, dtype)
 
     def apply(
         self,
@@ -248,16 +238,8 @@ class ConvNet:
         bias_init: Initializer = zeros,
         dtype: Any = jnp.float32,
     ) -> Params:
-        params = []
-        for i, shape in enumerate(self.shapes()):
-            k_w, k_b = _layer_key(key, i)
-            params.append(
-                {
-                    "kernel": weight_init(k_w, shape, dtype),
-                    "bias": bias_init(k_b, (shape[-1],), dtype),
-                }
-            )
-        return params
+        """Parameters: HWIO conv kernels with ``(out,)`` biases, then the dense layer."""
+        return _init_layers(self.shapes(), key, weight_init, bias_init, dtype)
 
     def apply(
         self,

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import ast
-import difflib
 import functools
 import inspect
 from collections.abc import Callable
 
+import jax
+
 from jinit import laws
+from jinit._validate import did_you_mean
 
 Initializer = Callable[..., object]
 
@@ -61,9 +63,27 @@ def _parse_value(text: str):
 
 
 def _unknown(name: str) -> ValueError:
-    close = difflib.get_close_matches(name, available(), n=3, cutoff=0.5)
-    hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
-    return ValueError(f"unknown initializer {name!r}.{hint} Available: {', '.join(available())}.")
+    return did_you_mean(name, available(), "initializer", accepted="Available", cutoff=0.5)
+
+
+# Shapes to check options on without a layer at hand: a matrix and conv kernels of different
+# ranks and channel counts, so that an error about the shape differs from one to the next.
+_PROBE_SHAPES = ((8, 8), (3, 3, 8, 16), (3, 8, 12), (3, 3, 3, 6, 30))
+
+
+def _validate_options(init: functools.partial, spec: str) -> None:
+    """Trace one draw (``jax.eval_shape``: no compute) on a few shapes; if every shape fails
+    with the same message, the options themselves are wrong: raise it now, at ``get``."""
+    errors = []
+    for shape in _PROBE_SHAPES:
+        try:
+            jax.eval_shape(lambda key, shape=shape: init(key, shape), jax.random.key(0))
+            return
+        except (TypeError, ValueError) as err:
+            errors.append(err)
+    if len({str(e) for e in errors}) == 1:
+        err = errors[0]
+        raise type(err)(f"get: {spec!r}: {err}") from None
 
 
 def get(spec: str | Callable) -> Initializer:
@@ -72,6 +92,9 @@ def get(spec: str | Callable) -> Initializer:
     A spec is ``NAME`` or ``NAME:OPT=VALUE,OPT=VALUE`` where values are Python literals
     (numbers, tuples, quoted strings) or bare words. The result is the function itself, or a
     ``functools.partial`` of it with the options bound; a callable passes through unchanged.
+    Options are checked here, by tracing one draw (``jax.eval_shape``, no compute): a bad
+    value (``"normal:stddev=abc"``, ``"variance_scaling:distribution=unif"``), an empty one
+    or an option given twice fails at ``get``, not at the first draw.
 
     Example:
         >>> import jinit
@@ -106,8 +129,17 @@ def get(spec: str | Callable) -> Initializer:
             raise ValueError(
                 f"get: {name} has no option {key!r}; accepted: {', '.join(accepted) or 'none'}."
             )
+        if not value.strip():
+            raise ValueError(
+                f"get: malformed option {item!r} in {spec!r}: {key} has no value; write "
+                "NAME:OPT=VALUE,OPT=VALUE."
+            )
+        if key in kwargs:
+            raise ValueError(f"get: option {key!r} is given twice in {spec!r}.")
         kwargs[key] = _parse_value(value.strip())
-    return functools.partial(fn, **kwargs)
+    init = functools.partial(fn, **kwargs)
+    _validate_options(init, spec)
+    return init
 
 
 def _split_options(opts: str) -> list[str]:

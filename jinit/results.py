@@ -1,4 +1,10 @@
-"""The results of a sweep: metrics per (init, seed, eval point), summaries, files."""
+"""The results of a sweep: metrics per (init, seed, eval point), summaries, paired
+comparisons, files.
+
+"Failed" has one definition everywhere (tables, reports, the command line): a run failed if
+it diverged (its loss became NaN or inf), stayed stuck at its initial loss, or, for a
+classifier, ended below 90% final train accuracy (:data:`FAIL_BELOW`).
+"""
 
 from __future__ import annotations
 
@@ -7,13 +13,80 @@ import dataclasses
 import json
 import math
 import os
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from jinit import stats
+from jinit import _format, losses, stats
+from jinit._format import plural
+from jinit._validate import did_you_mean
 
 FINAL_METRICS = ("train_loss", "train_acc", "test_loss", "test_acc")
+FAIL_BELOW = 0.9
+"""Default final train accuracy below which a classifier's run counts as failed."""
+SPLITS = ("train", "val", "test")
+_BUILTIN_LOSSES = frozenset(fn.__name__ for fn in losses.LOSSES.values())
+# Metric names whose range and direction are known: (bounds, higher_is_better).
+_KNOWN = {
+    "acc": ((0.0, 1.0), True),
+    "accuracy": ((0.0, 1.0), True),
+    "loss": ((0.0, math.inf), False),
+    "mse": ((0.0, math.inf), False),
+    "mae": ((0.0, math.inf), False),
+}
+
+
+class Metric(NamedTuple):
+    """A metric name parsed once: ``"test_acc"`` is split ``"test"``, name ``"acc"``, bounds
+    ``(0, 1)``, higher is better. Unknown names have bounds ``(-inf, inf)`` and direction
+    None (unknown).
+
+    Example:
+        >>> from jinit.results import Metric
+        >>> Metric.parse("train_loss")
+        Metric(split='train', name='loss', bounds=(0.0, inf), higher_is_better=False)
+    """
+
+    split: str | None
+    name: str
+    bounds: tuple[float, float]
+    higher_is_better: bool | None
+
+    @classmethod
+    def parse(cls, metric: str, loss_nonnegative: bool = True) -> Metric:
+        """Parse ``"<split>_<name>"`` (split one of train, val, test, or absent).
+        ``loss_nonnegative=False`` (a user's loss function) leaves a loss unbounded."""
+        split, sep, name = metric.partition("_")
+        if not sep or split not in SPLITS:
+            split, name = None, metric
+        bounds, higher = _KNOWN.get(name, ((-math.inf, math.inf), None))
+        if name == "loss" and not loss_nonnegative:
+            bounds = (-math.inf, math.inf)
+        return cls(split, name, bounds, higher)
+
+    @property
+    def key(self) -> str:
+        """The metric's name in ``SweepResult.metrics``."""
+        return f"{self.split}_{self.name}" if self.split else self.name
+
+    @property
+    def worst(self) -> float:
+        """The worst value of the range: what a failed (diverged) run counts as."""
+        if self.higher_is_better is None:
+            raise ValueError(
+                f"metric {self.key!r}: unknown direction; pass higher_is_better=True/False."
+            )
+        return self.bounds[0] if self.higher_is_better else self.bounds[1]
+
+
+class Pair(NamedTuple):
+    """One row of :meth:`SweepResult.compare_all`: ``a`` against ``b``, with the
+    Holm-adjusted p-value over all the rows compared together."""
+
+    a: str
+    b: str
+    comparison: stats.Comparison
+    p_holm: float
 
 
 @dataclasses.dataclass
@@ -55,6 +128,11 @@ class SweepResult:
             raise KeyError(f"no metric {metric!r}; available: {', '.join(self.metrics)}.")
         return self.metrics[metric]
 
+    def _index(self, init: str) -> int:
+        if init not in self.inits:
+            raise did_you_mean(init, self.inits, "init", accepted="In this result")
+        return self.inits.index(init)
+
     @property
     def diverged(self) -> np.ndarray:
         """``[n_inits, n_seeds]`` True where a run's loss became NaN or inf."""
@@ -69,13 +147,36 @@ class SweepResult:
             return ~self.diverged & (np.abs(last - first) <= rtol * np.abs(first))
 
     def failed(self, fail_below: float | None = None, metric: str = "train_acc") -> np.ndarray:
-        """Runs that diverged, got stuck, or (if ``fail_below`` is given) ended with
-        ``metric`` below it."""
+        """``[n_inits, n_seeds]`` True where a run failed: it diverged, got stuck (see
+        :meth:`stuck`), or ended with ``metric`` below ``fail_below``. ``fail_below=None``
+        means :data:`FAIL_BELOW` (0.9) when ``metric`` was measured (a classifier's
+        ``train_acc``) and no threshold otherwise; ``fail_below=0`` counts only diverged and
+        stuck runs."""
         bad = self.diverged | self.stuck()
-        if fail_below is not None:
+        threshold = self._fail_below(fail_below, metric)
+        if threshold is not None:
             with np.errstate(invalid="ignore"):
-                bad |= ~(self.final(metric) >= fail_below)
+                bad |= ~(self.final(metric) >= threshold)
         return bad
+
+    def _fail_below(self, fail_below: float | None, metric: str) -> float | None:
+        if fail_below is None:
+            return FAIL_BELOW if metric in self.metrics else None
+        self._metric(metric)
+        return fail_below
+
+    def fail_definition(self, fail_below: float | None = None, metric: str = "train_acc") -> str:
+        """What "failed" means for :meth:`failed` with these arguments, in words."""
+        threshold = self._fail_below(fail_below, metric)
+        below = f", or final {metric} < {threshold:g}" if threshold else ""
+        return f"failed = diverged, stuck at the initial loss{below}"
+
+    def metric(self, name: str) -> Metric:
+        """``name`` parsed into a :class:`Metric` (a loss is bounded below by 0 unless the
+        sweep trained a loss function of the user's, which may be negative)."""
+        self._metric(name)
+        loss = self.config.get("loss")
+        return Metric.parse(name, loss_nonnegative=loss is None or loss in _BUILTIN_LOSSES)
 
     # ------------------------------------------------------------------ summaries
 
@@ -85,10 +186,13 @@ class SweepResult:
         *,
         confidence: float = 0.95,
         fail_below: float | None = None,
+        ci: stats.Method = "t",
     ) -> list[dict[str, Any]]:
-        """One row per init: for each final metric its n, mean, std, median, min, max and a
-        Student-t confidence interval of the mean over the runs that did not diverge (clipped
-        to [0, 1] for accuracies); plus the counts of diverged, stuck and failed runs."""
+        """One row per init: for each final metric its n, mean, std, median, interquartile
+        mean, min, max and a confidence interval of the mean (``ci``: Student's t, or a
+        bootstrap: ``"percentile"``, ``"basic"``, ``"bca"``) over the runs that did not
+        diverge, clipped to the metric's range (losses >= 0, accuracies in [0, 1]); plus the
+        counts of diverged, stuck and failed runs (:meth:`failed`)."""
         rows = []
         stuck, failed = self.stuck(), self.failed(fail_below)
         for i, name in enumerate(self.inits):
@@ -96,8 +200,8 @@ class SweepResult:
             ok = ~self.diverged[i]
             for m in metrics:
                 if m in self.metrics:
-                    bounds = (0.0, 1.0) if m.endswith("_acc") else None
-                    row[m] = stats.describe(self.final(m)[i][ok], confidence, bounds)
+                    bounds = self.metric(m).bounds
+                    row[m] = stats.describe(self.final(m)[i][ok], confidence, bounds, ci)
             row["diverged"] = int(self.diverged[i].sum())
             row["stuck"] = int(stuck[i].sum())
             row["failed"] = int(failed[i].sum())
@@ -108,30 +212,132 @@ class SweepResult:
     def table(
         self, metrics: tuple[str, ...] = ("train_loss", "train_acc", "test_acc"), **kwargs: Any
     ) -> str:
-        """The summary as an aligned text table (mean [95% CI], median, min-max)."""
+        """The summary as an aligned text table (mean [95% CI], median, min-max), under a
+        title that states what "failed" means."""
         rows = self.summary(metrics, **kwargs)
         present = [m for m in metrics if m in self.metrics]
         header = ["init", *present, "diverged", "stuck", "failed"]
         body = []
         for row in rows:
-            cells = [row["init"]]
-            for m in present:
-                d = row[m]
-                cells.append(_fmt_stat(d))
+            cells = [row["init"], *(_format.stat(row[m]) for m in present)]
             cells += [str(row["diverged"]), str(row["stuck"]), str(row["failed"])]
             body.append(cells)
+        pct = f"{kwargs.get('confidence', 0.95):.0%}"
         title = (
             f"{plural(len(self.seeds), 'seed')} x {plural(len(self.inits), 'init')}, "
             f"{self.config.get('steps')} steps; "
-            "final metrics: mean [95% CI] (median; min..max)"
+            f"final metrics: mean [{pct} CI] (median; min..max); "
+            f"{self.fail_definition(kwargs.get('fail_below'))}"
         )
-        return title + "\n" + _align([header, *body])
+        return title + "\n" + _format.table([header, *body])
+
+    # ------------------------------------------------------------------ comparisons
+
+    def _paired_values(self, metric: Metric, higher_is_better: bool | None) -> np.ndarray:
+        """Final values ``[n_inits, n_seeds]`` with failed-to-finish runs (diverged, or a NaN
+        value) set to the worst value of the metric's range."""
+        values = self.final(metric.key).astype(np.float64)
+        bad = self.diverged | np.isnan(values)
+        if bad.any():
+            worst = metric._replace(higher_is_better=higher_is_better).worst
+            values = np.where(bad, worst, values)
+        return values
+
+    def compare(
+        self,
+        a: str,
+        b: str,
+        metric: str = "test_acc",
+        *,
+        confidence: float = 0.95,
+        method: stats.Method = "bca",
+        higher_is_better: bool | None = None,
+    ) -> stats.Comparison:
+        """Init ``a`` against init ``b`` on the final ``metric``, paired by seed
+        (:func:`jinit.stats.compare`): ``diff`` is mean(a - b) in the metric's units (for a
+        loss, negative means a is better), ``prob_improvement`` is the probability that a
+        run of ``a`` does *better* than a run of ``b`` (higher accuracy, lower loss; ties
+        count 1/2), with the Wilcoxon signed-rank p-value.
+
+        Divergent runs are not dropped: they count as failures, at the worst value of the
+        metric's range (accuracy 0, loss +inf, which makes the mean difference infinite
+        while the rank statistics stay defined). ``higher_is_better`` gives the direction of
+        a metric jinit does not know (an extra metric).
+
+        Example:
+            >>> import numpy as np
+            >>> from jinit.results import SweepResult
+            >>> acc = np.array([[0.95, 0.97, 0.96, 0.98], [0.90, 0.93, 0.91, 0.92]])
+            >>> r = SweepResult(["he", "xavier"], ["he", "xavier"], np.arange(4),
+            ...                 np.array([100]), {"test_acc": acc[:, :, None]},
+            ...                 np.full((2, 4), -1))
+            >>> c = r.compare("he", "xavier", metric="test_acc")
+            >>> round(c.diff, 3), c.prob_improvement, c.n_pairs
+            (0.05, 1.0, 4)
+        """
+        m = self.metric(metric)
+        higher = m.higher_is_better if higher_is_better is None else higher_is_better
+        values = self._paired_values(m, higher)
+        va, vb = values[self._index(a)], values[self._index(b)]
+        if higher is None:
+            raise ValueError(
+                f"compare: metric {metric!r} has no known direction; pass "
+                "higher_is_better=True or False."
+            )
+        c = stats.compare(va, vb, confidence, method)
+        if higher:
+            return c
+        better = stats.compare(vb, va, confidence, method)  # P(a better) = P(b > a) for a loss
+        return c._replace(
+            prob_improvement=better.prob_improvement,
+            prob_improvement_ci=better.prob_improvement_ci,
+        )
+
+    def compare_all(
+        self,
+        metric: str = "test_acc",
+        baseline: str | None = None,
+        **kwargs: Any,
+    ) -> list[Pair]:
+        """:meth:`compare` for every pair of inits (``baseline=None``: each pair once, in
+        init order) or every init against ``baseline``, with Holm-corrected p-values over
+        the family (:func:`jinit.stats.holm`). ``kwargs`` go to :meth:`compare`."""
+        if baseline is not None:
+            self._index(baseline)
+            pairs = [(x, baseline) for x in self.inits if x != baseline]
+        else:
+            pairs = [(x, y) for i, x in enumerate(self.inits) for y in self.inits[i + 1 :]]
+        if not pairs:
+            return []
+        comps = [self.compare(x, y, metric, **kwargs) for x, y in pairs]
+        adjusted = stats.holm([c.p_value for c in comps])
+        return [
+            Pair(x, y, c, float(p)) for (x, y), c, p in zip(pairs, comps, adjusted, strict=True)
+        ]
+
+    def comparison_table(self, metric: str = "test_acc", baseline: str | None = None) -> str:
+        """:meth:`compare_all` as an aligned text table."""
+        header = ["a", "b", "diff [95% CI]", "P(a better) [95% CI]", "p (Wilcoxon)", "p (Holm)"]
+        body = []
+        for pair in self.compare_all(metric, baseline):
+            c = pair.comparison
+            num = _format.number
+            body.append([
+                pair.a, pair.b,
+                f"{num(c.diff)} [{num(c.diff_ci[0])}, {num(c.diff_ci[1])}]",
+                f"{c.prob_improvement:.3f} [{c.prob_improvement_ci[0]:.3f}, "
+                f"{c.prob_improvement_ci[1]:.3f}]",
+                f"{c.p_value:.3g}", f"{pair.p_holm:.3g}",
+            ])  # fmt: skip
+        seeds = plural(len(self.seeds), "seed")
+        title = f"{metric}, paired by seed ({seeds}); failed runs count at the worst value"
+        return title + "\n" + _format.table([header, *body])
 
     # ------------------------------------------------------------------ files
 
     def to_dict(self) -> dict[str, Any]:
         """Everything but parameters, as JSON-ready Python types (NaN/inf become None)."""
-        return _jsonable(
+        return _format.jsonable(
             {
                 "inits": self.inits,
                 "specs": self.specs,
@@ -175,41 +381,9 @@ class SweepResult:
         return plot_sweep(self, path, metrics)
 
 
-def _fmt(x: float | None, digits: int = 4) -> str:
-    if x is None or math.isnan(x):
-        return "nan"
-    return f"{x:.{digits}g}"
-
-
-def _fmt_stat(d: dict[str, float]) -> str:
-    if d["n"] == 0:
-        return "-"
-    ci = f" [{_fmt(d['ci_low'], 3)}, {_fmt(d['ci_high'], 3)}]" if d["n"] > 1 else ""
-    spread = f"{_fmt(d['median'], 3)}; {_fmt(d['min'], 3)}..{_fmt(d['max'], 3)}"
-    return f"{_fmt(d['mean'], 3)}{ci} ({spread})"
-
-
-def _align(rows: list[list[str]]) -> str:
-    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)) for r in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(line.rstrip() for line in lines)
-
-
-def _jsonable(x: Any) -> Any:
-    if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, np.ndarray):
-        return _jsonable(x.tolist())
-    if isinstance(x, np.generic):
-        return _jsonable(x.item())
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    return x
-
-
-def plural(n: int, word: str) -> str:
-    """``'1 seed'``, ``'3 seeds'``."""
-    return f"{n} {word}{'' if n == 1 else 's'}"
+# Old private names, kept until report and the experiments import jinit._format.
+_fmt = _format.number
+_fmt_stat = _format.stat
+_align = _format.table
+_jsonable = _format.jsonable
+__all__ = ["FAIL_BELOW", "FINAL_METRICS", "Metric", "Pair", "SweepResult", "plural"]

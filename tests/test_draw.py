@@ -181,3 +181,11 @@ def test_stable_hash():
     assert 0 <= jinit.stable_hash("") < 2**31
     with pytest.raises(TypeError, match="expected a str"):
         jinit.stable_hash(3)
+
+
+def test_a_stack_too_large_for_memory_fails_before_allocating():
+    # Each draw fits (400 MB); the stack of n is just over the memory limit of this machine.
+    limit = jinit._validate.memory_limit()
+    n = int(limit // 4e8) + 1
+    with pytest.raises(ValueError, match=r"draw: shape \(\d+, 10000, 10000\) of float32 needs"):
+        jinit.draw(jinit.he_normal, n, (10_000, 10_000))

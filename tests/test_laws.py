@@ -920,6 +920,33 @@ def test_bad_options(init, shape, options, error, match):
         init(KEY, shape, **options)
 
 
+@pytest.mark.parametrize(("name", "init", "shape"), ALL, ids=[a[0] for a in ALL])
+def test_called_like_a_jax_factory_says_what_to_write(name, init, shape):
+    law = init.func if isinstance(init, P) else init
+    with pytest.raises(TypeError, match="jinit initializers are the functions themselves"):
+        law()
+    with pytest.raises(TypeError, match=r"pass jax\.random\.key\(0\)"):
+        law(0, shape)
+
+
+def test_factory_call_with_options_suggests_the_partial():
+    with pytest.raises(
+        TypeError, match=r"functools\.partial\(jinit\.he_normal, mode='fan_out'\) for options"
+    ):
+        jinit.he_normal(mode="fan_out")
+    with pytest.raises(TypeError, match=r"pass jinit\.normal as it is"):
+        jinit.normal(0.01)  # jax.nn.initializers.normal(0.01)
+    # Keyword arguments are fine.
+    assert jinit.normal(key=KEY, shape=(2,)).shape == (2,)
+
+
+def test_a_draw_too_large_for_memory_fails_before_allocating():
+    with pytest.raises(ValueError, match=r"needs 4e\+03 GB, more than the .* GB of memory"):
+        jinit.he_normal(KEY, (10**6, 10**6))
+    with pytest.raises(ValueError, match="more than the"):
+        jax.eval_shape(lambda k: jinit.orthogonal(k, (10**6, 10**6)), KEY)
+
+
 def test_options_are_keyword_only():
     with pytest.raises(TypeError):
         jinit.he_normal(KEY, (3, 3), jnp.float32, "fan_out")

@@ -158,10 +158,40 @@ def test_not_a_string():
         jinit.get(3)
 
 
-def test_bad_option_value_is_caught_by_the_initializer():
-    init = jinit.get("he_normal:mode=fan_sideways")
+def test_bad_option_value_is_caught_at_get():
+    # Checked when the spec is read (by tracing one draw), not at the first draw.
     with pytest.raises(ValueError, match="unknown mode 'fan_sideways'; accepted: 'fan_in'"):
-        init(KEY, (4, 4))
+        jinit.get("he_normal:mode=fan_sideways")
+
+
+@pytest.mark.parametrize(
+    ("spec", "error", "match"),
+    [
+        ("normal:stddev=", ValueError, r"malformed option 'stddev=' .* stddev has no value"),
+        ("normal:stddev=abc", TypeError, r"'normal:stddev=abc': normal: stddev must be a posit"),
+        ("variance_scaling:distribution=unif", ValueError, "unknown distribution 'unif'"),
+        ("normal:stddev=1,stddev=2", ValueError, "option 'stddev' is given twice"),
+        ("orthogonal:gain=-1", ValueError, "gain must be a finite number > 0"),
+        ("sparse:sparsity=2", ValueError, r"sparsity must be a number in \[0, 1\]"),
+    ],
+)
+def test_bad_options_fail_at_get(spec, error, match):
+    with pytest.raises(error, match=match):
+        jinit.get(spec)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "dirac:groups=5",  # valid for a kernel with 5k output channels
+        "variance_scaling:in_axis=(0,1),out_axis=(2,3)",  # valid for 4-D shapes
+        "torch_default_bias:fan_in=64",
+        "identity:gain=2",
+        "delta_orthogonal:gain=2",
+    ],
+)
+def test_options_valid_for_some_shape_are_accepted_at_get(spec):
+    assert isinstance(jinit.get(spec), functools.partial)
 
 
 @pytest.mark.parametrize("name", PUBLIC_INITIALIZERS)

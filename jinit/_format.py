@@ -1,0 +1,67 @@
+"""Text and JSON formatting shared by results, reports, diagnostics and trees (bottom layer:
+imports nothing from jinit).
+
+Example:
+    >>> from jinit._format import plural, table
+    >>> print(table([["init", "runs"], ["he", plural(3, "seed")]]))
+    init  runs
+    ----  -------
+    he    3 seeds
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+
+def number(x: float | None, digits: int = 4) -> str:
+    """``x`` to ``digits`` significant digits; ``"nan"`` for None or NaN."""
+    if x is None or math.isnan(x):
+        return "nan"
+    return f"{x:.{digits}g}"
+
+
+def stat(d: Mapping[str, float], digits: int = 3) -> str:
+    """A :func:`jinit.stats.describe` dict as ``mean [ci_low, ci_high] (median; min..max)``;
+    ``"-"`` when there are no values, no interval for a single value."""
+    if d["n"] == 0:
+        return "-"
+
+    def f(key: str) -> str:
+        return number(d[key], digits)
+
+    ci = f" [{f('ci_low')}, {f('ci_high')}]" if d["n"] > 1 else ""
+    return f"{f('mean')}{ci} ({f('median')}; {f('min')}..{f('max')})"
+
+
+def table(rows: Sequence[Sequence[str]]) -> str:
+    """An aligned text table: the first row is the header, underlined with dashes."""
+    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)) for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def plural(n: int, word: str) -> str:
+    """``'1 seed'``, ``'3 seeds'``."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def jsonable(x: Any) -> Any:
+    """``x`` as JSON-ready Python types: dicts (keys as str), lists, NumPy arrays and scalars
+    converted; NaN and infinities become None."""
+    if isinstance(x, dict):
+        return {str(k): jsonable(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [jsonable(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return jsonable(x.tolist())
+    if isinstance(x, np.generic):
+        return jsonable(x.item())
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
