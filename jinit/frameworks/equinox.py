@@ -1,0 +1,180 @@
+"""Equinox: a module as a :class:`~jinit.frameworks.base.Model`, and its probe tap."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import jax
+
+from jinit.frameworks import detection
+from jinit.frameworks.base import (
+    Attr,
+    Model,
+    RulesFn,
+    Tap,
+    adapter,
+    check_output,
+    check_rules,
+    default_rules,
+    fingerprint,
+    has_float_leaves,
+    perturb,
+    selector,
+)
+
+_WEIGHT = "a `weight` of 2+ dimensions"
+
+
+def _is_weight_matrix(path: str, leaf: Any) -> bool:
+    """An Equinox ``weight`` of two or more dimensions (a LayerNorm's 1-D weight is not)."""
+    return path.endswith(".weight") and jax.numpy.ndim(leaf) >= 2
+
+
+# --------------------------------------------------------------------------- tap
+
+
+@functools.cache
+def _call_each() -> Any:
+    import equinox as eqx
+
+    return eqx.filter_vmap(lambda fn, z: fn(z))
+
+
+def _apply_each(fn: Any, z: jax.Array) -> jax.Array:
+    """``fn`` on a batch ``z``: per example, and per unit where ``fn`` carries per-unit
+    arrays (Equinox's MLP stores its activation vmapped over units)."""
+    import equinox as eqx
+
+    if not jax.tree_util.tree_leaves(eqx.filter(fn, eqx.is_array)):
+        return fn(z)
+    return jax.vmap(lambda zi: _call_each()(fn, zi))(z)
+
+
+def _eqx_mlp(model, x, perturbations):
+    import equinox as eqx
+
+    def index(tree, i):
+        return jax.tree_util.tree_map(lambda a: a[i] if eqx.is_array(a) else a, tree)
+
+    layers_attr, weight = Attr("layers"), Attr("weight")
+    if model.scan and model.depth > 1:
+        first, hidden, last = model.layers
+        stack = [(first, (layers_attr, 0, weight))]
+        stack += [(index(hidden, j), (layers_attr, 1, weight, j)) for j in range(model.depth - 1)]
+        stack.append((last, (layers_attr, 2, weight)))
+    else:
+        stack = [(m, (layers_attr, i, weight)) for i, m in enumerate(model.layers)]
+    h = x
+    layers, info = [], []
+    for i, (layer, path) in enumerate(stack):
+        z = perturb(jax.vmap(layer)(h), perturbations, i)
+        if i + 1 < len(stack):
+            h = _apply_each(index(model.activation, i), z)
+        elif model.out_size == "scalar":
+            h = jax.vmap(model.final_activation)(z)
+        else:
+            h = _apply_each(model.final_activation, z)
+        layers.append({"z": z, "h": h})
+        info.append((f"layers/{i}", selector(*path)))
+    return h, layers, info
+
+
+def _eqx_sequential(model, x, perturbations):
+    import equinox as eqx
+
+    kinds = (eqx.nn.Linear, eqx.nn.Conv)
+    h, layers, info, z = x, [], [], None
+    for j, layer in enumerate(model.layers):
+        if isinstance(layer, kinds):
+            if z is not None:
+                layers.append({"z": z, "h": h})
+            z = perturb(jax.vmap(layer)(h), perturbations, len(layers))
+            h = z
+            info.append((f"layers/{j}", selector(Attr("layers"), j, Attr("weight"))))
+        else:
+            h = jax.vmap(layer)(h)
+    if z is not None:
+        layers.append({"z": z, "h": h})
+    return h, layers, info
+
+
+def tap_equinox(model: Any) -> Tap:
+    """A tap for an Equinox ``eqx.nn.MLP`` (scan or not) or ``eqx.nn.Sequential``; params
+    are its float arrays, ``eqx.partition(model, eqx.is_inexact_array)[0]`` (the template of
+    :func:`from_equinox`).
+
+    The model is walked layer by layer, each layer and activation called as the model calls
+    them, vmapped over the batch: z is a ``Linear``/``Conv`` output, h what goes on from it
+    (for an MLP its ``activation``; after the last layer, ``final_activation``).
+    """
+    import equinox as eqx
+
+    if isinstance(model, eqx.nn.MLP):
+        walk = _eqx_mlp
+    elif isinstance(model, eqx.nn.Sequential):
+        walk = _eqx_sequential
+    else:
+        raise TypeError(
+            f"probe: Equinox models are read by walking eqx.nn.MLP or eqx.nn.Sequential; "
+            f"got {type(model).__name__}. Write a jinit.diagnostics.Tap for other models."
+        )
+    params, static = eqx.partition(model, eqx.is_inexact_array)
+
+    def forward(params, x, perturbations):
+        return walk(eqx.combine(params, static), x, perturbations)
+
+    activation = getattr(model, "activation", None)
+    return Tap(forward, key=("equinox", fingerprint(static)), params=params, activation=activation)
+
+
+# --------------------------------------------------------------------------- adapter
+
+
+def from_equinox(model: Any, rules: RulesFn | None = None, *, output: str | None = None) -> Model:
+    """An ``equinox.Module`` acting on one example as a sweep model.
+
+    ``params, static = eqx.partition(model, eqx.is_inexact_array)``: the template is
+    ``params`` (an Equinox module, so :func:`jinit.reinit` uses the torch layout: each law
+    is drawn in the JAX layout and transposed, and ``Linear.weight`` ``(out, in)`` gets
+    fan_in = in); ``apply(params, x)`` is ``jax.vmap(eqx.combine(params, static))(x)``.
+    Default rules: every ``weight`` of 2+ dimensions gets ``weight_init``, every ``*bias``
+    ``bias_init``. Every float array is trained. A stateful layer (``eqx.nn.BatchNorm``,
+    anything with an ``eqx.nn.StateIndex``) raises ``ValueError``.
+
+    Example:
+        >>> import equinox as eqx, jax, jinit, jinit.adapters
+        >>> mlp = eqx.nn.MLP(2, 1, 16, 1, key=jax.random.key(0))
+        >>> net = jinit.adapters.from_equinox(mlp)
+        >>> params = net.init(jax.random.key(0), jinit.he_normal, jinit.zeros)
+        >>> params.layers[0].weight.shape, net.apply(params, jax.numpy.ones((5, 2))).shape
+        ((16, 2), (5, 1))
+    """
+    what = "jinit.adapters.from_equinox"
+    if not detection.is_equinox(model):
+        raise TypeError(f"{what}: expected an equinox Module, got {type(model).__name__}.")
+    import equinox as eqx
+
+    user_rules = check_rules(rules, what)
+    output = check_output(output, what)
+    state_index = eqx.nn.StateIndex
+    nodes = jax.tree_util.tree_leaves(model, is_leaf=lambda x: isinstance(x, state_index))
+    if any(isinstance(n, state_index) for n in nodes):
+        raise ValueError(
+            f"{what}: the module has stateful layers (eqx.nn.StateIndex, e.g. eqx.nn.BatchNorm); "
+            "jinit.sweep trains parameters only and does not thread eqx.nn.State yet. Remove "
+            "those layers (or use eqx.nn.LayerNorm)."
+        )
+    params, static = eqx.partition(model, eqx.is_inexact_array)
+    if not has_float_leaves(params):
+        raise ValueError(f"{what}: the module has no float arrays to train.")
+    rules_fn = user_rules or default_rules(params, (_is_weight_matrix, _WEIGHT), "*bias", what)
+
+    def apply(p: Any, x: jax.Array) -> jax.Array:
+        return jax.vmap(eqx.combine(p, static))(x)
+
+    tap = tap_equinox(model) if isinstance(model, eqx.nn.MLP | eqx.nn.Sequential) else None
+    return adapter(
+        "equinox", model, params, rules_fn, apply,
+        output=output, user_rules=user_rules, tap=tap,
+    )  # fmt: skip
