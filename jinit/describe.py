@@ -236,8 +236,8 @@ def describe(tree: Any, *, layout: Layout = "auto") -> Description:
     as variances: the nearest wins if measured std / law std is within 1.2x, and laws of the
     same std for this shape are all named in ``label`` (``lecun=he_fan_out`` when fan_out =
     2 fan_in: the values cannot tell them apart). Otherwise ``small`` (std < 0.05, the
-    N(0, 0.01) kind) or ``other`` (also for a clearly non-zero mean). Normal, truncated normal (at 2 sigma) and uniform are told
-    apart by excess kurtosis (0, -0.64, -1.2).
+    N(0, 0.01) kind) or ``other`` (also for a clearly non-zero mean). Normal, truncated
+    normal (at 2 sigma) and uniform are told apart by excess kurtosis (0, -0.64, -1.2).
 
     Fans follow ``layout`` as in :func:`reinit` and assume ``(*spatial, in, out)`` (JAX) or
     ``(out, in, *spatial)`` (torch); 0-D/1-D leaves and leaves named ``bias`` or ``b`` have
