@@ -359,8 +359,8 @@ def check_initializer(init: Any, what: str) -> Callable:
     """
     if not (callable(init) or isinstance(init, str)):
         raise TypeError(
-            f"{what} needs an initializer (a callable init(key, shape, dtype) or a name such as "
-            f"'he_normal'), got {type(init).__name__} {init!r}."
+            f"{what} needs an initializer (expected an initializer function init(key, shape, "
+            f"dtype) or a name such as 'he_normal'), got {type(init).__name__} {init!r}."
         )
     init = get(init)
     hint = _factory_hint(init)
