@@ -228,6 +228,16 @@ def check_rules(rules: Any, what: str) -> RulesFn | None:
     )
 
 
+def check_args(
+    model: Any, is_kind: Callable[[Any], bool], expected: str, what: str, rules: Any, output: Any
+) -> tuple[RulesFn | None, str | None]:
+    """The checks every ``from_*`` constructor starts with: ``model`` is of its framework,
+    ``rules`` a function or ``None``, ``output`` a known kind or ``None``."""
+    if not is_kind(model):
+        raise TypeError(f"{what}: expected {expected}, got {type(model).__name__}.")
+    return check_rules(rules, what), check_output(output, what)
+
+
 def check_output(output: Any, what: str) -> str | None:
     if output is None or output in OUTPUTS:
         return output

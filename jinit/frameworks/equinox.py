@@ -7,21 +7,7 @@ from typing import Any
 
 import jax
 
-from jinit.frameworks import detection
-from jinit.frameworks.base import (
-    Attr,
-    Model,
-    RulesFn,
-    Tap,
-    adapter,
-    check_output,
-    check_rules,
-    default_rules,
-    fingerprint,
-    has_float_leaves,
-    perturb,
-    selector,
-)
+from jinit.frameworks import base, detection
 
 _WEIGHT = "a `weight` of 2+ dimensions"
 
@@ -57,7 +43,7 @@ def _eqx_mlp(model, x, perturbations):
     def index(tree, i):
         return jax.tree_util.tree_map(lambda a: a[i] if eqx.is_array(a) else a, tree)
 
-    layers_attr, weight = Attr("layers"), Attr("weight")
+    layers_attr, weight = base.Attr("layers"), base.Attr("weight")
     if model.scan and model.depth > 1:
         first, hidden, last = model.layers
         stack = [(first, (layers_attr, 0, weight))]
@@ -68,7 +54,7 @@ def _eqx_mlp(model, x, perturbations):
     h = x
     layers, info = [], []
     for i, (layer, path) in enumerate(stack):
-        z = perturb(jax.vmap(layer)(h), perturbations, i)
+        z = base.perturb(jax.vmap(layer)(h), perturbations, i)
         if i + 1 < len(stack):
             h = _apply_each(index(model.activation, i), z)
         elif model.out_size == "scalar":
@@ -76,7 +62,7 @@ def _eqx_mlp(model, x, perturbations):
         else:
             h = _apply_each(model.final_activation, z)
         layers.append({"z": z, "h": h})
-        info.append((f"layers/{i}", selector(*path)))
+        info.append((f"layers/{i}", base.selector(*path)))
     return h, layers, info
 
 
@@ -89,9 +75,9 @@ def _eqx_sequential(model, x, perturbations):
         if isinstance(layer, kinds):
             if z is not None:
                 layers.append({"z": z, "h": h})
-            z = perturb(jax.vmap(layer)(h), perturbations, len(layers))
+            z = base.perturb(jax.vmap(layer)(h), perturbations, len(layers))
             h = z
-            info.append((f"layers/{j}", selector(Attr("layers"), j, Attr("weight"))))
+            info.append((f"layers/{j}", base.selector(base.Attr("layers"), j, base.Attr("weight"))))
         else:
             h = jax.vmap(layer)(h)
     if z is not None:
@@ -99,7 +85,7 @@ def _eqx_sequential(model, x, perturbations):
     return h, layers, info
 
 
-def tap_equinox(model: Any) -> Tap:
+def tap_equinox(model: Any) -> base.Tap:
     """A tap for an Equinox ``eqx.nn.MLP`` (scan or not) or ``eqx.nn.Sequential``; params
     are its float arrays, ``eqx.partition(model, eqx.is_inexact_array)[0]`` (the template of
     :func:`from_equinox`).
@@ -125,13 +111,17 @@ def tap_equinox(model: Any) -> Tap:
         return walk(eqx.combine(params, static), x, perturbations)
 
     activation = getattr(model, "activation", None)
-    return Tap(forward, key=("equinox", fingerprint(static)), params=params, activation=activation)
+    return base.Tap(
+        forward, key=("equinox", base.fingerprint(static)), params=params, activation=activation
+    )
 
 
-# --------------------------------------------------------------------------- adapter
+# --------------------------------------------------------------------------- base.adapter
 
 
-def from_equinox(model: Any, rules: RulesFn | None = None, *, output: str | None = None) -> Model:
+def from_equinox(
+    model: Any, rules: base.RulesFn | None = None, *, output: str | None = None
+) -> base.Model:
     """An ``equinox.Module`` acting on one example as a sweep model.
 
     ``params, static = eqx.partition(model, eqx.is_inexact_array)``: the template is
@@ -151,12 +141,11 @@ def from_equinox(model: Any, rules: RulesFn | None = None, *, output: str | None
         ((16, 2), (5, 1))
     """
     what = "jinit.adapters.from_equinox"
-    if not detection.is_equinox(model):
-        raise TypeError(f"{what}: expected an equinox Module, got {type(model).__name__}.")
+    user_rules, output = base.check_args(
+        model, detection.is_equinox, "an equinox Module", what, rules, output
+    )
     import equinox as eqx
 
-    user_rules = check_rules(rules, what)
-    output = check_output(output, what)
     state_index = eqx.nn.StateIndex
     nodes = jax.tree_util.tree_leaves(model, is_leaf=lambda x: isinstance(x, state_index))
     if any(isinstance(n, state_index) for n in nodes):
@@ -166,15 +155,15 @@ def from_equinox(model: Any, rules: RulesFn | None = None, *, output: str | None
             "those layers (or use eqx.nn.LayerNorm)."
         )
     params, static = eqx.partition(model, eqx.is_inexact_array)
-    if not has_float_leaves(params):
+    if not base.has_float_leaves(params):
         raise ValueError(f"{what}: the module has no float arrays to train.")
-    rules_fn = user_rules or default_rules(params, (_is_weight_matrix, _WEIGHT), "*bias", what)
+    rules_fn = user_rules or base.default_rules(params, (_is_weight_matrix, _WEIGHT), "*bias", what)
 
     def apply(p: Any, x: jax.Array) -> jax.Array:
         return jax.vmap(eqx.combine(p, static))(x)
 
     tap = tap_equinox(model) if isinstance(model, eqx.nn.MLP | eqx.nn.Sequential) else None
-    return adapter(
+    return base.adapter(
         "equinox", model, params, rules_fn, apply,
         output=output, user_rules=user_rules, tap=tap,
     )  # fmt: skip

@@ -14,19 +14,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from jinit.frameworks import detection
-from jinit.frameworks.base import (
-    Model,
-    RulesFn,
-    Tap,
-    adapter,
-    assemble,
-    check_output,
-    check_rules,
-    default_rules,
-    perturb,
-    selector,
-)
+from jinit.frameworks import base, detection
 
 
 def _apply_fn(transformed: Any, state: Any = None) -> Any:
@@ -59,7 +47,7 @@ def _build(transformed: Any, example_x: Any, what: str) -> tuple[Any, Any]:
     return params, _apply_fn(transformed, state)
 
 
-def tap_haiku(transformed: Any) -> Tap:
+def tap_haiku(transformed: Any) -> base.Tap:
     """A tap for a Haiku model; params are its params dict.
 
     Every call of an ``hk.Linear`` or ``hk.ConvND`` is intercepted (``hk.intercept_methods``):
@@ -77,26 +65,26 @@ def tap_haiku(transformed: Any) -> Tap:
         def interceptor(next_fun, args, kwargs, context):
             if context.method_name != "__call__" or not isinstance(context.module, kinds):
                 return next_fun(*args, **kwargs)
-            z = perturb(next_fun(*args, **kwargs), perturbations, len(calls))
+            z = base.perturb(next_fun(*args, **kwargs), perturbations, len(calls))
             name = context.module.module_name
             calls.append((args[0] if args else kwargs["inputs"], z))
-            info.append((name, selector(name, "w")))
+            info.append((name, base.selector(name, "w")))
             return z
 
         with hk.intercept_methods(interceptor):
             out = apply(params, x)
-        return out, assemble(calls, out), info
+        return out, base.assemble(calls, out), info
 
-    return Tap(forward, key=("haiku", transformed))
+    return base.Tap(forward, key=("haiku", transformed))
 
 
 def from_haiku(
     transformed: Any,
     example_x: Any,
-    rules: RulesFn | None = None,
+    rules: base.RulesFn | None = None,
     *,
     output: str | None = None,
-) -> Model:
+) -> base.Model:
     """An ``hk.transform`` (or ``hk.without_apply_rng``) model, or an
     ``hk.transform_with_state`` one without state, as a sweep model.
 
@@ -114,21 +102,22 @@ def from_haiku(
         ((2, 16), (4, 1))
     """
     what = "jinit.adapters.from_haiku"
-    if not detection.is_haiku(transformed):
-        raise TypeError(
-            f"{what}: expected an hk.Transformed or hk.TransformedWithState, got "
-            f"{type(transformed).__name__}."
-        )
+    user_rules, output = base.check_args(
+        transformed,
+        detection.is_haiku,
+        "an hk.Transformed or hk.TransformedWithState",
+        what,
+        rules,
+        output,
+    )
     if example_x is None:
         raise ValueError(
             f"{what}: a Haiku model needs an example input batch to build its parameters "
             "(jinit.sweep passes data.x_train[:1])."
         )
-    user_rules = check_rules(rules, what)
-    output = check_output(output, what)
     template, apply = _build(transformed, example_x, what)
-    rules_fn = user_rules or default_rules(template, ("*/w", "'*/w'"), "*/b", what)
-    return adapter(
+    rules_fn = user_rules or base.default_rules(template, ("*/w", "'*/w'"), "*/b", what)
+    return base.adapter(
         "haiku", transformed, template, rules_fn, apply,
         output=output, user_rules=user_rules, tap=tap_haiku(transformed),
     )  # fmt: skip

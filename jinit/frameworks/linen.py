@@ -8,23 +8,10 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from jinit.frameworks import detection
-from jinit.frameworks.base import (
-    Model,
-    RulesFn,
-    Tap,
-    adapter,
-    assemble,
-    check_output,
-    check_rules,
-    default_rules,
-    fingerprint,
-    perturb,
-    selector,
-)
+from jinit.frameworks import base, detection
 
 
-def tap_flax(module: Any, **apply_kwargs: Any) -> Tap:
+def tap_flax(module: Any, **apply_kwargs: Any) -> base.Tap:
     """A tap for a Flax linen module; params are its variables ``{"params": ...}`` or the
     ``params`` collection alone (the template of :func:`from_flax`).
 
@@ -46,26 +33,26 @@ def tap_flax(module: Any, **apply_kwargs: Any) -> Tap:
         def interceptor(next_fun, args, kwargs, context):
             if context.method_name != "__call__" or not isinstance(context.module, kinds):
                 return next_fun(*args, **kwargs)
-            z = perturb(next_fun(*args, **kwargs), perturbations, len(calls))
+            z = base.perturb(next_fun(*args, **kwargs), perturbations, len(calls))
             path = tuple(context.module.scope.path)
             calls.append((args[0] if args else kwargs["inputs"], z))
-            info.append(("/".join(path), selector(*prefix, *path, "kernel")))
+            info.append(("/".join(path), base.selector(*prefix, *path, "kernel")))
             return z
 
         with nn.intercept_methods(interceptor):
             out = module.apply(variables, x, **apply_kwargs)
-        return out, assemble(calls, out), info
+        return out, base.assemble(calls, out), info
 
-    return Tap(forward, key=("flax", module, fingerprint(apply_kwargs)))
+    return base.Tap(forward, key=("flax", module, base.fingerprint(apply_kwargs)))
 
 
 def from_flax(
     module: Any,
     example_x: Any,
-    rules: RulesFn | None = None,
+    rules: base.RulesFn | None = None,
     *,
     output: str | None = None,
-) -> Model:
+) -> base.Model:
     """A ``flax.linen`` module as a sweep model.
 
     The template is ``module.init(jax.random.key(0), example_x)["params"]`` (metadata boxes
@@ -90,15 +77,14 @@ def from_flax(
         ((2, 16), (4, 1))
     """
     what = "jinit.adapters.from_flax"
-    if not detection.is_linen(module):
-        raise TypeError(f"{what}: expected a flax.linen Module, got {type(module).__name__}.")
+    user_rules, output = base.check_args(
+        module, detection.is_linen, "a flax.linen Module", what, rules, output
+    )
     if example_x is None:
         raise ValueError(
             f"{what}: a linen module needs an example input batch to build its parameters "
             "(jinit.sweep passes data.x_train[:1])."
         )
-    user_rules = check_rules(rules, what)
-    output = check_output(output, what)
     from flax.core import meta, unfreeze
 
     variables = unfreeze(module.init(jax.random.key(0), jnp.asarray(example_x)))
@@ -112,12 +98,12 @@ def from_flax(
     if "params" not in variables:
         raise ValueError(f"{what}: the module has no parameters (module.init gave no 'params').")
     template = meta.unbox(variables["params"])
-    rules_fn = user_rules or default_rules(template, ("*kernel", "'*kernel'"), "*bias", what)
+    rules_fn = user_rules or base.default_rules(template, ("*kernel", "'*kernel'"), "*bias", what)
 
     def apply(params: Any, x: jax.Array) -> jax.Array:
         return module.apply({"params": params}, x)
 
-    return adapter(
+    return base.adapter(
         "linen", module, template, rules_fn, apply,
         output=output, user_rules=user_rules, tap=tap_flax(module),
     )  # fmt: skip

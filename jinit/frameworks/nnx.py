@@ -9,21 +9,7 @@ from typing import Any
 
 import jax
 
-from jinit.frameworks import detection
-from jinit.frameworks.base import (
-    Model,
-    RulesFn,
-    Tap,
-    adapter,
-    assemble,
-    check_output,
-    check_rules,
-    default_rules,
-    fingerprint,
-    has_float_leaves,
-    perturb,
-    selector,
-)
+from jinit.frameworks import base, detection
 
 # The recorder of the forward pass in progress (one per thread/context; None outside).
 _RECORDER: contextvars.ContextVar[Callable | None] = contextvars.ContextVar(
@@ -44,7 +30,7 @@ def _recording(cls: type) -> type:
     return sub
 
 
-def tap_nnx(model: Any) -> Tap:
+def tap_nnx(model: Any) -> base.Tap:
     """A tap for a Flax NNX module; params are its ``nnx.Param`` state (the template of
     :func:`from_nnx`), other state is held fixed.
 
@@ -67,10 +53,10 @@ def tap_nnx(model: Any) -> Tap:
         calls, info = [], []
 
         def record(mod, inputs, z):
-            z = perturb(z, perturbations, len(calls))
+            z = base.perturb(z, perturbations, len(calls))
             path = paths[id(mod)]
             calls.append((inputs, z))
-            info.append(("/".join(map(str, path)), selector(*path, "kernel")))
+            info.append(("/".join(map(str, path)), base.selector(*path, "kernel")))
             return z
 
         token = _RECORDER.set(record)
@@ -78,12 +64,14 @@ def tap_nnx(model: Any) -> Tap:
             out = copy(x)
         finally:
             _RECORDER.reset(token)
-        return out, assemble(calls, out), info
+        return out, base.assemble(calls, out), info
 
-    return Tap(forward, key=("nnx", graphdef, fingerprint(rest)), params=params)
+    return base.Tap(forward, key=("nnx", graphdef, base.fingerprint(rest)), params=params)
 
 
-def from_nnx(model: Any, rules: RulesFn | None = None, *, output: str | None = None) -> Model:
+def from_nnx(
+    model: Any, rules: base.RulesFn | None = None, *, output: str | None = None
+) -> base.Model:
     """A ``flax.nnx`` module as a sweep model.
 
     ``graphdef, params, rest = nnx.split(model, nnx.Param, ...)``: the template is the
@@ -103,12 +91,11 @@ def from_nnx(model: Any, rules: RulesFn | None = None, *, output: str | None = N
         ((2, 3), (5, 3))
     """
     what = "jinit.adapters.from_nnx"
-    if not detection.is_nnx(model):
-        raise TypeError(f"{what}: expected a flax.nnx Module, got {type(model).__name__}.")
+    user_rules, output = base.check_args(
+        model, detection.is_nnx, "a flax.nnx Module", what, rules, output
+    )
     from flax import nnx
 
-    user_rules = check_rules(rules, what)
-    output = check_output(output, what)
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
     unsupported = sorted(
         {
@@ -124,14 +111,14 @@ def from_nnx(model: Any, rules: RulesFn | None = None, *, output: str | None = N
             "trains nnx.Param only and would never update them. Remove those layers (or use "
             "nnx.LayerNorm, and dropout without stored rngs)."
         )
-    if not has_float_leaves(params):
+    if not base.has_float_leaves(params):
         raise ValueError(f"{what}: the module has no float nnx.Param variables to train.")
-    rules_fn = user_rules or default_rules(params, ("*kernel", "'*kernel'"), "*bias", what)
+    rules_fn = user_rules or base.default_rules(params, ("*kernel", "'*kernel'"), "*bias", what)
 
     def apply(p: Any, x: jax.Array) -> jax.Array:
         return nnx.merge(graphdef, p, rest)(x)
 
-    return adapter(
+    return base.adapter(
         "nnx", model, params, rules_fn, apply,
         output=output, user_rules=user_rules, tap=tap_nnx(model),
     )  # fmt: skip
