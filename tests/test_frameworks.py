@@ -144,3 +144,13 @@ def test_haiku_tap_reads_the_same_layers_as_jinit():
     assert got.layers == ("linear_1", "linear")
     for k in ref.stats:
         np.testing.assert_allclose(got.stats[k], ref.stats[k], rtol=2e-5, atol=1e-6, err_msg=k)
+
+
+def test_equinox_conv_on_channels_last_data_says_the_layout():
+    k0, k1 = jax.random.split(jax.random.key(0))
+    net = eqx.nn.Sequential(
+        [eqx.nn.Conv2d(1, 4, 3, key=k0), eqx.nn.Lambda(jnp.ravel), eqx.nn.Linear(144, 2, key=k1)]
+    )
+    with pytest.raises(ValueError, match=r"\(8, 8, 1\).*channels first.*moveaxis"):
+        frameworks.as_model(net, jnp.ones((2, 8, 8, 1)))
+    assert frameworks.as_model(net, jnp.ones((2, 1, 8, 8))).kind == "equinox"

@@ -23,7 +23,10 @@ def adapt(model: Any, example_x: Any = None) -> Model | None:
     if kind == "nnx":
         return nnx.from_nnx(model)
     if kind == "equinox":
-        return equinox.from_equinox(model)
+        adapted = equinox.from_equinox(model)
+        if example_x is not None:
+            equinox.check_example(adapted, example_x)
+        return adapted
     if kind == "haiku":
         return haiku.from_haiku(model, example_x)
     return None

@@ -167,3 +167,20 @@ def from_equinox(
         "equinox", model, params, rules_fn, apply,
         output=output, user_rules=user_rules, tap=tap,
     )  # fmt: skip
+
+
+def check_example(model: base.Model, example_x: Any) -> None:
+    """Trace ``model.apply`` on ``example_x`` (a batch); an Equinox conv net that fails on
+    channels-last examples raises ``ValueError`` saying the layout it expects."""
+    x = jax.numpy.asarray(example_x)
+    try:
+        jax.eval_shape(model.apply, model.template, x[:1])
+    except (ValueError, TypeError) as err:
+        if x.ndim < 3 or "conv" not in str(err).lower():
+            raise
+        raise ValueError(
+            f"jinit.adapters.from_equinox: the model fails on examples of shape "
+            f"{tuple(x.shape[1:])}: Equinox convolutions take one example channels first, "
+            f"(C, H, W) for eqx.nn.Conv2d; for NHWC data move the channels first "
+            f"(jnp.moveaxis(x, -1, 1) on the batch). ({err})"
+        ) from None
