@@ -154,3 +154,60 @@ def test_equinox_conv_on_channels_last_data_says_the_layout():
     with pytest.raises(ValueError, match=r"\(8, 8, 1\).*channels first.*moveaxis"):
         frameworks.as_model(net, jnp.ones((2, 8, 8, 1)))
     assert frameworks.as_model(net, jnp.ones((2, 1, 8, 8))).kind == "equinox"
+
+
+# --------------------------------------------------------------------------- blocks
+
+
+class ResBlock(nn.Module):
+    @nn.compact
+    def __call__(self, x):
+        return x + nn.Dense(x.shape[-1])(nn.relu(x))
+
+
+class ResMLP(nn.Module):
+    depth: int = 4
+
+    @nn.compact
+    def __call__(self, x):
+        h = nn.Dense(16)(x)
+        for _ in range(self.depth):
+            h = ResBlock()(h)
+        return nn.Dense(1)(h)
+
+
+def test_probe_reads_residual_blocks_of_a_linen_resnet():
+    x = jax.random.normal(jax.random.key(1), (64, 2))
+    net = ResMLP()
+    r = probe_seeds(net, jinit.he_normal, x, seeds=3)
+    assert r.layers == ("Dense_0", *(f"ResBlock_{i}" for i in range(4)), "Dense_1")
+    # The residual stream's std, computed by Flax itself for seed 0.
+    m = frameworks.as_model(net, x[:1])
+    params = m.init(run_key(0, "he_normal"), jinit.he_normal, jinit.zeros)
+    _, inter = net.apply({"params": params}, x, capture_intermediates=True)
+    stream = [inter["intermediates"][f"ResBlock_{i}"]["__call__"][0] for i in range(4)]
+    np.testing.assert_allclose(r.stats["std"][0, 1:5], [float(s.std()) for s in stream], rtol=1e-5)
+    # Unscaled ReLU branches: the stream's variance grows block after block.
+    assert (np.diff(r.mean("std")[1:5]) > 0).all()
+    assert np.isfinite(r.stats["w_std"][:, 0]).all() and np.isnan(r.stats["w_std"][:, 1]).all()
+    y = (x[:, 0] > 0).astype(jnp.float32)[:, None]
+    g = probe_seeds(net, jinit.he_normal, x, seeds=2, y=y, loss=BCE)
+    assert np.isfinite(g.stats["grad_z_std"]).all()
+
+
+class HkRes(hk.Module):
+    def __call__(self, x):
+        return x + hk.Linear(x.shape[-1])(jax.nn.relu(x))
+
+
+def test_probe_reads_haiku_blocks():
+    def res(x):
+        h = hk.Linear(8)(x)
+        for _ in range(3):
+            h = HkRes()(h)
+        return hk.Linear(1)(h)
+
+    x = jax.random.normal(jax.random.key(1), (32, 2))
+    r = probe_seeds(hk.transform(res), jinit.he_normal, x, seeds=2)
+    assert r.layers == ("linear", "hk_res", "hk_res_1", "hk_res_2", "linear_1")
+    assert (np.diff(r.mean("std")[1:4]) > 0).all()

@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jinit.diagnostics.probe import default_params, layer_names, tap
+from jinit.diagnostics.probe import tap_and_names
 from jinit.diagnostics.stats import as_stat_dtype
 
 Array = jax.Array
@@ -72,10 +72,8 @@ def activation_histograms(
         raise ValueError(f"activation_histograms: which must be 'h' or 'z', got {which!r}.")
     if isinstance(bins, bool) or not isinstance(bins, int) or bins < 1:
         raise ValueError(f"activation_histograms: bins must be a positive int, got {bins!r}.")
-    tp = tap(model)
-    params = default_params(tp, params, "activation_histograms")
     x = jnp.asarray(x)
-    names = layer_names(tp, params, x, False)
+    tp, params, names = tap_and_names(model, params, x, False, "activation_histograms")
     if hidden_only and len(names) > 1:
         names = names[:-1]
     vr = None if value_range is None else tuple(float(v) for v in value_range)

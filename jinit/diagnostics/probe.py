@@ -31,7 +31,7 @@ from jinit.diagnostics.stats import (
 )
 from jinit.draw import as_keys, draw
 from jinit.frameworks.base import Layers, Model, Tap
-from jinit.frameworks.dispatch import as_model, tap_for
+from jinit.frameworks.dispatch import as_model, block_tap_for, tap_for
 from jinit.laws import zeros
 from jinit.models import MLP, ConvNet
 from jinit.registry import name_of
@@ -46,6 +46,27 @@ def tap(model: Any) -> Tap:
     models are recognized (each framework adapter provides its tap); any other callable is
     taken to follow jinit's ``apply`` protocol."""
     return tap_for(model)
+
+
+def tap_and_names(model: Any, params: Any, x: Array, stacked: bool, what: str):
+    """``(tap, params, layer names)``. For linen and Haiku models whose top-level submodules
+    include composite blocks or norms (a residual block is not a dense layer), the tap of
+    those blocks (each block's output, e.g. the residual stream); otherwise the model's
+    dense/conv layer tap (activations as the next layer receives them)."""
+    tp = tap(model)
+    params = default_params(tp, params, what)
+    blocks = block_tap_for(model) if not isinstance(model, Tap) else None
+    try:
+        names = layer_names(tp, params, x, stacked)
+    except ValueError as err:
+        if blocks is None or "does not feed" not in str(err):
+            raise
+        names = None
+    if blocks is not None:
+        block_names = layer_names(blocks, params, x, stacked)
+        if names is None or not set(block_names) <= set(names):
+            return blocks, params, block_names
+    return tp, params, names
 
 
 def default_params(tp: Tap, params: Any, name: str) -> Any:
@@ -272,12 +293,10 @@ def probe(
         >>> r.stats["grad_z_std"].shape
         (2,)
     """
-    tp = tap(model)
-    params = default_params(tp, params, "probe")
+    x = jnp.asarray(x)
+    tp, params, names = tap_and_names(model, params, x, stacked, "probe")
     loss_fn = _resolve_loss(tp, model, y, loss)
     act = activation_name(activation if activation is not None else tp.activation)
-    x = jnp.asarray(x)
-    names = layer_names(tp, params, x, stacked)
     out = _probe_jit(tp, params, x, y, loss=loss_fn, activation=act, stacked=stacked)
     out = jax.device_get(out)
     order = [*FORWARD_STATS, "w_std", *BACKWARD_STATS]

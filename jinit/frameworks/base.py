@@ -166,6 +166,7 @@ class Model:
         :func:`jinit.reinit`: ``init(key, w, b, dtype)`` is ``reinit(key, template (cast
         to dtype), rules(w, b))``.
       tap: the :class:`Tap` the probe reads layers through, or ``None``.
+      source: the framework model this was built from (``None`` for jinit models).
     """
 
     init: Callable[..., Any]
@@ -177,6 +178,7 @@ class Model:
     template: Any = None
     rules: RulesFn | None = None
     tap: Tap | None = None
+    source: Any = None
 
     def __repr__(self) -> str:
         return self.description
@@ -318,6 +320,7 @@ def adapter(
         template=template,
         rules=with_default,
         tap=tap,
+        source=model,
     )
     jax.eval_shape(lambda: out.init(jax.random.key(0), zeros, zeros, None))
     return out

@@ -87,3 +87,17 @@ def tap_for(model: Any) -> Tap:
         f"probe: cannot read layers from {type(model).__name__}; pass a jinit model, a Flax "
         "(linen or NNX), Equinox or Haiku model, or a jinit.diagnostics.Tap."
     )
+
+
+def block_tap_for(model: Any) -> Tap | None:
+    """A tap reading whole blocks (each top-level submodule's output) for linen and Haiku
+    models (or their :class:`Model`), the probe's fallback where layers do not form a chain;
+    ``None`` for other models."""
+    kind = model.kind if isinstance(model, Model) else detection.detect(model)
+    if isinstance(model, Model):
+        model = model.source
+    if kind == "linen":
+        return linen.tap_flax_blocks(model)
+    if kind == "haiku":
+        return haiku.tap_haiku_blocks(model)
+    return None

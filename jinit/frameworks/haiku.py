@@ -121,3 +121,30 @@ def from_haiku(
         "haiku", transformed, template, rules_fn, apply,
         output=output, user_rules=user_rules, tap=tap_haiku(transformed),
     )  # fmt: skip
+
+
+def tap_haiku_blocks(transformed: Any) -> base.Tap:
+    """A tap reading the output of each top-level Haiku module call (its blocks) as one
+    layer, ``z = h`` = that output, as :func:`jinit.frameworks.linen.tap_flax_blocks`."""
+    import haiku as hk
+
+    apply = _apply_fn(transformed)
+
+    def forward(params, x, perturbations):
+        layers, info = [], []
+
+        def interceptor(next_fun, args, kwargs, context):
+            if context.method_name != "__call__" or "/" in context.module.module_name:
+                return next_fun(*args, **kwargs)
+            name = context.module.module_name
+            z = base.perturb(next_fun(*args, **kwargs), perturbations, len(layers))
+            layers.append({"z": z, "h": z})
+            own = isinstance(context.module, hk.Linear | hk.ConvND)
+            info.append((name, base.selector(name, "w") if own else None))
+            return z
+
+        with hk.intercept_methods(interceptor):
+            out = apply(params, x)
+        return out, layers, info
+
+    return base.Tap(forward, key=("haiku-blocks", transformed))

@@ -107,3 +107,35 @@ def from_flax(
         "linen", module, template, rules_fn, apply,
         output=output, user_rules=user_rules, tap=tap_flax(module),
     )  # fmt: skip
+
+
+def tap_flax_blocks(module: Any, **apply_kwargs: Any) -> base.Tap:
+    """A tap reading the output of each direct submodule of ``module`` (its blocks: residual
+    blocks, norms, dense layers called from ``__call__``) as one layer, ``z = h`` = that
+    output, in call order. The probe falls back to it where layers do not form a chain
+    (residual connections, pooling), so a ResNet gives per-block residual-stream
+    statistics. Params as for :func:`tap_flax`; ``w_std`` is the block's own ``kernel``'s
+    where it has one."""
+    import flax.linen as nn
+
+    def forward(params, x, perturbations):
+        wrapped = not (isinstance(params, Mapping) and "params" in params)
+        variables = {"params": params} if wrapped else params
+        prefix = () if wrapped else ("params",)
+        layers, info = [], []
+
+        def interceptor(next_fun, args, kwargs, context):
+            path = tuple(context.module.scope.path)
+            if context.method_name != "__call__" or len(path) != 1:
+                return next_fun(*args, **kwargs)
+            z = base.perturb(next_fun(*args, **kwargs), perturbations, len(layers))
+            layers.append({"z": z, "h": z})
+            own = isinstance(context.module, nn.Dense | nn.DenseGeneral | nn.Conv)
+            info.append((path[0], base.selector(*prefix, *path, "kernel") if own else None))
+            return z
+
+        with nn.intercept_methods(interceptor):
+            out = module.apply(variables, x, **apply_kwargs)
+        return out, layers, info
+
+    return base.Tap(forward, key=("flax-blocks", module, base.fingerprint(apply_kwargs)))
