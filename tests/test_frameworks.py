@@ -211,3 +211,13 @@ def test_probe_reads_haiku_blocks():
     r = probe_seeds(hk.transform(res), jinit.he_normal, x, seeds=2)
     assert r.layers == ("linear", "hk_res", "hk_res_1", "hk_res_2", "linear_1")
     assert (np.diff(r.mean("std")[1:4]) > 0).all()
+
+
+def test_framework_model_init_takes_rules(circles):
+    m = frameworks.as_model(LinenMLP(), circles.x_train[:1])
+    rules = {"*Dense_1/kernel": jinit.zeros, "*kernel": jinit.he_normal, "*bias": jinit.zeros}
+    params = m.init(run_key(2, "zero-readout"), rules)
+    expected = jinit.reinit(run_key(2, "zero-readout"), m.template, rules)
+    for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(expected), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert not params["Dense_1"]["kernel"].any() and params["Dense_0"]["kernel"].any()

@@ -30,12 +30,12 @@ from jinit.diagnostics.stats import (
     std_or_nan,
 )
 from jinit.draw import as_keys, draw
-from jinit.frameworks.base import Layers, Model, Tap
+from jinit.frameworks.base import Layers, Model, Tap, is_rules
 from jinit.frameworks.dispatch import as_model, block_tap_for, tap_for
 from jinit.laws import zeros
 from jinit.models import MLP, ConvNet
 from jinit.registry import name_of
-from jinit.trees import _is_float_array, reinit
+from jinit.trees import _is_float_array
 
 Array = jax.Array
 
@@ -325,10 +325,6 @@ def _is_weight_law(init: Callable) -> bool:
     return len(required) >= 2
 
 
-def _is_rules(init: Any) -> bool:
-    return isinstance(init, Mapping) or (isinstance(init, Sequence) and not isinstance(init, str))
-
-
 def _draw_jinit(model: MLP | ConvNet, init: Callable, bias_init: Callable, keys: Array) -> Any:
     """``vmap(lambda k: model.init(k, init, bias_init))(keys)``, bit for bit, drawn layer by
     layer with :func:`jinit.draw`, whose compile is cached per (init, shape): a deep net of
@@ -410,24 +406,19 @@ def draw_params(
     - ``init`` a weight law: row i is ``as_model(model).init(keys[i], init, bias_init,
       dtype)``, exactly what :func:`jinit.sweep` draws (a jinit MLP/ConvNet through
       :func:`init_params`, the same bits with fewer compiles);
-    - ``init`` rules ``{pattern: law}`` (a framework model): ``jinit.reinit(keys[i],
-      template, rules)``;
+    - ``init`` rules ``{pattern: law}`` (a framework model): ``model.init(keys[i], rules)``,
+      that is ``jinit.reinit(keys[i], template, rules)``;
     - ``init`` a function ``key -> params``: vmapped as it is.
     """
     what = "probe_seeds"
-    if _is_rules(init):
+    if is_rules(init):
         m = _framework_model(model, x, what)
         if m.template is None:
             raise TypeError(
                 f"{what}: rules {{pattern: law}} redraw a framework model's template; "
                 f"{m!r} has none: pass a weight initializer (and bias_init)."
             )
-        template = m.template
-
-        def one(k: Array) -> Any:
-            return reinit(k, template, init, dtype=dtype)
-
-        return jax.vmap(one)(keys), m
+        return jax.vmap(lambda k: m.init(k, init, bias_init, dtype))(keys), m
     if not _is_weight_law(init):
         return init_params(model, init, keys, bias_init=bias_init), model
     if isinstance(model, MLP | ConvNet) and jnp.dtype(dtype) == jnp.float32:
@@ -473,7 +464,7 @@ def probe_seeds(
     """
     x = jnp.asarray(x)
     if name is None:
-        if _is_rules(init):
+        if is_rules(init):
             raise ValueError(
                 "probe_seeds: with rules, pass name= (the init's name in jinit.sweep), which "
                 "chooses the keys: seed s draws with jinit.keys.run_key(s, name)."

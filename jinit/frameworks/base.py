@@ -16,7 +16,7 @@ import dataclasses
 import functools
 import hashlib
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import jax
@@ -152,7 +152,8 @@ class Model:
     """A model in the protocol of :func:`jinit.sweep` and the probe.
 
     Attributes:
-      init: ``(key, weight_init, bias_init=zeros, dtype=float32) -> params``.
+      init: ``(key, weight_init, bias_init=zeros, dtype=float32) -> params``; for a
+        framework model ``weight_init`` may also be :func:`jinit.reinit` rules.
       apply: ``(params, x) -> logits``, ``x`` a batch (examples first).
       apply_runs: ``(params stacked on runs, x, shared) -> logits [runs, batch, ...]``;
         ``x`` is one batch for every run if ``shared``, else stacked on runs too.
@@ -285,6 +286,11 @@ def cast(tree: Any, dtype: Any) -> Any:
     return jax.tree_util.tree_map(one, tree)
 
 
+def is_rules(init: Any) -> bool:
+    """Whether ``init`` is :func:`jinit.reinit` rules (a dict or a list of pairs), not a law."""
+    return isinstance(init, Mapping) or (isinstance(init, Sequence) and not isinstance(init, str))
+
+
 def adapter(
     kind: str,
     model: Any,
@@ -297,14 +303,18 @@ def adapter(
     tap: Tap | None,
 ) -> Model:
     """A framework :class:`Model` whose runs redraw ``template`` with ``rules``; checked by
-    tracing one draw, so a rule that matches nothing fails here, not mid-sweep."""
+    tracing one draw, so a rule that matches nothing fails here, not mid-sweep. Its
+    ``init(key, weight_init, bias_init, dtype)`` also takes :func:`jinit.reinit` rules in
+    place of ``weight_init`` (``bias_init`` is then unused): a sweep or probe entry may be
+    "He everywhere, zeros on the readout" as one rules dict."""
 
     def with_default(weight_init: Initializer, bias_init: Initializer = zeros) -> Rules:
         return rules(weight_init, bias_init)
 
-    def init(key: Array, weight_init: Initializer, bias_init: Initializer = zeros,
+    def init(key: Array, weight_init: Initializer | Rules, bias_init: Initializer = zeros,
              dtype: Any = jnp.float32) -> Any:  # fmt: skip
-        return reinit(key, cast(template, dtype), rules(weight_init, bias_init))
+        drawn = weight_init if is_rules(weight_init) else rules(weight_init, bias_init)
+        return reinit(key, cast(template, dtype), drawn)
 
     extras = "" if user_rules is None else f", rules={fn_name(user_rules)}"
     if output is not None:
