@@ -221,3 +221,34 @@ def test_framework_model_init_takes_rules(circles):
     for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(expected), strict=True):
         np.testing.assert_array_equal(a, b)
     assert not params["Dense_1"]["kernel"].any() and params["Dense_0"]["kernel"].any()
+
+
+class EqxRes(eqx.Module):
+    inp: eqx.nn.Linear
+    blocks: list
+    out: eqx.nn.Linear
+
+    def __init__(self, key):
+        keys = jax.random.split(key, 5)
+        self.inp = eqx.nn.Linear(2, 8, key=keys[0])
+        self.blocks = [eqx.nn.Linear(8, 8, key=k) for k in keys[1:4]]
+        self.out = eqx.nn.Linear(8, 1, key=keys[4])
+
+    def __call__(self, x):
+        h = self.inp(x)
+        for block in self.blocks:
+            h = h + block(jax.nn.relu(h))
+        return self.out(h)
+
+
+def test_probe_reads_any_equinox_module_block_by_block():
+    model, x = EqxRes(jax.random.key(0)), jax.random.normal(jax.random.key(1), (32, 2))
+    r = probe_seeds(model, jinit.he_normal, x, seeds=2)
+    assert r.layers == ("inp", "blocks/0", "blocks/1", "blocks/2", "out")
+    m = frameworks.as_model(model, x[:1])
+    p = eqx.combine(m.init(run_key(1, "he_normal"), jinit.he_normal), m.source)
+    h = jax.vmap(p.inp)(x)
+    np.testing.assert_allclose(r.stats["std"][1, 0], float(h.std()), rtol=1e-5)
+    branch = jax.vmap(p.blocks[0])(jax.nn.relu(h))  # a block's output is its branch
+    np.testing.assert_allclose(r.stats["std"][1, 1], float(branch.std()), rtol=1e-5)
+    assert np.isfinite(r.stats["w_std"]).all()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from jinit.frameworks import detection, equinox, haiku, jinit_models, linen, nnx
@@ -72,6 +73,10 @@ def tap_for(model: Any) -> Tap:
         getattr(model, "__name__", "") == "apply"
     ):
         return jinit_models.tap_jinit(owner)
+    if kind == "equinox" and not isinstance(
+        model, sys.modules["equinox"].nn.MLP | sys.modules["equinox"].nn.Sequential
+    ):
+        return equinox.tap_equinox_blocks(model)
     taps = {
         "linen": linen.tap_flax,
         "nnx": nnx.tap_nnx,

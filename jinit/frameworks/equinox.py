@@ -162,7 +162,10 @@ def from_equinox(
     def apply(p: Any, x: jax.Array) -> jax.Array:
         return jax.vmap(eqx.combine(p, static))(x)
 
-    tap = tap_equinox(model) if isinstance(model, eqx.nn.MLP | eqx.nn.Sequential) else None
+    walkable = isinstance(model, eqx.nn.MLP | eqx.nn.Sequential)
+    tap = (
+        tap_equinox(model) if walkable else tap_equinox_blocks(model) if _children(model) else None
+    )
     return base.adapter(
         "equinox", model, params, rules_fn, apply,
         output=output, user_rules=user_rules, tap=tap,
@@ -184,3 +187,89 @@ def check_example(model: base.Model, example_x: Any) -> None:
             f"(C, H, W) for eqx.nn.Conv2d; for NHWC data move the channels first "
             f"(jnp.moveaxis(x, -1, 1) on the batch). ({err})"
         ) from None
+
+
+# --------------------------------------------------------------------------- blocks
+
+
+def _children(model: Any) -> list[tuple[str, Any]]:
+    """``(name, getter)`` of each direct submodule: a field holding an ``eqx.Module``, or
+    each module in a list/tuple field (``blocks/0``)."""
+    import dataclasses
+
+    import equinox as eqx
+
+    out = []
+    for field in dataclasses.fields(model):
+        value = getattr(model, field.name, None)
+        if isinstance(value, eqx.Module):
+            out.append((field.name, lambda m, f=field.name: getattr(m, f)))
+        elif isinstance(value, list | tuple):
+            for i, item in enumerate(value):
+                if isinstance(item, eqx.Module):
+                    out.append((f"{field.name}/{i}", lambda m, f=field.name, i=i: getattr(m, f)[i]))
+    return out
+
+
+def tap_equinox_blocks(model: Any) -> base.Tap:
+    """A tap for any Equinox module acting on one example: the output of each direct
+    submodule (a field, or an item of a list field: residual blocks, norms, linear layers),
+    in call order, is one layer with ``z = h`` = that output, read by tracing the call with
+    each submodule wrapped in a recorder (vmapped over the batch). ``w_std`` is a
+    ``Linear``/``Conv`` block's own weight's."""
+    import equinox as eqx
+
+    params, static = eqx.partition(model, eqx.is_inexact_array)
+    children = _children(model)
+    if not children:
+        raise TypeError(
+            f"probe: the Equinox module {type(model).__name__} has no submodules to read; "
+            "write a jinit.diagnostics.Tap for it."
+        )
+
+    class _Record(eqx.Module):
+        inner: Any
+        name: str = eqx.field(static=True)
+        record: Any = eqx.field(static=True)
+
+        def __call__(self, *args, **kwargs):
+            return self.record(self.name, self.inner(*args, **kwargs))
+
+    def forward(params, x, perturbations):
+        m = eqx.combine(params, static)
+        names: list[str] = []
+
+        def one(xi, pert):
+            outs = []
+
+            def record(name, out):
+                out = base.perturb(out, pert, len(outs))
+                outs.append(out)
+                names.append(name)
+                return out
+
+            getters = [get for _, get in children]
+            wrapped = eqx.tree_at(
+                lambda t: [get(t) for get in getters],
+                m,
+                [_Record(get(m), name, record) for name, get in children],
+            )
+            return wrapped(xi), outs
+
+        out, outs = jax.vmap(one)(x, perturbations)
+        order = names[: len(outs)]
+        layers = [{"z": z, "h": z} for z in outs]
+        kinds = dict(children)
+        info = []
+        for name in order:
+            own = isinstance(kinds[name](m), eqx.nn.Linear | eqx.nn.Conv)
+            info.append((name, _weight_selector(name) if own else None))
+        return out, layers, info
+
+    return base.Tap(forward, key=("equinox-blocks", base.fingerprint(static)), params=params)
+
+
+def _weight_selector(name: str) -> Any:
+    field, _, index = name.partition("/")
+    path = (base.Attr(field), int(index)) if index else (base.Attr(field),)
+    return base.selector(*path, base.Attr("weight"))
