@@ -23,7 +23,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from jinit.registry import get, name_of
+from jinit.registry import name_of
+from jinit.trees import check_initializer
 
 Array = jax.Array
 
@@ -44,7 +45,8 @@ def initializer(init: Callable[..., Array] | str) -> Callable[[Sequence[int], An
 
     The wrapper calls ``init(hk.next_rng_key(), tuple(shape), dtype)``, so it must run inside
     ``hk.transform`` (as ``w_init``/``b_init`` of a Haiku module or the ``init`` of
-    ``hk.get_parameter``). ``init`` may be a name or spec string for :func:`jinit.get`. Key-free
+    ``hk.get_parameter``). ``init`` may be a name or spec string for :func:`jinit.get`; an
+    uncalled factory (``jax.nn.initializers.he_normal``) is refused: call it. Key-free
     laws (``zeros``, ``ones``, ``constant``, ``identity``, ``dirac``) still take a key from
     the sequence, which shifts later draws compared with Haiku's own ``hk.initializers``.
 
@@ -54,12 +56,7 @@ def initializer(init: Callable[..., Array] | str) -> Callable[[Sequence[int], An
         >>> layer = lambda x: hk.Conv2D(16, 3, w_init=w_init)(x)
     """
     hk = _import_haiku()
-    if not (callable(init) or isinstance(init, str)):
-        raise TypeError(
-            f"jinit.haiku.initializer: expected an initializer function init(key, shape, dtype) "
-            f"or a name such as 'he_normal', got {type(init).__name__} {init!r}."
-        )
-    init = get(init)
+    init = check_initializer(init, "jinit.haiku.initializer")
 
     def haiku_initializer(shape: Sequence[int], dtype: Any = jnp.float32) -> Array:
         return init(hk.next_rng_key(), tuple(shape), dtype)

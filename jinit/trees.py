@@ -38,12 +38,12 @@ from __future__ import annotations
 
 import fnmatch
 import functools
+import importlib
 import inspect
-import math
 import re
 import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import jax
@@ -51,6 +51,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jinit.fans import fans
+from jinit.frameworks import detection
 from jinit.keys import path_key
 from jinit.registry import get
 
@@ -67,14 +68,13 @@ _BIAS_NAMES = ("bias", "b")
 _SHOWN_PATHS = 8
 
 
-# --------------------------------------------------------------------------- keys
-
-
 # --------------------------------------------------------------------------- leaves
 
 
 @dataclass(frozen=True)
-class _Leaf:
+class Leaf:
+    """One leaf of a tree as :func:`reinit` and :func:`jinit.describe` see it."""
+
     path: str  # keystr form, hashed and given to predicates
     slash: str  # slash form, for globs
     node: Any  # what sits in the tree: an array, a box around one, or anything else
@@ -83,14 +83,7 @@ class _Leaf:
 
 def _boxes() -> tuple[type, ...]:
     """Wrapper types whose inner array is the leaf: NNX Variables, linen AxisMetadata."""
-    types = []
-    nnx = sys.modules.get("flax.nnx")
-    if nnx is not None:
-        types.append(nnx.Variable)
-    meta = sys.modules.get("flax.core.meta")
-    if meta is not None:
-        types.append(meta.AxisMetadata)
-    return tuple(types)
+    return detection.box_types()
 
 
 def _unbox(node: Any, boxes: tuple[type, ...]) -> Any:
@@ -113,13 +106,12 @@ def _is_float_array(x: Any) -> bool:
 
 def _as_tree(tree: Any) -> Any:
     """An NNX module is read through ``nnx.state(module)``; anything else as it is."""
-    nnx = sys.modules.get("flax.nnx")
-    if nnx is not None and isinstance(tree, nnx.Module):
-        return nnx.state(tree)
+    if detection.is_nnx(tree):
+        return sys.modules["flax.nnx"].state(tree)
     return tree
 
 
-def _flatten(tree: Any) -> tuple[list[_Leaf], Any]:
+def _flatten(tree: Any) -> tuple[list[Leaf], Any]:
     boxes = _boxes()
     is_box = (lambda x: isinstance(x, boxes)) if boxes else None
     flat, treedef = jax.tree_util.tree_flatten_with_path(tree, is_leaf=is_box)
@@ -127,7 +119,7 @@ def _flatten(tree: Any) -> tuple[list[_Leaf], Any]:
     for path, node in flat:
         value = _unbox(node, boxes)
         leaves.append(
-            _Leaf(
+            Leaf(
                 path=jax.tree_util.keystr(path),
                 slash=jax.tree_util.keystr(path, simple=True, separator="/"),
                 node=node,
@@ -137,11 +129,11 @@ def _flatten(tree: Any) -> tuple[list[_Leaf], Any]:
     return leaves, treedef
 
 
-def _float_leaves(leaves: list[_Leaf]) -> list[_Leaf]:
+def _float_leaves(leaves: list[Leaf]) -> list[Leaf]:
     return [leaf for leaf in leaves if leaf.array is not None]
 
 
-def _some_paths(leaves: list[_Leaf]) -> str:
+def _some_paths(leaves: list[Leaf]) -> str:
     paths = [leaf.path for leaf in _float_leaves(leaves)]
     if not paths:
         return "the tree has no float array leaves"
@@ -155,7 +147,7 @@ def _some_paths(leaves: list[_Leaf]) -> str:
 @dataclass(frozen=True)
 class _Matcher:
     name: str  # for error messages
-    test: Callable[[_Leaf], bool]
+    test: Callable[[Leaf], bool]
 
 
 def _matcher(pattern: Pattern, what: str) -> _Matcher:
@@ -196,7 +188,7 @@ def _pairs(spec: Any, what: str) -> list[tuple[Any, Any]]:
 
 
 def _assign(
-    matchers: list[_Matcher], leaves: list[_Leaf], all_leaves: list[_Leaf], what: str
+    matchers: list[_Matcher], leaves: list[Leaf], all_leaves: list[Leaf], what: str
 ) -> list[int | None]:
     """Index of the first matching matcher for each leaf; every matcher must win a leaf."""
     chosen: list[int | None] = []
@@ -226,11 +218,6 @@ def _assign(
 # --------------------------------------------------------------------------- layout
 
 
-def _is_equinox(tree: Any) -> bool:
-    eqx = sys.modules.get("equinox")
-    return eqx is not None and isinstance(tree, eqx.Module)
-
-
 def _check_layout_name(value: Any, what: str) -> LayoutName:
     if value not in _LAYOUTS:
         raise ValueError(
@@ -240,9 +227,9 @@ def _check_layout_name(value: Any, what: str) -> LayoutName:
     return value
 
 
-def _layouts(tree: Any, layout: Any, leaves: list[_Leaf], what: str) -> list[LayoutName]:
+def _layouts(tree: Any, layout: Any, leaves: list[Leaf], what: str) -> list[LayoutName]:
     """The layout of each float leaf."""
-    auto: LayoutName = "torch" if _is_equinox(tree) else "jax"
+    auto: LayoutName = "torch" if detection.is_equinox(tree) else "jax"
     if isinstance(layout, str):
         if layout == "auto":
             return [auto] * len(leaves)
@@ -266,23 +253,28 @@ def _bound_keywords(init: Callable) -> set[str]:
     return bound
 
 
-def _keyword_names(init: Callable) -> set[str]:
+def _parameters(init: Callable) -> list[inspect.Parameter]:
     try:
-        params = inspect.signature(init).parameters.values()
+        return list(inspect.signature(init).parameters.values())
     except (TypeError, ValueError):
-        return set()
+        return []
+
+
+def _keyword_names(init: Callable) -> set[str]:
     kinds = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    return {p.name for p in params if p.kind in kinds}
+    return {p.name for p in _parameters(init) if p.kind in kinds}
 
 
 def layout_kwargs(init: Callable, ndim: int, layout: LayoutName) -> dict[str, int]:
-    """The axis keywords :func:`reinit` adds when it calls ``init`` for a weight of ``ndim``.
+    """The axis keywords that would let ``init`` draw a weight of ``ndim`` dimensions directly
+    in ``layout``.
 
     JAX layout, or fewer than 2 dimensions: none. Torch layout ``(out, in, *spatial)``:
     ``in_axis=1, out_axis=0`` if ``init`` takes both (looked up through
     ``functools.partial``) and the partial binds neither, plus ``column_axis=0`` for an
-    orthogonal law so that each output unit's row is what is orthonormal. An initializer
-    without these keywords is called as it is.
+    orthogonal law. :func:`reinit` no longer relies on these (it draws every law in the JAX
+    layout and transposes, which also serves laws without axis keywords); they remain for
+    calling a jinit law on a torch-layout shape by hand.
 
     Example:
         >>> import jinit
@@ -300,13 +292,159 @@ def layout_kwargs(init: Callable, ndim: int, layout: LayoutName) -> dict[str, in
     return kwargs
 
 
+_AXIS_KEYWORDS = ("in_axis", "out_axis", "column_axis")
+_JAX_DEFAULT_AXES = {"in_axis": -2, "out_axis": -1, "column_axis": -1}
+
+
+def _states_its_layout(init: Callable) -> bool:
+    """Whether ``init`` was told its axes: a partial binding ``in_axis``/``out_axis``/
+    ``column_axis``, or a ``jax.nn.initializers`` product built with non-default axes (read
+    from its closure). Such a law is called on the leaf's own shape."""
+    if _bound_keywords(init) & set(_AXIS_KEYWORDS):
+        return True
+    try:
+        closed = inspect.getclosurevars(init).nonlocals
+    except (TypeError, ValueError):
+        return False
+    return any(k in closed and closed[k] != v for k, v in _JAX_DEFAULT_AXES.items())
+
+
+def _is_bias(leaf: Leaf) -> bool:
+    return leaf.slash.rsplit("/", 1)[-1] in _BIAS_NAMES
+
+
+def _to_jax_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The JAX-layout shape ``(*spatial, in, out)`` of a torch-layout ``(out, in, *spatial)``."""
+    return (*shape[2:], shape[1], shape[0])
+
+
+def _from_jax(array: Array) -> Array:
+    """A JAX-layout ``(*spatial, in, out)`` array in the torch layout ``(out, in, *spatial)``."""
+    n = array.ndim
+    return jnp.transpose(array, (n - 1, n - 2, *range(n - 2)))
+
+
+def _factory_hint(init: Callable) -> str | None:
+    """For a callable that cannot be an initializer ``(key, shape, dtype)`` (no required
+    positional argument: a factory such as ``jax.nn.initializers.he_normal``), how to call
+    it; ``None`` otherwise."""
+    params = _parameters(init)
+    if not params or isinstance(init, functools.partial):
+        return None
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    if any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params):
+        return None
+    if any(p.kind in positional and p.default is p.empty for p in params):
+        return None
+    name = getattr(init, "__name__", repr(init))
+    module = getattr(init, "__module__", "") or ""
+    if module.startswith("jax"):
+        name = f"jax.nn.initializers.{name}"
+    elif module.startswith("flax"):
+        name = f"flax.linen.initializers.{name}"
+    return f"{name}()"
+
+
+def check_initializer(init: Any, what: str) -> Callable:
+    """``init`` (a callable, or a name/spec for :func:`jinit.get`) as an initializer
+    ``(key, shape, dtype)``; an uncalled factory (``jax.nn.initializers.he_normal``) raises
+    ``TypeError`` saying to call it. ``what`` names the caller and the argument.
+
+    Example:
+        >>> import jax, jinit
+        >>> jinit.trees.check_initializer(jax.nn.initializers.he_normal, "w_init")
+        ... # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        TypeError: w_init: ... call the factory: jax.nn.initializers.he_normal().
+    """
+    if not (callable(init) or isinstance(init, str)):
+        raise TypeError(
+            f"{what} needs an initializer (expected an initializer function init(key, shape, "
+            f"dtype) or a name such as 'he_normal'), got {type(init).__name__} {init!r}."
+        )
+    init = get(init)
+    hint = _factory_hint(init)
+    if hint is not None:
+        raise TypeError(
+            f"{what}: {hint[:-2]} is a factory, not an initializer (key, shape, dtype); call "
+            f"the factory: {hint}."
+        )
+    return init
+
+
+# --------------------------------------------------------------------------- fans of owners
+
+_OWNER_NAMES = ("kernel", "weight", "w")
+
+
+def _wants_fan_in(init: Callable) -> bool:
+    """``init`` takes a required ``fan_in`` keyword no partial binds (``torch_default_bias``)."""
+    if "fan_in" in _bound_keywords(init):
+        return False
+    return any(p.name == "fan_in" and p.default is p.empty for p in _parameters(init))
+
+
+def _fan_in(leaf: Leaf, layout: LayoutName) -> int:
+    shape = tuple(leaf.array.shape)
+    return fans(shape, *((1, 0) if layout == "torch" else (-2, -1)))[0]
+
+
+def _owner_fan_in(leaf: Leaf, floats: list[Leaf], layouts: list[LayoutName], init: Callable) -> int:
+    """The fan-in of the layer ``leaf`` belongs to: its own for a weight of 2+ dimensions,
+    else that of the one sibling (same parent path) named kernel, weight or w."""
+    if leaf.array.ndim >= 2 and not _is_bias(leaf):
+        return _fan_in(leaf, layouts[floats.index(leaf)])
+    parent = leaf.slash.rpartition("/")[0]
+    owners = [
+        (f, lay)
+        for f, lay in zip(floats, layouts, strict=True)
+        if f.slash.rpartition("/")[0] == parent
+        and f.slash.rpartition("/")[2] in _OWNER_NAMES
+        and f.array.ndim >= 2
+    ]
+    if len(owners) != 1:
+        raise ValueError(
+            f"reinit: the rule for {leaf.path} ({getattr(init, '__name__', init)}) needs the "
+            f"fan_in of its layer, but {len(owners)} weights named kernel, weight or w sit "
+            "beside it; bind it: functools.partial(init, fan_in=...)."
+        )
+    return _fan_in(*owners[0])
+
+
 # --------------------------------------------------------------------------- reinit
 
 
-def _draw(key: Array, leaf: _Leaf, init: Callable, layout: LayoutName, dtype: Any) -> Array:
+def _call(init: Callable, key: Array, shape: tuple, dtype: Any, kwargs: dict, where: str):
+    try:
+        out = init(key, shape, dtype, **kwargs)
+    except (ValueError, TypeError) as err:
+        raise type(err)(f"reinit: drawing {where}: {err}") from err
+    if callable(out) and not hasattr(out, "shape"):
+        raise TypeError(
+            f"reinit: the initializer for {where} returned a function, not an array: a "
+            "factory? Call it (e.g. jax.nn.initializers.he_normal())."
+        )
+    return out
+
+
+def _draw(key: Array, leaf: Leaf, init: Callable, layout: LayoutName, dtype: Any,
+          kwargs: dict) -> Array:  # fmt: skip
+    """Draw ``leaf`` with ``init``. A torch-layout weight ``(out, in, *spatial)`` is drawn in
+    the JAX layout ``(*spatial, in, out)`` and transposed, so every law (fans, orthogonal
+    columns, dirac and delta-orthogonal taps, sparse units) sees the layout it is written
+    for; a law told its axes (:func:`_states_its_layout`) is called on the leaf's shape."""
     shape = tuple(leaf.array.shape)
     dt = leaf.array.dtype if dtype is None else dtype
-    out = init(path_key(key, leaf.path), shape, dt, **layout_kwargs(init, len(shape), layout))
+    k = path_key(key, leaf.path)
+    transpose = (
+        layout == "torch" and len(shape) >= 2 and not _is_bias(leaf)
+        and not _states_its_layout(init)
+    )  # fmt: skip
+    where = f"{leaf.path} (shape {shape}, {layout} layout)"
+    if transpose:
+        out = _from_jax(_call(init, k, _to_jax_shape(shape), dt, kwargs, where))
+    else:
+        out = _call(init, k, shape, dt, kwargs, where)
     if tuple(jnp.shape(out)) != shape:
         raise ValueError(
             f"reinit: the initializer for {leaf.path} returned shape {tuple(jnp.shape(out))}, "
@@ -320,15 +458,30 @@ def _rules(rules: Any) -> tuple[list[_Matcher], list[Callable]]:
     if not pairs:
         raise ValueError("reinit: rules is empty; give at least one (pattern, initializer).")
     matchers = [_matcher(p, "reinit: rules") for p, _ in pairs]
-    inits = []
-    for pattern, init in pairs:
-        if not (callable(init) or isinstance(init, str)):
-            raise TypeError(
-                f"reinit: the rule for {pattern!r} needs an initializer (a callable or a name "
-                f"such as 'he_normal'), got {type(init).__name__} {init!r}."
-            )
-        inits.append(get(init))
+    inits = [check_initializer(init, f"reinit: the rule for {p!r}") for p, init in pairs]
     return matchers, inits
+
+
+def float_leaves(tree: Any, layout: Layout = "auto", what: str = "reinit"):
+    """``(leaves, treedef, floats, layouts)`` of ``tree`` (an NNX module read through its
+    state): every :class:`Leaf`, the float ones, and the layout of each float one."""
+    tree = _as_tree(tree)
+    leaves, treedef = _flatten(tree)
+    floats = _float_leaves(leaves)
+    return leaves, treedef, floats, _layouts(tree, layout, floats, what)
+
+
+def patterns_taking_leaves(tree: Any, patterns: Sequence[Pattern]) -> list[bool]:
+    """For each pattern, in order, whether it is the first to match some float leaf of
+    ``tree`` (what :func:`reinit` requires of every rule)."""
+    _, _, floats, _ = float_leaves(tree)
+    matchers = [_matcher(p, "patterns") for p in patterns]
+    won = [False] * len(matchers)
+    for leaf in floats:
+        first = next((i for i, m in enumerate(matchers) if m.test(leaf)), None)
+        if first is not None:
+            won[first] = True
+    return won
 
 
 def reinit(
@@ -346,19 +499,30 @@ def reinit(
     its slash form ``params/Dense_0/kernel``), a compiled regex (``search`` on either), or a
     predicate ``callable(path_str, leaf) -> bool`` (given the key string and the array). The
     first matching rule wins. An initializer is a function ``init(key, shape, dtype)`` or a
-    name/spec string for :func:`jinit.get`.
+    name/spec string for :func:`jinit.get` (an uncalled factory such as
+    ``jax.nn.initializers.he_normal`` is refused: call it).
 
-    The leaf at ``path_str`` draws ``init(path_key(key, path_str), leaf.shape, dtype or
+    The leaf at ``path_str`` draws ``init(path_key(key, path_str), shape, dtype or
     leaf.dtype)`` with ``path_key(key, p) = jax.random.fold_in(key, zlib.crc32(p.encode(
     "utf-8")) & 0x7FFFFFFF)``: each draw depends only on the root key and its own path, so
-    adding a layer never changes the others. Under the torch layout, fan-based initializers
-    are called with ``in_axis=1, out_axis=0`` (see :func:`layout_kwargs`).
+    adding a layer never changes the others.
 
+    - Layout: a torch-layout weight ``(out, in, *spatial)`` (not a ``bias``/``b``) is drawn
+      in the JAX layout ``(*spatial, in, out)`` and transposed, for every law: jinit's,
+      ``jax.nn.initializers`` products and lambdas alike, so fans, orthogonal rows,
+      ``dirac``/``delta_orthogonal`` centre taps and ``sparse`` units are right. A law given
+      its axes (a partial binding ``in_axis``/``out_axis``/``column_axis``, or a jax factory
+      built with non-default axes) is called on the leaf's own shape.
+    - Fans for biases: a law with a required ``fan_in`` keyword (``torch_default_bias``) gets
+      the fan-in of its layer: of the leaf itself if it is a weight, else of the one sibling
+      named ``kernel``, ``weight`` or ``w``. So ``{"weight": jinit.torch_default, "bias":
+      jinit.torch_default_bias}`` initialises an Equinox ``Linear``/``Conv`` as PyTorch does.
     - Only float (and complex) array leaves are considered; ints, bools, PRNG keys, ``None``
       and non-array leaves (Equinox activation functions, static fields) stay untouched, as
       do float leaves no rule matches.
     - A rule that matches no float leaf, or only leaves an earlier rule takes, raises
-      ``ValueError`` naming the pattern: a typo never passes silently.
+      ``ValueError`` naming the pattern; a law that cannot draw a leaf (``dirac`` on a dense
+      weight) raises naming the leaf's path.
     - ``layout``: ``"auto"`` (torch for an Equinox module, JAX otherwise), ``"jax"``,
       ``"torch"``, or a dict ``{pattern: "jax" | "torch"}`` overriding "auto" per path.
     - NNX: an ``nnx.State`` comes back as an ``nnx.State`` of new Variables. An NNX module
@@ -381,246 +545,25 @@ def reinit(
     matchers, inits = _rules(rules)
     if dtype is not None:
         dtype = jnp.dtype(dtype)
-    tree = _as_tree(tree)
-    leaves, treedef = _flatten(tree)
-    floats = _float_leaves(leaves)
+    leaves, treedef, floats, layouts = float_leaves(tree, layout, "reinit")
     chosen = _assign(matchers, floats, leaves, "reinit")
-    layouts = _layouts(tree, layout, floats, "reinit")
     boxes = _boxes()
     new_nodes = {}
     for leaf, rule, lay in zip(floats, chosen, layouts, strict=True):
-        if rule is not None:
-            value = _draw(key, leaf, inits[rule], lay, dtype)
-            new_nodes[id(leaf)] = _rebox(leaf.node, value, boxes)
+        if rule is None:
+            continue
+        init = inits[rule]
+        kwargs = {"fan_in": _owner_fan_in(leaf, floats, layouts, init)} if _wants_fan_in(
+            init) else {}  # fmt: skip
+        value = _draw(key, leaf, init, lay, dtype, kwargs)
+        new_nodes[id(leaf)] = _rebox(leaf.node, value, boxes)
     return jax.tree_util.tree_unflatten(
         treedef, [new_nodes.get(id(leaf), leaf.node) for leaf in leaves]
     )
 
 
-# --------------------------------------------------------------------------- describe
-
-# Excess kurtosis of each distribution the laws draw from.
-_KURTOSIS = {"uniform": -1.2, "truncated_normal": -0.6366, "normal": 0.0}
-_FAN_LAWS = ("lecun", "xavier", "he", "torch_default")
-_MATCH = math.log(1.2)  # a fan law matches when measured std / law std is within 1.2x
-_SMALL_STD = 0.05
-_MIN_FOR_KURTOSIS = 20
-_ORTHO_COLUMNS = 64
-
-
-@dataclass(frozen=True)
-class Row:
-    """One float leaf as :func:`describe` sees it.
-
-    ``law`` is one of ``zeros``, ``constant``, ``orthogonal``, ``lecun``, ``xavier``, ``he``,
-    ``torch_default``, ``small`` (std < 0.05 and no fan law matches) or ``other``;
-    ``distribution`` is ``normal``, ``truncated_normal`` or ``uniform`` (by kurtosis) where it
-    applies; ``ratio`` is measured std / the law's std; ``also`` lists laws with the same std
-    for this shape (LeCun and Xavier coincide for a square matrix).
-    """
-
-    path: str
-    shape: tuple[int, ...]
-    dtype: str
-    fan_in: int | None
-    fan_out: int | None
-    mean: float
-    std: float
-    law: str
-    distribution: str | None
-    ratio: float | None
-    kurtosis: float | None
-    also: tuple[str, ...] = ()
-
-    @property
-    def label(self) -> str:
-        """The law as one phrase, e.g. ``lecun truncated_normal`` or ``lecun=xavier normal``."""
-        law = "=".join((self.law, *self.also))
-        return f"{law} {self.distribution}" if self.distribution else law
-
-
-_COLUMNS = ("path", "shape", "dtype", "fan_in", "fan_out", "mean", "std", "law", "ratio")
-
-
-def _cells(row: Row) -> tuple[str, ...]:
-    def num(x: float | None) -> str:
-        return "-" if x is None else f"{x:.3g}"
-
-    return (
-        row.path,
-        "(" + ", ".join(map(str, row.shape)) + (",)" if len(row.shape) == 1 else ")"),
-        row.dtype,
-        "-" if row.fan_in is None else str(row.fan_in),
-        "-" if row.fan_out is None else str(row.fan_out),
-        f"{row.mean:+.3g}",
-        num(row.std),
-        row.label,
-        num(row.ratio),
-    )
-
-
-@dataclass(frozen=True)
-class Description:
-    """What :func:`describe` found: ``rows`` (one :class:`Row` per float leaf).
-
-    ``str()`` is an aligned text table; ``to_dicts()`` gives plain dicts (e.g. for pandas).
-    """
-
-    rows: list[Row]
-
-    def __str__(self) -> str:
-        table = [_COLUMNS, *(_cells(r) for r in self.rows)]
-        widths = [max(len(line[i]) for line in table) for i in range(len(_COLUMNS))]
-        right = {"fan_in", "fan_out", "mean", "std", "ratio"}
-        lines = []
-        for line in table:
-            cells = [
-                c.rjust(w) if name in right else c.ljust(w)
-                for c, w, name in zip(line, widths, _COLUMNS, strict=True)
-            ]
-            lines.append("  ".join(cells).rstrip())
-        return "\n".join(lines)
-
-    def to_dicts(self) -> list[dict[str, Any]]:
-        """The rows as dicts, one per leaf, with the keys of :class:`Row` and ``label``."""
-        return [{**asdict(r), "label": r.label} for r in self.rows]
-
-    def __iter__(self) -> Iterator[Row]:
-        return iter(self.rows)
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-
-def _leaf_fans(leaf: _Leaf, layout: LayoutName) -> tuple[int | None, int | None]:
-    shape = tuple(leaf.array.shape)
-    name = leaf.slash.rsplit("/", 1)[-1]
-    if len(shape) < 2 or name in _BIAS_NAMES:
-        return None, None
-    axes = (1, 0) if layout == "torch" else (-2, -1)
-    return fans(shape, *axes)
-
-
-def _excess_kurtosis(w: np.ndarray) -> float | None:
-    if w.size < _MIN_FOR_KURTOSIS:
-        return None
-    c = w - w.mean()
-    m2 = float(np.mean(c**2))
-    return float(np.mean(c**4)) / m2**2 - 3.0 if m2 > 0 else None
-
-
-def _distribution(kurtosis: float | None) -> str | None:
-    if kurtosis is None:
-        return None
-    return min(_KURTOSIS, key=lambda d: abs(_KURTOSIS[d] - kurtosis))
-
-
-def _orthogonal_ratio(w: np.ndarray, dtype: np.dtype) -> float | None:
-    """For a 2-D ``w`` with orthonormal columns or rows times a gain: std * sqrt(max dim)."""
-    if w.ndim != 2 or min(w.shape) < 2:
-        return None
-    tall = w if w.shape[0] >= w.shape[1] else w.T
-    cols = tall[:, :_ORTHO_COLUMNS]
-    gram = cols.T @ cols
-    scale = float(np.mean(np.diag(gram)))
-    if scale <= 0:
-        return None
-    tol = max(1e-3, 10 * float(jnp.finfo(dtype).eps))
-    if np.abs(gram / scale - np.eye(len(gram))).max() > tol:
-        return None
-    return float(w.std()) * math.sqrt(max(w.shape))
-
-
-def _fan_law_stds(fan_in: int, fan_out: int) -> dict[str, float]:
-    return {
-        "lecun": math.sqrt(1 / fan_in),
-        "xavier": math.sqrt(2 / (fan_in + fan_out)),
-        "he": math.sqrt(2 / fan_in),
-        "torch_default": math.sqrt(1 / (3 * fan_in)),
-    }
-
-
-def _closest_fan_law(std: float, fan_in: int, fan_out: int, n: int) -> tuple[str, float, tuple]:
-    """The fan law whose std is nearest (in ratio), its ratio, and the laws tied with it.
-
-    Laws whose stds differ by less than the sampling error of the measured std (two standard
-    errors, at least 1%) are tied: the first in ``_FAN_LAWS`` order is named, the rest go
-    to ``also``.
-    """
-    if fan_in <= 0 or fan_out <= 0:
-        return "", math.inf, ()
-    targets = _fan_law_stds(fan_in, fan_out)
-    best = min(_FAN_LAWS, key=lambda name: abs(math.log(std / targets[name])))
-    tie = math.log1p(max(0.01, 2 / math.sqrt(2 * n)))
-    tied = [name for name in _FAN_LAWS if abs(math.log(targets[name] / targets[best])) < tie]
-    return tied[0], std / targets[tied[0]], tuple(tied[1:])
-
-
-def _classify(leaf: _Leaf, fan_in, fan_out) -> dict[str, Any]:
-    array = np.asarray(leaf.array).astype(np.float64)
-    w = array.ravel()
-    mean, std = (float(w.mean()), float(w.std())) if w.size else (0.0, 0.0)
-    out = {"mean": mean, "std": std, "law": "other", "distribution": None}
-    out |= {"ratio": None, "kurtosis": None, "also": ()}
-    if w.size and not w.any():
-        return out | {"law": "zeros"}
-    if w.size and std == 0:
-        return out | {"law": "constant"}
-    ortho = _orthogonal_ratio(array, leaf.array.dtype)
-    if ortho is not None:
-        return out | {"law": "orthogonal", "ratio": ortho}
-    kurtosis = _excess_kurtosis(w)
-    out |= {"kurtosis": kurtosis, "distribution": _distribution(kurtosis)}
-    if w.size == 0 or abs(mean) > max(5 * std / math.sqrt(w.size), 0.1 * std):
-        return out  # not a zero-mean law
-    if fan_in is not None:
-        law, ratio, tied = _closest_fan_law(std, fan_in, fan_out, w.size)
-        if abs(math.log(ratio)) <= _MATCH:
-            return out | {"law": law, "ratio": ratio, "also": tied}
-    if std < _SMALL_STD:
-        return out | {"law": "small"}
-    return out
-
-
-def _describe_leaf(leaf: _Leaf, layout: LayoutName) -> Row:
-    fan_in, fan_out = _leaf_fans(leaf, layout)
-    return Row(
-        path=leaf.path,
-        shape=tuple(leaf.array.shape),
-        dtype=str(leaf.array.dtype),
-        fan_in=fan_in,
-        fan_out=fan_out,
-        **_classify(leaf, fan_in, fan_out),
-    )
-
-
-def describe(tree: Any, *, layout: Layout = "auto") -> Description:
-    """Per real float leaf: path, shape, dtype, fans, mean, std and the closest standard law.
-
-    The laws tried, in order: ``zeros``; ``constant``; ``orthogonal`` (a 2-D ``W`` with
-    ``W^T W = c I`` on its shorter side; ratio = the gain); then by std, for leaves of 2+
-    dimensions, ``lecun`` (1/fan_in), ``xavier`` (2/(fan_in+fan_out)), ``he`` (2/fan_in) and
-    ``torch_default`` (1/(3 fan_in)) as variances: the nearest wins if measured std / law std
-    is within 1.2x. Otherwise ``small`` (std < 0.05, the N(0, 0.01) kind) or ``other`` (also
-    for a clearly non-zero mean). Normal, truncated normal (at 2 sigma) and uniform are told
-    apart by excess kurtosis (0, -0.64, -1.2).
-
-    Fans follow ``layout`` as in :func:`reinit` and assume ``(*spatial, in, out)`` (JAX) or
-    ``(out, in, *spatial)`` (torch); 0-D/1-D leaves and leaves named ``bias`` or ``b`` have
-    none. A Flax DenseGeneral kernel or an embedding table is not laid out that way, so its
-    fan-law verdict is not meaningful. Handy to see what a framework's defaults did.
-
-    Example:
-        >>> import jax, jinit
-        >>> w = jinit.he_normal(jax.random.key(0), (512, 256))
-        >>> row = jinit.describe({"w": w}).rows[0]
-        >>> row.law, row.distribution, round(row.ratio, 1)
-        ('he', 'normal', 1.0)
-    """
-    tree = _as_tree(tree)
-    leaves, _ = _flatten(tree)
-    floats = [
-        leaf for leaf in _float_leaves(leaves) if jnp.issubdtype(leaf.array.dtype, jnp.floating)
-    ]
-    layouts = _layouts(tree, layout, floats, "describe")
-    return Description([_describe_leaf(f, lay) for f, lay in zip(floats, layouts, strict=True)])
+def __getattr__(name: str) -> Any:
+    # describe moved to jinit.describe (which imports this module); re-exported lazily.
+    if name in ("describe", "Description", "Row"):
+        return getattr(importlib.import_module("jinit.describe"), name)
+    raise AttributeError(f"module 'jinit.trees' has no attribute {name!r}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import itertools
 import json
+import math
 
 import jax
 import jax.numpy as jnp
@@ -405,3 +406,32 @@ def test_histograms_and_plots(tmp_path, deep_results):
     for p in paths:
         with open(p, "rb") as f:
             assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_jacobian_spectrum_in_float64_matches_the_numpy_product():
+    # A deep linear Gaussian net: the Jacobian of the last hidden layer is the product of the
+    # kernels, whose singular values span far more than float32's 7 digits.
+    net = MLP([16] * 14, activation="linear", output="linear")
+    params = net.init(jax.random.key(0), jinit.lecun_normal)
+    x = jax.random.normal(jax.random.key(1), (2, 16))
+    kernels = [np.asarray(p["kernel"], np.float64) for p in params[:-1]]
+    exact = np.linalg.svd(functools.reduce(np.matmul, kernels), compute_uv=False)
+    assert exact.max() / exact.min() > 1e11  # the case float32 cannot resolve
+    got = jacobian_spectrum(net, params, x)
+    assert got["singular_values"].dtype == np.float64
+    np.testing.assert_allclose(got["singular_values"][0], exact, rtol=1e-4)
+    np.testing.assert_allclose(got["condition"], exact.max() / exact.min(), rtol=1e-4)
+    f32 = jacobian_spectrum(net, params, x, dtype=jnp.float32)  # the check can fail
+    assert abs(math.log(f32["min"] / exact.min())) > math.log(10)
+
+
+def test_jacobian_spectrum_spread_tells_orthogonal_from_gaussian():
+    # tanh at criticality with sigma_b = 0 (small q*): orthogonal weights stay near isometry,
+    # Gaussian ones spread (Pennington et al. 2017).
+    net = MLP([32] * 18, activation="tanh", output="linear")
+    x = 0.1 * jax.random.normal(jax.random.key(1), (2, 32))
+    orth = jacobian_spectrum(net, net.init(jax.random.key(0), jinit.orthogonal), x)
+    gauss = jacobian_spectrum(net, net.init(jax.random.key(0), jinit.lecun_normal), x)
+    assert orth["spread"] < 0.05 and gauss["spread"] > 1.0, (orth["spread"], gauss["spread"])
+    assert orth["p1"] > 0.5 and gauss["frac_tiny"] > orth["frac_tiny"]
+    assert {"p1", "p10", "p50", "p90", "p99", "frac_tiny"} <= set(orth)

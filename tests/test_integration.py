@@ -18,7 +18,7 @@ import pytest
 
 import jinit
 from jinit.draw import stable_hash
-from jinit.trees import describe, layout_kwargs, path_key, reinit
+from jinit.trees import describe, path_key, reinit
 
 nn = pytest.importorskip("flax.linen")
 nnx = pytest.importorskip("flax.nnx")
@@ -326,96 +326,6 @@ def test_reinit_plain_dict_leaves_others_alone():
     assert new["rng"] is tree["rng"] and new["nothing"] is None
     assert new["name"] == "dense" and new["lr"] == 0.1
     assert_std(new["w"], he_in((300, 100)), rel=0.05)
-
-
-# --------------------------------------------------------------------------------------------
-# reinit: rules, errors, layout
-# --------------------------------------------------------------------------------------------
-
-TREE = {"dense": {"kernel": jnp.ones((300, 100)), "bias": jnp.ones(100)}, "step": jnp.array(3)}
-
-
-def test_rule_matching_nothing_raises_with_paths():
-    with pytest.raises(ValueError, match=r"'\*kernal' matches no float leaf.*\['dense'\]"):
-        reinit(KEY, TREE, {"*kernal": jinit.he_normal})
-
-
-def test_rule_on_int_leaf_raises_and_int_leaves_are_untouched():
-    with pytest.raises(ValueError, match="'step' matches no float leaf"):
-        reinit(KEY, TREE, {"step": jinit.zeros})
-    new = reinit(KEY, TREE, {"*": jinit.zeros})
-    assert new["step"] is TREE["step"]
-
-
-def test_shadowed_rule_raises():
-    with pytest.raises(ValueError, match="earlier pattern already takes"):
-        reinit(KEY, TREE, [("*", jinit.normal), ("*bias", jinit.zeros)])
-
-
-def test_first_matching_rule_wins_and_unmatched_stays():
-    new = reinit(KEY, TREE, [("*kernel", jinit.zeros), ("*", jinit.ones)])
-    assert not new["dense"]["kernel"].any()
-    new = reinit(KEY, TREE, {"*kernel": jinit.zeros})
-    assert new["dense"]["bias"] is TREE["dense"]["bias"]
-
-
-def test_regex_and_predicate_rules():
-    new = reinit(KEY, TREE, [(re.compile(r"kern.l"), jinit.zeros)])
-    assert not new["dense"]["kernel"].any() and bool(new["dense"]["bias"].all())
-    new = reinit(KEY, TREE, [(lambda path, leaf: leaf.ndim == 1, jinit.zeros)])
-    assert not new["dense"]["bias"].any() and bool(new["dense"]["kernel"].all())
-    with pytest.raises(TypeError, match="a pattern must be"):
-        reinit(KEY, TREE, [(3, jinit.zeros)])
-
-
-def test_bad_rules_and_layouts_raise_clearly():
-    with pytest.raises(TypeError, match="needs an initializer"):
-        reinit(KEY, TREE, {"*kernel": 3})
-    with pytest.raises(ValueError, match="unknown initializer"):
-        reinit(KEY, TREE, {"*kernel": "he_normall"})
-    with pytest.raises(ValueError, match="rules is empty"):
-        reinit(KEY, TREE, {})
-    with pytest.raises(ValueError, match=r"'jax'.*'torch'"):
-        reinit(KEY, TREE, {"*kernel": jinit.zeros}, layout="pytorch")
-    with pytest.raises(ValueError, match="matches no float leaf"):
-        reinit(KEY, TREE, {"*kernel": jinit.zeros}, layout={"*weight": "torch"})
-
-
-def test_layout_forced_and_overridden_per_path():
-    w = {"a": jnp.ones((10, 3000)), "b": jnp.ones((10, 3000))}
-    rules = {"*": jinit.he_normal}
-    as_jax = reinit(KEY, w, rules)
-    assert_std(as_jax["a"], math.sqrt(2 / 10))
-    as_torch = reinit(KEY, w, rules, layout="torch")
-    assert_std(as_torch["a"], math.sqrt(2 / 3000))
-    mixed = reinit(KEY, w, rules, layout={"b": "torch"})
-    np.testing.assert_array_equal(mixed["a"], as_jax["a"])
-    np.testing.assert_array_equal(mixed["b"], as_torch["b"])
-    conv = eqx.nn.Conv2d(16, 64, 3, key=KEY)
-    as_jax_conv = reinit(KEY, conv, {"*weight": jinit.he_normal}, layout={"*weight": "jax"})
-    assert_std(as_jax_conv.weight, math.sqrt(2 / (3 * 64 * 16)))
-
-
-def test_layout_kwargs_respects_bound_axes_and_signatures():
-    assert layout_kwargs(jinit.he_normal, 4, "torch") == {"in_axis": 1, "out_axis": 0}
-    assert layout_kwargs(jinit.he_normal, 1, "torch") == {}
-    assert layout_kwargs(jinit.he_normal, 2, "jax") == {}
-    assert layout_kwargs(HE_FAN_OUT, 2, "torch") == {"in_axis": 1, "out_axis": 0}
-    bound = functools.partial(jinit.he_normal, in_axis=-1, out_axis=-2)
-    assert layout_kwargs(bound, 2, "torch") == {}
-    assert layout_kwargs(jinit.orthogonal, 2, "torch") == {"column_axis": 0}
-    assert layout_kwargs(jax.nn.initializers.he_normal(), 2, "torch") == {}
-
-
-def test_dtype_override_jit_and_shape_check():
-    new = reinit(KEY, TREE, RULES, dtype=jnp.bfloat16)
-    assert new["dense"]["kernel"].dtype == jnp.bfloat16
-    jitted = jax.jit(lambda k: reinit(k, TREE, RULES))(KEY)
-    np.testing.assert_array_equal(
-        jitted["dense"]["kernel"], reinit(KEY, TREE, RULES)["dense"]["kernel"]
-    )
-    with pytest.raises(ValueError, match="returned shape"):
-        reinit(KEY, TREE, {"*kernel": lambda k, shape, dtype: jnp.zeros((2,), dtype)})
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,0 +1,86 @@
+"""jinit's own models (``jinit.models.MLP``, ``ConvNet``, any object with ``init(key,
+weight_init, bias_init)`` and ``apply(params, x)``) and ``(init_fn, apply_fn)`` pairs as a
+:class:`~jinit.frameworks.base.Model`, and their probe tap."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import jax.numpy as jnp
+
+from jinit.frameworks.base import Model, Tap, selector, vmapped_apply
+from jinit.laws import zeros
+from jinit.models import MLP, ConvNet
+
+
+def tap_jinit(model: MLP | ConvNet | Callable) -> Tap:
+    """A tap for a jinit model, or any ``apply(params, x, *, capture, perturbations)``
+    following :meth:`jinit.models.MLP.apply` (params a list of ``{"kernel", ...}``)."""
+    apply = model.apply if isinstance(model, MLP | ConvNet) else model
+
+    def forward(params, x, perturbations):
+        out, layers = apply(params, x, capture=True, perturbations=perturbations)
+        has_kernels = isinstance(params, Sequence) and all(
+            isinstance(p, Mapping) and "kernel" in p for p in params
+        )
+        info = [
+            (str(i + 1), selector(i, "kernel") if has_kernels else None) for i in range(len(layers))
+        ]
+        return out, layers, info
+
+    activation = getattr(model, "activation", None)
+    if activation is None and isinstance(getattr(model, "__self__", None), MLP | ConvNet):
+        activation = model.__self__.activation
+    return Tap(forward, key=("jinit", model), activation=activation)
+
+
+def _qualname(fn: Callable) -> str:
+    return getattr(fn, "__qualname__", None) or repr(fn)
+
+
+def from_jinit(model: Any) -> Model:
+    """A model with ``init(key, weight_init, bias_init, dtype)`` and ``apply(params, x)``
+    (and optionally ``apply_runs`` and ``output``), as it is.
+
+    Example:
+        >>> import jax, jinit
+        >>> from jinit.frameworks.jinit_models import from_jinit
+        >>> m = from_jinit(jinit.models.MLP([2, 4, 1]))
+        >>> m.kind, m.output, m.apply(m.init(jax.random.key(0), jinit.he_normal),
+        ...                           jax.numpy.ones((3, 2))).shape
+        ('jinit', 'sigmoid', (3, 1))
+    """
+
+    def init(key, weight_init, bias_init=zeros, dtype=jnp.float32):
+        return model.init(key, weight_init, bias_init, dtype)
+
+    tap = tap_jinit(model if isinstance(model, MLP | ConvNet) else model.apply)
+    return Model(
+        init=init,
+        apply=model.apply,
+        apply_runs=getattr(model, "apply_runs", None) or vmapped_apply(model.apply),
+        output=getattr(model, "output", None),
+        description=repr(model),
+        kind="jinit",
+        tap=tap,
+    )
+
+
+def from_pair(pair: tuple[Callable, Callable]) -> Model:
+    """An ``(init_fn, apply_fn)`` pair: ``init_fn(key, weight_init, bias_init) -> params``
+    (the dtype is not passed), ``apply_fn(params, x) -> logits``; no output kind."""
+    init_fn, apply_fn = pair
+
+    def init(key, weight_init, bias_init=zeros, dtype=jnp.float32):
+        return init_fn(key, weight_init, bias_init)
+
+    return Model(
+        init=init,
+        apply=apply_fn,
+        apply_runs=vmapped_apply(apply_fn),
+        output=None,
+        description=f"({_qualname(init_fn)}, {_qualname(apply_fn)})",
+        kind="pair",
+        tap=tap_jinit(apply_fn),
+    )
