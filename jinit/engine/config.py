@@ -174,8 +174,8 @@ def _check_optimizer(optimizer: Any) -> optax.GradientTransformationExtraArgs:
     if callable(init) and callable(update) and not isinstance(optimizer, type):
         return optax.with_extra_args_support(optimizer)
     name = optimizer if isinstance(optimizer, str) else getattr(optimizer, "__name__", "")
-    example = f"optax.{name}(1e-3)" if callable(getattr(optax, str(name), None)) else (
-        "optax.adam(1e-3)"
+    example = (
+        f"optax.{name}(1e-3)" if callable(getattr(optax, str(name), None)) else ("optax.adam(1e-3)")
     )
     raise TypeError(
         f"sweep: optimizer {optimizer!r} is not an optax GradientTransformation "

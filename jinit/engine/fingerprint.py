@@ -91,7 +91,8 @@ def _describe(value: Any, depth: int, seen: set) -> str:
         name = f"{type(value).__qualname__}:{getattr(value, '__qualname__', '')}"
         return f"wrapped({name},{_describe(value.__wrapped__, depth + 1, seen)})"
     if isinstance(value, functools.partial):
-        return "partial(" + _describe((value.func, value.args, value.keywords), depth + 1, seen) + ")"
+        inner = _describe((value.func, value.args, value.keywords), depth + 1, seen)
+        return f"partial({inner})"
     if isinstance(value, types.MethodType):
         return "method(" + _describe((value.__func__, value.__self__), depth + 1, seen) + ")"
     if isinstance(value, types.BuiltinFunctionType | types.ModuleType):

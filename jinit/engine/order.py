@@ -80,7 +80,7 @@ class MiniBatch:
 
 
 def data_order(seeds: np.ndarray, n: int, batch_size: int | None, chunk_len: int):
-    """:class:`FullBatch` when ``batch_size`` is None or covers the data, else :class:`MiniBatch`."""
+    """:class:`FullBatch` if ``batch_size`` is None or covers the data, else :class:`MiniBatch`."""
     if batch_size is None or batch_size >= n:
         return FullBatch()
     return MiniBatch(seeds, n, batch_size, chunk_len)

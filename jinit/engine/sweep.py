@@ -99,10 +99,11 @@ class _Store:
             )
         self.resume, self.saved = resume, -1
 
-    def restore(self, compiled: _Compiled) -> tuple[int, TrainState, list]:
-        """``(finished chunks, state, evaluations)`` to start from."""
+    def restore(self, compiled: _Compiled) -> tuple[TrainState, list]:
+        """``(state, evaluations)`` to start from (one evaluation per finished chunk, plus the
+        initial one; none for a fresh start)."""
         if not os.path.exists(self.path):
-            return 0, compiled.state, []
+            return compiled.state, []
         if checkpoint.fingerprint_of(self.path) != self.fingerprint:
             what = "" if self.resume else " (resume=False would overwrite it)"
             raise ValueError(
@@ -111,7 +112,7 @@ class _Store:
                 "another out_dir."
             )
         if not self.resume:  # the same sweep again: start over
-            return 0, compiled.state, []
+            return compiled.state, []
         chunk, loaded, evals = checkpoint.load(self.path, compiled.state, compiled.eval_shape)
         state = jax.tree_util.tree_map(
             lambda ref, new: jax.device_put(jnp.asarray(new, ref.dtype), ref.sharding),
@@ -119,7 +120,7 @@ class _Store:
             loaded,
         )
         self.saved = chunk
-        return chunk, state, evals
+        return state, evals
 
     def save(self, state: TrainState, evals: list) -> None:
         if self.saved != len(evals) - 1:
@@ -281,7 +282,7 @@ def sweep(
         store = None
         if out_dir is not None:
             store = _Store(out_dir, config, compiled.initial_params, bool(resume))
-        first, state, evals = (0, compiled.state, []) if store is None else store.restore(compiled)
+        state, evals = (compiled.state, []) if store is None else store.restore(compiled)
         if not evals:
             evals.append(_fetch(compiled.evaluate(state.params)))
         t_run = time.perf_counter()
