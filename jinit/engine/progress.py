@@ -10,12 +10,22 @@ from __future__ import annotations
 import importlib.util
 import sys
 import time
+from typing import Any
 
 
 def default_enabled() -> bool:
     """True when stderr is a terminal or the sweep runs in a Jupyter/IPython kernel."""
     isatty = getattr(sys.stderr, "isatty", None)
     return bool(isatty and isatty()) or "ipykernel" in sys.modules
+
+
+def tqdm_class() -> Any:
+    """``tqdm.auto.tqdm`` if tqdm is installed, else None."""
+    if importlib.util.find_spec("tqdm") is None:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm
 
 
 class Progress:
@@ -27,9 +37,8 @@ class Progress:
         self.label = label
         self.start = time.perf_counter()
         self._tqdm = None
-        if self.enabled and importlib.util.find_spec("tqdm") is not None:
-            from tqdm.auto import tqdm
-
+        tqdm = tqdm_class() if self.enabled else None
+        if tqdm is not None:
             self._tqdm = tqdm(total=total, desc=label, unit="chunk", leave=True)
 
     def update(self, done: int, note: str = "") -> None:
