@@ -108,7 +108,7 @@ def test_interrupt_without_out_dir_keeps_the_partial_result(monkeypatch, circles
 
 
 def test_model_input_size_differs_from_the_data(circles):
-    with pytest.raises(ValueError, match=r"shape \(2,\); its first parameter \[0\]\['kernel'\] "
+    with pytest.raises(ValueError, match=r"shape \(2,\); its first weight \[0\]\['kernel'\] "
                        r"has shape \(3, 8\)"):  # fmt: skip
         sweep(jinit.models.MLP([3, 8, 1]), INITS, circles, **KW)
 

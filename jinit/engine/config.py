@@ -208,8 +208,9 @@ def _check_labels(output: str | None, units: int, data: Dataset) -> None:
         y = np.asarray(getattr(data, f"y_{split}"))
         bad = (y < 0) | (y >= top) | (y != np.round(y))
         if bad.any():
+            label = y[bad].flat[0].item()
             raise ValueError(
-                f"sweep: data.y_{split} holds the label {y[bad].flat[0]!r}, which a {output} "
+                f"sweep: data.y_{split} holds the label {label!r}, which a {output} "
                 f"output of {units} unit{'s' * (units != 1)} cannot represent; labels must be "
                 f"integers in [0, {top})."
             )

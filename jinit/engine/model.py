@@ -82,10 +82,11 @@ def check_input(model: Model, params: Any, x_train: Any, dtype: Any) -> jax.Shap
         return jax.eval_shape(model.apply, params, x)
     except (TypeError, ValueError) as err:
         leaves = jax.tree_util.tree_leaves_with_path(params)
+        weights = [leaf for leaf in leaves if len(leaf[1].shape) >= 2] or leaves
         first = (
-            f"; its first parameter {jax.tree_util.keystr(leaves[0][0])} has shape "
-            f"{tuple(leaves[0][1].shape)}"
-            if leaves
+            f"; its first weight {jax.tree_util.keystr(weights[0][0])} has shape "
+            f"{tuple(weights[0][1].shape)}"
+            if weights
             else ""
         )
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
