@@ -128,6 +128,18 @@ class _Store:
             self.saved = len(evals) - 1
 
 
+def _start(
+    config: SweepConfig, compiled: _Compiled, out_dir: str | None, resume: bool
+) -> tuple[_Store | None, TrainState, list]:
+    """The checkpoint store (or None), the state to start from and the evaluations so far
+    (at least the initial one)."""
+    store = None if out_dir is None else _Store(out_dir, config, compiled.initial_params, resume)
+    state, evals = (compiled.state, []) if store is None else store.restore(compiled)
+    if not evals:
+        evals.append(_fetch(compiled.evaluate(state.params)))
+    return store, state, evals
+
+
 def _train(
     config: SweepConfig,
     compiled: _Compiled,
@@ -219,47 +231,34 @@ def sweep(
 
     Args:
       model: a jinit model (``init(key, weight_init, bias_init, dtype)``, ``apply(params, x)``
-        returning logits, ``output``); a Flax linen module, a Flax NNX module or an Equinox
-        module (see :mod:`jinit.adapters`: kernels/weights and biases are drawn by
-        :func:`jinit.reinit` rules); or an ``(init_fn, apply_fn)`` pair with
-        ``init_fn(key, weight_init, bias_init) -> params``.
-      inits: ``{name: initializer}`` (biases zeros), ``{name: (weight_init, bias_init)}``, or
-        ``{name: params}`` with a leading seed axis (e.g. NumPy-drawn weights for a faithful
-        reproduction). Run (name, seed s) draws with ``jinit.keys.run_key(s, name)``; an
-        initializer must return the model's shape in the dtype it is given (another dtype,
-        even bfloat16 in a float32 sweep, is refused, not cast).
-      data: a :class:`jinit.data.Dataset` (finite inputs; with a sigmoid output labels 0/1,
-        with a softmax over k units labels in ``[0, k)``).
+        -> logits, ``output``), a Flax linen / NNX or Equinox module (:mod:`jinit.adapters`),
+        or an ``(init_fn, apply_fn)`` pair with ``init_fn(key, weight_init, bias_init)``.
+      inits: ``{name: initializer}`` (biases zeros), ``{name: (weight_init, bias_init)}`` or
+        ``{name: params}`` with a leading seed axis. Run (name, s) draws with
+        ``jinit.keys.run_key(s, name)``; an initializer must return the model's shapes in the
+        dtype it is given (bfloat16 in a float32 sweep is refused, not cast).
+      data: a :class:`jinit.data.Dataset` with finite inputs and labels the output can
+        represent (sigmoid: 0/1; softmax over k units: ``[0, k)``).
       optimizer: an optax transformation (default ``optax.sgd(0.01)``).
-      loss: a name from :mod:`jinit.losses` or ``(logits, labels) -> scalar``; by default
-        chosen from the model's output (sigmoid: binary cross-entropy, softmax: softmax
-        cross-entropy, linear: mean squared error).
-      steps: optimizer steps per run.
-      seeds: a count (seeds ``0..n-1``) or a list of distinct seeds in ``[0, 2**32 - 1]``.
-      batch_size: examples per step (each seed draws its own epoch permutations), or None
-        for full-batch training.
-      eval_every: steps between evaluations (default: 10 evaluations). Metrics are taken
-        after 0, eval_every, 2 eval_every, ..., steps updates.
+      loss: a :mod:`jinit.losses` name or ``(logits, labels) -> scalar``; default from the
+        model's output (sigmoid: binary, softmax: softmax cross-entropy, linear: MSE).
+      steps: optimizer steps per run. seeds: a count (``0..n-1``) or distinct seeds in
+        ``[0, 2**32 - 1]``. batch_size: examples per step (each seed its own epoch
+        permutations), or None for full batch. eval_every: steps between evaluations
+        (default: 10 evaluations, after 0, eval_every, ..., steps updates).
       extra_metrics: ``{name: (logits, labels) -> scalar}``, evaluated on both splits.
-      track: ``params -> pytree`` evaluated for every run at every eval point (e.g. per-layer
-        activation statistics on a fixed batch); kept in ``result.tracked``.
-      devices: devices to shard the run axis over (default: all).
-      out_dir: where to write a checkpoint after every chunk (atomically), holding the lock
-        file ``out_dir/sweep.lock`` while the sweep runs; with ``resume=True`` a sweep
-        restarts from it and ends with the same numbers. A checkpoint of another sweep (other
-        model, inits, data, optimizer and hyperparameters, loss, ...) is never resumed nor
-        overwritten.
-      keep_params: keep every run's final parameters in ``result.params``.
-      progress: show a progress bar (default: in a terminal or a Jupyter kernel; tqdm if
-        installed).
-      dtype: the float dtype of parameters and inputs.
+      track: ``params -> pytree`` evaluated for every run at every eval point (``.tracked``).
+      devices: devices to shard the run axis over (default: all). dtype: parameters and inputs.
+      out_dir, resume: a checkpoint after every chunk (atomic) and the lock
+        ``out_dir/sweep.lock`` while running; ``resume=True`` restarts from it to the same
+        numbers. Another sweep's checkpoint is never resumed nor overwritten.
+      keep_params: keep final parameters (``.params``). progress: a progress bar (default: in
+        a terminal or Jupyter; tqdm if installed).
 
     Returns:
       A :class:`jinit.results.SweepResult`; ``result.metrics["train_loss"]`` has shape
-      ``[n_inits, n_seeds, n_evals]``.
-
-    Raises:
-      SweepInterrupted: on Ctrl-C during training, with ``.partial`` (the evaluations done).
+      ``[n_inits, n_seeds, n_evals]``. Ctrl-C during training raises
+      :class:`SweepInterrupted`, whose ``.partial`` holds the evaluations done.
 
     Example:
         >>> import optax, jinit
@@ -279,21 +278,12 @@ def sweep(
     out_dir = None if out_dir is None else _check_out_dir(out_dir)
     with contextlib.nullcontext() if out_dir is None else checkpoint.locked(out_dir):
         compiled = _Compiled(config, layout)
-        store = None
-        if out_dir is not None:
-            store = _Store(out_dir, config, compiled.initial_params, bool(resume))
-        state, evals = (compiled.state, []) if store is None else store.restore(compiled)
-        if not evals:
-            evals.append(_fetch(compiled.evaluate(state.params)))
+        store, state, evals = _start(config, compiled, out_dir, bool(resume))
         t_run = time.perf_counter()
-        state, interrupted = _train(
-            config, compiled, store, state, evals, Progress(config.n_chunks, progress)
-        )
-    timing = {
-        "compile_s": compiled.compile_s,
-        "run_s": time.perf_counter() - t_run,
-        "total_s": time.perf_counter() - t_start,
-    }
+        bar = Progress(config.n_chunks, progress)
+        state, interrupted = _train(config, compiled, store, state, evals, bar)
+    t_end = time.perf_counter()
+    timing = {"compile_s": compiled.compile_s, "run_s": t_end - t_run, "total_s": t_end - t_start}
     result = _result(config, layout, state, evals, keep_params, interrupted, timing)
     if interrupted:
         raise SweepInterrupted(result)
