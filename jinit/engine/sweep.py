@@ -47,7 +47,8 @@ class SweepInterrupted(KeyboardInterrupt):
 class _Compiled:
     """The sweep's compiled programs, its first state and the data order."""
 
-    def __init__(self, config: SweepConfig, layout: RunLayout) -> None:
+    def __init__(self, config: SweepConfig) -> None:
+        layout = RunLayout(len(config.inits), len(config.seeds), config.devices)
         self.order = data_order(
             config.seeds, len(config.data.x_train), config.batch_size, config.eval_every
         )
@@ -69,7 +70,7 @@ class _Compiled:
         t = time.perf_counter()
         self.chunk = jax.jit(chunk).lower(self.state, 0, 0, self.order.placeholder()).compile()
         self.evaluate = jax.jit(evaluate).lower(params).compile()
-        self.eval_shape = jax.eval_shape(evaluate, params)
+        self.evaluate_fn = evaluate  # for the checkpoint's tree structure on resume
         self.compile_s = time.perf_counter() - t
         self.layout = layout
 
@@ -113,7 +114,8 @@ class _Store:
             )
         if not self.resume:  # the same sweep again: start over
             return compiled.state, []
-        chunk, loaded, evals = checkpoint.load(self.path, compiled.state, compiled.eval_shape)
+        eval_tree = jax.eval_shape(compiled.evaluate_fn, compiled.initial_params)
+        chunk, loaded, evals = checkpoint.load(self.path, compiled.state, eval_tree)
         state = jax.tree_util.tree_map(
             lambda ref, new: jax.device_put(jnp.asarray(new, ref.dtype), ref.sharding),
             compiled.state,
@@ -146,12 +148,12 @@ def _train(
     store: _Store | None,
     state: TrainState,
     evals: list,
-    bar: Progress,
+    progress: bool | None,
 ) -> tuple[TrainState, bool]:
     """Run the remaining chunks; ``(state, interrupted)``. ``evals`` grows in place and always
     matches the returned state (one evaluation per finished chunk, plus the initial one)."""
     first, n_chunks, every = len(evals) - 1, config.n_chunks, config.eval_every
-    point = (state, len(evals))
+    point, bar = (state, len(evals)), Progress(n_chunks, progress)
     try:
         next_idx = compiled.indices(first, n_chunks)  # compiles the permutation program once
         for c in range(first, n_chunks):
@@ -274,17 +276,15 @@ def sweep(
         batch_size=batch_size, eval_every=eval_every, extra_metrics=extra_metrics,
         track=track, devices=devices, dtype=dtype,
     )  # fmt: skip
-    layout = RunLayout(len(config.inits), len(config.seeds), config.devices)
     out_dir = None if out_dir is None else _check_out_dir(out_dir)
     with contextlib.nullcontext() if out_dir is None else checkpoint.locked(out_dir):
-        compiled = _Compiled(config, layout)
+        compiled = _Compiled(config)
         store, state, evals = _start(config, compiled, out_dir, bool(resume))
         t_run = time.perf_counter()
-        bar = Progress(config.n_chunks, progress)
-        state, interrupted = _train(config, compiled, store, state, evals, bar)
+        state, interrupted = _train(config, compiled, store, state, evals, progress)
     t_end = time.perf_counter()
     timing = {"compile_s": compiled.compile_s, "run_s": t_end - t_run, "total_s": t_end - t_start}
-    result = _result(config, layout, state, evals, keep_params, interrupted, timing)
+    result = _result(config, compiled.layout, state, evals, keep_params, interrupted, timing)
     if interrupted:
         raise SweepInterrupted(result)
     return result
