@@ -38,6 +38,7 @@ from numpy.typing import ArrayLike
 
 __all__ = [
     "Dataset",
+    "check_dataset",
     "available",
     "circles",
     "coursera_circles",
