@@ -3,6 +3,7 @@ unreadable checkpoints, bfloat16/float16 resume, Ctrl-C (SweepInterrupted) and a
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -206,3 +207,49 @@ def test_progress_is_on_in_a_jupyter_kernel(monkeypatch):
     monkeypatch.delitem(sys.modules, "ipykernel")
     monkeypatch.setattr(sys, "stderr", open(os.devnull, "w"))
     assert not progress.default_enabled()
+
+
+# --------------------------------------------------------------------------- a real Ctrl-C
+
+SIGINT_SCRIPT = """
+import json, sys, optax, jinit
+try:
+    r = jinit.sweep(jinit.models.MLP([2, 32, 32, 1]),
+                    {"he": jinit.he_normal, "xavier": jinit.xavier_normal},
+                    jinit.data.circles(n_train=600, n_test=100), optimizer=optax.sgd(0.05),
+                    steps=20000, seeds=4, eval_every=200, out_dir=sys.argv[1], resume=True)
+except jinit.engine.SweepInterrupted as err:
+    print("partial", int(err.partial.eval_steps[-1]), err.partial.config["partial"])
+    sys.exit(130)
+print(json.dumps(r.metrics["train_loss"].tolist()))
+"""
+
+
+@pytest.mark.slow
+def test_sigint_keeps_the_finished_chunks_and_a_rerun_completes_them(tmp_path):
+    import signal
+    import time
+
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {**os.environ, "PYTHONPATH": repo}
+
+    def start(out):
+        return subprocess.Popen(
+            [sys.executable, "-c", SIGINT_SCRIPT, str(out)], env=env, text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )  # fmt: skip
+
+    ref = start(tmp_path / "ref").communicate(timeout=600)[0]
+    proc = start(tmp_path / "cut")
+    ckpt = tmp_path / "cut" / "sweep_checkpoint.npz"
+    deadline = time.time() + 300
+    while not ckpt.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130, err[-3000:]
+    _, steps, partial = out.split()
+    assert 0 < int(steps) < 20000 and partial == "True"
+    assert not (tmp_path / "cut" / "sweep.lock").exists()
+    resumed = start(tmp_path / "cut").communicate(timeout=600)[0]
+    assert json.loads(resumed.splitlines()[-1]) == json.loads(ref.splitlines()[-1])
