@@ -148,7 +148,7 @@ def _build(
     tx = _check_optimizer(optax.sgd(0.01) if optimizer is None else optimizer)
     net = as_model(model, jnp.asarray(data.x_train[:1], dtype))  # the one model call site
     params = template(net, dtype)
-    out = check_input(net, params, np.asarray(data.x_train), dtype)
+    out = check_input(net, params, np.shape(data.x_train), dtype)
     if loss is None:
         if net.output not in losses_lib.DEFAULT_FOR_OUTPUT:
             raise ValueError("sweep: pass loss=... (the model does not say its output kind).")
@@ -174,9 +174,8 @@ def _check_optimizer(optimizer: Any) -> optax.GradientTransformationExtraArgs:
     if callable(init) and callable(update) and not isinstance(optimizer, type):
         return optax.with_extra_args_support(optimizer)
     name = optimizer if isinstance(optimizer, str) else getattr(optimizer, "__name__", "")
-    example = (
-        f"optax.{name}(1e-3)" if callable(getattr(optax, str(name), None)) else ("optax.adam(1e-3)")
-    )
+    known = isinstance(name, str) and name.isidentifier() and callable(getattr(optax, name, None))
+    example = f"optax.{name}(1e-3)" if known else "optax.adam(1e-3)"
     raise TypeError(
         f"sweep: optimizer {optimizer!r} is not an optax GradientTransformation "
         f"(did you mean {example}?)."

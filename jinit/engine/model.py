@@ -74,10 +74,12 @@ def template(model: Model, dtype: Any) -> Any:
     return jax.eval_shape(lambda: model.init(jax.random.key(0), zeros, zeros, dtype))
 
 
-def check_input(model: Model, params: Any, x_train: Any, dtype: Any) -> jax.ShapeDtypeStruct:
-    """The shape of ``apply`` on one training example; a ``ValueError`` naming the model's first
-    parameter and the data's example shape when ``apply`` cannot take the data."""
-    x = jax.ShapeDtypeStruct((1, *x_train.shape[1:]), jnp.dtype(dtype))
+def check_input(
+    model: Model, params: Any, x_shape: tuple[int, ...], dtype: Any
+) -> jax.ShapeDtypeStruct:
+    """The shape of ``apply`` on one example of data of shape ``x_shape``; a ``ValueError``
+    naming the model's first weight and the example shape when ``apply`` cannot take it."""
+    x = jax.ShapeDtypeStruct((1, *x_shape[1:]), jnp.dtype(dtype))
     try:
         return jax.eval_shape(model.apply, params, x)
     except (TypeError, ValueError) as err:
@@ -92,5 +94,5 @@ def check_input(model: Model, params: Any, x_train: Any, dtype: Any) -> jax.Shap
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ValueError(
             f"sweep: the model cannot take data.x_train's examples of shape "
-            f"{tuple(x_train.shape[1:])}{first} (apply failed: {reason})."
+            f"{tuple(x_shape[1:])}{first} (apply failed: {reason})."
         ) from err
