@@ -38,8 +38,8 @@ from numpy.typing import ArrayLike
 
 __all__ = [
     "Dataset",
-    "check_dataset",
     "available",
+    "check_dataset",
     "circles",
     "coursera_circles",
     "digits",
