@@ -27,6 +27,7 @@ from jinit.data import Dataset, check_dataset
 from jinit.engine import fingerprint as fp
 from jinit.engine.inits import Init, as_inits
 from jinit.engine.model import Model, as_model, check_input, fn_name, template
+from jinit.engine.program import choose_formulation
 from jinit.keys import check_seeds
 
 
@@ -49,6 +50,7 @@ class SweepConfig:
     devices: tuple[jax.Device, ...]
     dtype: np.dtype
     template: Any  # one run's parameter shapes and dtypes
+    formulation: str  # how a step batches runs: "vmap" or "map" (program.choose_formulation)
 
     @classmethod
     def build(cls, model: Any, inits: Mapping[str, Any], data: Any, **kwargs: Any) -> SweepConfig:
@@ -84,6 +86,7 @@ class SweepConfig:
             "n_train": len(self.data.x_train),
             "n_test": len(self.data.x_test),
             "devices": len(self.devices),
+            "formulation": self.formulation,
         }
 
     def fingerprint(self, params: Any) -> tuple[str, list[str]]:
@@ -134,6 +137,7 @@ def _build(
     track: Any,
     devices: Any,
     dtype: Any,
+    formulation: Any = "auto",
 ) -> SweepConfig:
     data = check_dataset(data, "sweep: data")
     dtype = check_dtype(dtype, "sweep: dtype", allow_complex=False)
@@ -149,6 +153,8 @@ def _build(
     net = as_model(model, jnp.asarray(data.x_train[:1], dtype))  # the one model call site
     params = template(net, dtype)
     out = check_input(net, params, np.shape(data.x_train), dtype)
+    x1 = jax.ShapeDtypeStruct((1, *np.shape(data.x_train)[1:]), dtype)
+    net, formulation = choose_formulation(net, params, x1, formulation)
     if loss is None:
         if net.output not in losses_lib.DEFAULT_FOR_OUTPUT:
             raise ValueError("sweep: pass loss=... (the model does not say its output kind).")
@@ -159,7 +165,7 @@ def _build(
         raise TypeError(f"sweep: track must be a function params -> pytree, got {track!r}.")
     return cls(
         net, init_list, data, tx, optimizer, losses_lib.get(loss), steps, seed_arr,
-        batch_size, eval_every, extra, track, _check_devices(devices), dtype, params,
+        batch_size, eval_every, extra, track, _check_devices(devices), dtype, params, formulation,
     )  # fmt: skip
 
 

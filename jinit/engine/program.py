@@ -9,6 +9,7 @@ steps (``n_active``) instead of compiling a second program.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -18,10 +19,35 @@ import jax.numpy as jnp
 import optax
 
 from jinit import losses as losses_lib
+from jinit import ops
 from jinit.engine.model import Model
 from jinit.engine.state import TrainState
+from jinit.frameworks.base import vmapped_apply
 
 EVAL_BLOCK = 8192
+FORMULATIONS = ("auto", "vmap", "map")
+
+
+def choose_formulation(model: Model, params: Any, x: Any, requested: str) -> tuple[Model, str]:
+    """The model as the program will run it and how runs are batched in a step.
+
+    ``"vmap"``: one step of every run at once (``model.apply_runs`` on stacked parameters):
+    best for dense nets. ``"map"``: the runs of a step one after another (``lax.map``), each
+    run's convolutions batched over its examples only: XLA:CPU runs a convolution that is
+    vmapped over runs as a grouped convolution, several times slower than the runs in turn.
+    ``"auto"`` picks ``"map"`` for models with convolutions, ``"vmap"`` otherwise. Models
+    with convolutions also run them through :func:`jinit.ops.with_canonical_convs` (same
+    values, gradients that stay fast inside ``lax.scan``).
+    """
+    if requested not in FORMULATIONS:
+        raise ValueError(
+            f"sweep: formulation must be one of {', '.join(FORMULATIONS)}, got {requested!r}."
+        )
+    if not ops.has_convolutions(model.apply, params, x):
+        return model, "vmap" if requested == "auto" else requested
+    apply = ops.with_canonical_convs(model.apply)
+    model = dataclasses.replace(model, apply=apply, apply_runs=vmapped_apply(apply))
+    return model, "map" if requested == "auto" else requested
 
 
 def block_logits(apply: Callable, params: Any, x: jax.Array) -> jax.Array:
@@ -41,6 +67,7 @@ def make_step(
     loss_fn: Callable,
     optimizer: optax.GradientTransformationExtraArgs,
     order: Any,
+    formulation: str = "vmap",
 ) -> Callable:
     """``step(state, t, x, y) -> state``: one update of every run on its batch ``x, y``."""
     shared = order.shared
@@ -49,6 +76,17 @@ def make_step(
         logits = model.apply_runs(params, x, shared)
         per_run = jax.vmap(loss_fn, in_axes=(0, None if shared else 0))(logits, y)
         return per_run.sum(), per_run
+
+    def run_loss(params, x, y):
+        return loss_fn(model.apply(params, x), y)
+
+    def losses_and_grads(params, x, y):
+        if formulation == "vmap":
+            (_, per_run), grads = jax.value_and_grad(total_loss, has_aux=True)(params, x, y)
+            return per_run, grads
+        if shared:
+            return jax.lax.map(lambda p: jax.value_and_grad(run_loss)(p, x, y), params)
+        return jax.lax.map(lambda a: jax.value_and_grad(run_loss)(*a), (params, x, y))
 
     def run_update(grads, opt_state, params, value, x, y):
         # Line-search optimizers (optax.lbfgs) also need the run's loss as a function.
@@ -63,7 +101,7 @@ def make_step(
     update = jax.vmap(run_update, in_axes=(0, 0, 0, 0, data_axis, data_axis))
 
     def step(state: TrainState, t, x, y) -> TrainState:
-        (_, per_run), grads = jax.value_and_grad(total_loss, has_aux=True)(state.params, x, y)
+        per_run, grads = losses_and_grads(state.params, x, y)
         updates, opt_state = update(grads, state.opt_state, state.params, per_run, x, y)
         params = optax.apply_updates(state.params, updates)
         diverged = jnp.where((state.diverged < 0) & ~jnp.isfinite(per_run), t, state.diverged)
@@ -78,6 +116,7 @@ def make_evaluate(
     data: tuple[jax.Array, ...],
     extra_metrics: Mapping[str, Callable],
     track: Callable | None,
+    formulation: str = "vmap",
 ) -> Callable:
     """``evaluate(params) -> {metric: [runs]}`` on both splits (and ``tracked``)."""
     x_train, y_train, x_test, y_test = data
@@ -96,6 +135,8 @@ def make_evaluate(
             out["tracked"] = track(params)
         return out
 
+    if formulation == "map":
+        return lambda params: jax.lax.map(evaluate_run, params)
     return jax.vmap(evaluate_run)
 
 

@@ -61,8 +61,9 @@ class _Compiled:
         opt_state = jax.jit(jax.vmap(config.optimizer.init))(params)
         self.state = TrainState(params, opt_state, layout.full(-1, jnp.int32))
         args = (config.model, config.loss_fn)
-        evaluate = make_evaluate(*args, arrays, config.extra_metrics, config.track)
-        step = make_step(*args, config.optimizer, self.order)
+        how = config.formulation
+        evaluate = make_evaluate(*args, arrays, config.extra_metrics, config.track, how)
+        step = make_step(*args, config.optimizer, self.order, how)
         masked = config.steps % config.eval_every != 0
         chunk = make_chunk(
             step, evaluate, self.order, arrays, layout.seed_of_run, config.eval_every, masked
@@ -228,6 +229,7 @@ def sweep(
     keep_params: bool = False,
     progress: bool | None = None,
     dtype: Any = jnp.float32,
+    formulation: str = "auto",
 ) -> SweepResult:
     """Train every (initializer, seed) pair and collect metrics at eval points.
 
@@ -251,6 +253,8 @@ def sweep(
       extra_metrics: ``{name: (logits, labels) -> scalar}``, evaluated on both splits.
       track: ``params -> pytree`` evaluated for every run at every eval point (``.tracked``).
       devices: devices to shard the run axis over (default: all). dtype: parameters and inputs.
+      formulation: ``"vmap"`` (all runs of a step at once), ``"map"`` (runs in turn: conv
+        nets) or ``"auto"`` (``"map"`` when the model has convolutions).
       out_dir, resume: a checkpoint after every chunk (atomic) and the lock
         ``out_dir/sweep.lock`` while running; ``resume=True`` restarts from it to the same
         numbers. Another sweep's checkpoint is never resumed nor overwritten.
@@ -274,7 +278,7 @@ def sweep(
     config = SweepConfig.build(
         model, inits, data, optimizer=optimizer, loss=loss, steps=steps, seeds=seeds,
         batch_size=batch_size, eval_every=eval_every, extra_metrics=extra_metrics,
-        track=track, devices=devices, dtype=dtype,
+        track=track, devices=devices, dtype=dtype, formulation=formulation,
     )  # fmt: skip
     out_dir = None if out_dir is None else _check_out_dir(out_dir)
     with contextlib.nullcontext() if out_dir is None else checkpoint.locked(out_dir):
