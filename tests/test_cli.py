@@ -54,6 +54,56 @@ def test_list_names_every_experiment(capsys):
     out = capsys.readouterr().out
     for name in ("coursera-init", "planar"):
         assert name in out
+    assert "REFERENCE" not in out  # internal labels stay inside
+
+
+def test_every_option_has_help():
+    import argparse
+
+    from jinit.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    for name, parser in sub.choices.items():
+        for action in parser._actions:
+            assert action.help, f"jinit {name} {action.option_strings or action.dest}: no help"
+
+
+def test_compare_without_model_names_the_default(capsys):
+    assert main(["compare", "--inits", "he_normal", "--seeds", "2", "--steps", "20"]) == 0
+    out = capsys.readouterr().out
+    assert "model None" not in out and "model mlp:2,10,5,1" in out
+
+
+def test_probe_json_is_honoured(capsys):
+    assert main(["probe", "--model", "mlp:4,8,2", "--inits", "he_normal", "--seeds", "2",
+                 "--batch", "4", "--json"]) == 0  # fmt: skip
+    saved = json.loads(capsys.readouterr().out)
+    assert saved["he_normal"]["n_seeds"] == 2
+
+
+def test_progress_bar_on_a_terminal(tmp_path):
+    """A run whose stderr is a terminal shows the progress bar."""
+    import pty
+
+    master, slave = pty.openpty()
+    proc = subprocess.run(
+        [sys.executable, "-m", "jinit.cli", "compare", "--inits", "he_normal", "--seeds", "2",
+         "--steps", "20", "--eval-every", "10", "--no-cache"],
+        stdout=subprocess.DEVNULL, stderr=slave, timeout=300, env=_env(),
+    )  # fmt: skip
+    os.close(slave)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(master)
+    assert proc.returncode == 0
+    assert b"2/2 chunks" in seen, seen
 
 
 @pytest.mark.parametrize(
