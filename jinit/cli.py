@@ -197,9 +197,10 @@ def _checkpoint_dir(out: str | None) -> str | None:
     return None if out is None else os.path.join(out, "checkpoint")
 
 
-def _interrupted(err: BaseException, out: str | None, make_report) -> int:
-    """After Ctrl-C: write what finished (results.json marked ``"partial": true``) and say
-    how to resume; exit code 130."""
+def _interrupted(err: BaseException, out: str | None, make_report, base: str | None = None) -> int:
+    """After Ctrl-C: write what finished under ``out`` (results.json marked ``"partial":
+    true``) and say how to resume (the checkpoint is under ``base``, default ``out``); exit
+    code 130."""
     partial = getattr(err, "partial", None)
     if out is None:
         print("jinit: interrupted (give --out DIR to keep finished chunks and resume)",
@@ -215,7 +216,7 @@ def _interrupted(err: BaseException, out: str | None, make_report) -> int:
         saved = {"result": None}
     with open(path, "w") as f:
         json.dump({"partial": True, **saved}, f, indent=1)
-    print(f"jinit: interrupted; finished chunks kept in {out}; "
+    print(f"jinit: interrupted; finished chunks kept in {base or out}; "
           "re-run the same command to resume", file=sys.stderr)  # fmt: skip
     return INTERRUPTED
 
@@ -293,7 +294,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         except FileNotFoundError as err:
             raise UsageError(str(err).splitlines()[0]) from None
         except _interrupt_type() as err:
-            return _interrupted(err, mode_out, make_report)
+            return _interrupted(err, mode_out, make_report, out)
         status |= _emit(rep, args, mode_out)
         if not args.json:
             print()
