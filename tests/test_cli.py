@@ -279,3 +279,20 @@ def test_sigint_keeps_partial_results_and_rerun_resumes(tmp_path):
     assert "partial" not in a
     assert a["result"]["metrics"] == b["result"]["metrics"]
     assert a["result"]["eval_steps"] == b["result"]["eval_steps"]
+
+
+def test_compare_out_resumes_and_refuses_another_sweeps_checkpoint(tmp_path, capsys):
+    """--out keeps a checkpoint; the same command again gives the same table, another
+    command on the same --out is refused in one line instead of overwriting it."""
+    out = str(tmp_path / "cmp")
+    args = ["compare", "--inits", "he_normal", "--seeds", "2", "--steps", "20", "--out", out]
+    assert main(args) == 0
+    first = json.loads((tmp_path / "cmp" / "results.json").read_text())["result"]["metrics"]
+    assert (tmp_path / "cmp" / "checkpoint" / "sweep_checkpoint.npz").exists()
+    assert main(args) == 0
+    again = json.loads((tmp_path / "cmp" / "results.json").read_text())["result"]["metrics"]
+    assert again == first
+    capsys.readouterr()
+    assert main([*args[:-3], "40", "--out", out]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "different sweep" in err[0], err
