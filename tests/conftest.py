@@ -4,7 +4,27 @@ with ``python -m pytest -m slow``."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+
 import pytest
+
+_CREATED_CACHE: list[str] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The ``jinit`` command's compilation cache goes to one temporary directory per test
+    session (shared by xdist workers, which inherit the environment), not the user's."""
+    if not os.environ.get("JINIT_CACHE_DIR"):
+        os.environ["JINIT_CACHE_DIR"] = tempfile.mkdtemp(prefix="jinit-test-xla-")
+        _CREATED_CACHE.append(os.environ["JINIT_CACHE_DIR"])
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for path in _CREATED_CACHE:
+        shutil.rmtree(path, ignore_errors=True)
+
 
 # Measured with `python -m pytest -q -p no:cacheprovider --durations=30 tests/FILE`, one file
 # at a time; each takes over a minute on 2 cores and has a cheaper sibling in the default run.
