@@ -251,13 +251,10 @@ def _engine_has_interrupt_protocol() -> bool:
     return hasattr(jinit.engine, "SweepInterrupted")
 
 
-@pytest.mark.xfail(
-    not _engine_has_interrupt_protocol(), strict=False, reason="needs engine SweepInterrupted"
-)
 def test_sigint_keeps_partial_results_and_rerun_resumes(tmp_path):
     """Ctrl-C: rc 130 (no segfault), one line saying where the work is, results.json marked
-    partial with the finished evaluations; the same command then resumes and ends with the
-    numbers of an uninterrupted run."""
+    partial (with the finished evaluations, once the engine raises SweepInterrupted); the
+    same command then resumes and ends with the numbers of an uninterrupted run."""
     cache = str(tmp_path / "xla")
     out = tmp_path / "run"
     proc = _interrupt_after_first_chunk(out, cache)
@@ -267,8 +264,9 @@ def test_sigint_keeps_partial_results_and_rerun_resumes(tmp_path):
     )
     partial = json.loads((out / "results.json").read_text())
     assert partial["partial"] is True
-    n_done = len(partial["result"]["eval_steps"])
-    assert 1 < n_done < 201  # some chunks finished, not all
+    if _engine_has_interrupt_protocol():  # the engine hands over what finished
+        n_done = len(partial["result"]["eval_steps"])
+        assert 1 < n_done < 201  # some chunks finished, not all
 
     resumed = run_cli(*SWEEP_ARGS, "--out", str(out), cache=cache)
     assert resumed.returncode == 0, resumed.stderr
