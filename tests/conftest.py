@@ -27,7 +27,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 # Measured with `python -m pytest -q -p no:cacheprovider --durations=30 tests/FILE`, one file
-# at a time; each takes over a minute on 2 cores and has a cheaper sibling in the default run.
+# at a time (busy 2-core machine): deep-relu training 196 s, the next slowest test in
+# test_experiments/test_sweep/test_notebooks/test_integration 64 s. The probe tests of
+# test_diagnostics keep covering deep ReLU nets in the default run.
 SLOW = {
     "tests/test_experiments.py::test_deep_relu_signal_and_training",
 }
