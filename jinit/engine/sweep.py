@@ -22,7 +22,7 @@ import numpy as np
 import optax
 
 from jinit.data import Dataset
-from jinit.engine import checkpoint
+from jinit.engine import checkpoint, plan
 from jinit.engine.config import SweepConfig
 from jinit.engine.inits import initial_params
 from jinit.engine.order import data_order
@@ -230,6 +230,7 @@ def sweep(
     progress: bool | None = None,
     dtype: Any = jnp.float32,
     formulation: str = "auto",
+    max_memory: float | None = None,
 ) -> SweepResult:
     """Train every (initializer, seed) pair and collect metrics at eval points.
 
@@ -255,6 +256,9 @@ def sweep(
       devices: devices to shard the run axis over (default: all). dtype: parameters and inputs.
       formulation: ``"vmap"`` (all runs of a step at once), ``"map"`` (runs in turn: conv
         nets) or ``"auto"`` (``"map"`` when the model has convolutions).
+      max_memory: bytes the runs may use at once (default: 90% of the device's free memory,
+        half the available RAM on CPU). Runs that do not fit are trained in groups, one
+        compiled program per group, with the same numbers per run (:mod:`jinit.engine.plan`).
       out_dir, resume: a checkpoint after every chunk (atomic) and the lock
         ``out_dir/sweep.lock`` while running; ``resume=True`` restarts from it to the same
         numbers. Another sweep's checkpoint is never resumed nor overwritten.
@@ -281,6 +285,19 @@ def sweep(
         track=track, devices=devices, dtype=dtype, formulation=formulation,
     )  # fmt: skip
     out_dir = None if out_dir is None else _check_out_dir(out_dir)
+    groups = plan.sweep_groups(config, max_memory)
+    if len(groups) > 1:  # each group a sweep of its own (out_dir/group_i), then joined
+        kwargs = dict(optimizer=optimizer, loss=loss, steps=steps, batch_size=batch_size,
+                      eval_every=eval_every, extra_metrics=extra_metrics, track=track,
+                      devices=devices, resume=resume, keep_params=keep_params,
+                      progress=progress, dtype=dtype, formulation=formulation)  # fmt: skip
+        parts = [
+            sweep(model, plan.group_inits(config.inits, g), data, **kwargs,
+                  seeds=[int(s) for s in config.seeds[g.seeds]], max_memory=float("inf"),
+                  out_dir=None if out_dir is None else os.path.join(out_dir, f"group_{i}"))
+            for i, g in enumerate(groups)
+        ]  # fmt: skip
+        return plan.merge_groups(groups, parts)
     with contextlib.nullcontext() if out_dir is None else checkpoint.locked(out_dir):
         compiled = _Compiled(config)
         store, state, evals = _start(config, compiled, out_dir, bool(resume))

@@ -1,0 +1,224 @@
+"""Memory planning: how many runs of a sweep fit in memory at once, and the groups to run.
+
+A sweep keeps every run's state on the device and computes every run's step at once, so its
+memory grows with the number of runs. :func:`run_bytes` estimates the bytes one run needs:
+
+- its parameters, held three times during a step (state in, gradients, state out);
+- its optimizer slots (``jax.eval_shape`` of ``optimizer.init``), held twice;
+- the activations of one training step on one batch: the sum of the sizes of every
+  intermediate value of the traced forward and backward pass (``jax.make_jaxpr``), an upper
+  bound since XLA frees and reuses buffers;
+- the activations of one evaluation block (forward pass on up to ``EVAL_BLOCK`` examples).
+
+:func:`memory_budget` is ``max_memory`` if given, else 90% of the free memory of the devices
+(``device.memory_stats()``, GPU/TPU), else half of the machine's available RAM (CPU).
+:func:`plan_groups` splits the runs into groups that fit the budget: whole seed ranges with all
+inits when one seed of every init fits, else one init at a time; groups are near-equal in size
+(so a persistent compilation cache serves the later groups). Run (init, seed) draws its
+parameters and data order from its own seed and name only, so it is the same run whatever
+group it lands in. One program is compiled per group.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jinit.engine.program import EVAL_BLOCK
+
+RAM_FRACTION = 0.5
+DEVICE_FRACTION = 0.9
+
+
+class RunBytes(NamedTuple):
+    """Estimated bytes one run needs (see the module docstring)."""
+
+    params: int
+    opt_state: int
+    activations: int
+    evaluation: int
+
+    @property
+    def total(self) -> int:
+        return 3 * self.params + 2 * self.opt_state + self.activations + self.evaluation
+
+
+class Group(NamedTuple):
+    """A group of runs: the init positions and the seed positions it trains."""
+
+    inits: slice
+    seeds: slice
+
+
+def _nbytes(tree: Any) -> int:
+    return sum(
+        math.prod(x.shape) * jnp.dtype(x.dtype).itemsize for x in jax.tree_util.tree_leaves(tree)
+    )
+
+
+def _jaxpr_bytes(jaxpr: Any) -> int:
+    """Bytes of every value an (open) jaxpr computes, nested jaxprs included."""
+    total = 0
+    for eqn in jaxpr.eqns:
+        for var in eqn.outvars:
+            aval = var.aval
+            if hasattr(aval, "shape") and hasattr(aval, "dtype"):
+                total += math.prod(aval.shape) * jnp.dtype(aval.dtype).itemsize
+        for param in eqn.params.values():
+            for sub in param if isinstance(param, tuple | list) else (param,):
+                inner = getattr(sub, "jaxpr", sub)
+                if hasattr(inner, "eqns"):
+                    total += _jaxpr_bytes(inner)
+    return total
+
+
+def _traced_bytes(fn: Any, *args: Any) -> int:
+    return _jaxpr_bytes(jax.make_jaxpr(fn)(*args).jaxpr)
+
+
+def run_bytes(model: Any, loss_fn: Any, optimizer: Any, template: Any, data: Any,
+              batch_size: int | None, dtype: Any) -> RunBytes:  # fmt: skip
+    """The estimated memory of one run (:class:`RunBytes`)."""
+    x, y = np.asarray(data.x_train), np.asarray(data.y_train)
+    batch = batch_size or len(x)
+    xb = jnp.zeros((batch, *x.shape[1:]), dtype)
+    yb = jnp.zeros((batch, *y.shape[1:]), y.dtype)
+
+    def train_loss(params):
+        return loss_fn(model.apply(params, xb), yb)
+
+    n_eval = min(max(len(x), len(data.x_test)), EVAL_BLOCK)
+    xe = jnp.zeros((n_eval, *x.shape[1:]), dtype)
+    return RunBytes(
+        params=_nbytes(template),
+        opt_state=_nbytes(jax.eval_shape(optimizer.init, template)),
+        activations=_traced_bytes(jax.value_and_grad(train_loss), template) + _nbytes(xb),
+        evaluation=_traced_bytes(model.apply, template, xe),
+    )
+
+
+def memory_budget(devices: Sequence[jax.Device], max_memory: float | None = None) -> int:
+    """Bytes the runs of one group may use over all ``devices`` (module docstring)."""
+    if max_memory is not None:
+        if isinstance(max_memory, bool) or not isinstance(max_memory, int | float) or not (
+            max_memory > 0
+        ):
+            raise ValueError(
+                f"sweep: max_memory must be a positive number of bytes (or None for the "
+                f"device's free memory), got {max_memory!r}."
+            )
+        return int(min(max_memory, 2**62))
+    stats = devices[0].memory_stats() if hasattr(devices[0], "memory_stats") else None
+    if stats and "bytes_limit" in stats:
+        free = stats["bytes_limit"] - stats.get("bytes_in_use", 0)
+        return int(DEVICE_FRACTION * free * len(devices))
+    try:
+        ram = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # not POSIX: assume 4 GiB
+        ram = 4 * 2**30
+    return int(RAM_FRACTION * ram)
+
+
+def plan_groups(n_inits: int, n_seeds: int, per_run: RunBytes, budget: int) -> list[Group]:
+    """Groups of runs (init-major: each init's seeds in order) that each fit ``budget``."""
+    fit = budget // max(per_run.total, 1)
+    if fit < 1:
+        mb = 2**20
+        raise ValueError(
+            f"sweep: one run needs about {per_run.total / mb:.1f} MB (parameters "
+            f"{per_run.params / mb:.1f} MB, optimizer {per_run.opt_state / mb:.1f} MB, "
+            f"activations {per_run.activations / mb:.1f} MB, evaluation "
+            f"{per_run.evaluation / mb:.1f} MB), more than the memory budget of "
+            f"{budget / mb:.1f} MB; pass a larger max_memory=, a smaller batch_size or a "
+            "smaller model."
+        )
+    if fit >= n_inits * n_seeds:
+        return [Group(slice(0, n_inits), slice(0, n_seeds))]
+    if fit >= n_inits:
+        init_chunks = [slice(0, n_inits)]
+        seed_chunks = _even(n_seeds, fit // n_inits)
+    else:
+        init_chunks = [slice(i, i + 1) for i in range(n_inits)]
+        seed_chunks = _even(n_seeds, fit)
+    return [Group(i, s) for i in init_chunks for s in seed_chunks]
+
+
+def _even(n: int, most: int) -> list[slice]:
+    """``n`` positions in near-equal consecutive slices of at most ``most``."""
+    bounds = np.linspace(0, n, math.ceil(n / most) + 1).round().astype(int)
+    return [slice(int(a), int(b)) for a, b in itertools.pairwise(bounds)]
+
+
+def group_inits(inits: Sequence[Any], group: Group) -> dict[str, Any]:
+    """The ``inits`` argument of a group's sweep (explicit parameters cut to its seeds)."""
+    out = {}
+    for init in inits[group.inits]:
+        if init.params is not None:
+            out[init.name] = jax.tree_util.tree_map(lambda p: p[group.seeds], init.params)
+        else:
+            out[init.name] = (init.weight_init, init.bias_init)
+    return out
+
+
+def merge_groups(groups: Sequence[Group], results: Sequence[Any]) -> Any:
+    """One result from the results of ``groups`` (as :func:`plan_groups` lays them out):
+    seed groups joined on the seed axis, init groups on the init axis."""
+    rows: list[list[Any]] = []
+    for group, result in zip(groups, results, strict=True):
+        if not rows or group.seeds.start == 0:
+            rows.append([])
+        rows[-1].append(result)
+    merged = [_concat(row, axis=1) for row in rows]
+    out = _concat(merged, axis=0)
+    out.config = out.config | {"groups": len(groups)}
+    return out
+
+
+def _concat(results: Sequence[Any], axis: int) -> Any:
+    first = results[0]
+    if len(results) == 1:
+        return first
+
+    def join(*xs):
+        return None if xs[0] is None else np.concatenate(xs, axis=axis)
+
+    def tree(name):
+        trees = [getattr(r, name) for r in results]
+        return None if trees[0] is None else jax.tree_util.tree_map(join, *trees)
+
+    timing = {
+        k: sum(r.timing.get(k, 0) for r in results)
+        for k in first.timing
+        if isinstance(first.timing[k], int | float)
+    }
+    return type(first)(
+        inits=first.inits if axis == 1 else [n for r in results for n in r.inits],
+        specs=first.specs if axis == 1 else [s for r in results for s in r.specs],
+        seeds=np.concatenate([r.seeds for r in results]) if axis == 1 else first.seeds,
+        eval_steps=first.eval_steps,
+        metrics={k: join(*(r.metrics[k] for r in results)) for k in first.metrics},
+        diverged_step=join(*(r.diverged_step for r in results)),
+        tracked=tree("tracked"),
+        params=tree("params"),
+        config=dict(first.config),
+        timing=timing,
+    )
+
+
+def sweep_groups(config: Any, max_memory: float | None) -> list[Group]:
+    """The groups of a validated sweep config (one group when everything fits, or when
+    ``max_memory`` is ``math.inf``, which skips the estimate)."""
+    n_inits, n_seeds = len(config.inits), len(config.seeds)
+    if max_memory == math.inf:
+        return [Group(slice(0, n_inits), slice(0, n_seeds))]
+    budget = memory_budget(config.devices, max_memory)
+    per_run = run_bytes(config.model, config.loss_fn, config.optimizer, config.template,
+                        config.data, config.batch_size, config.dtype)  # fmt: skip
+    return plan_groups(n_inits, n_seeds, per_run, budget)

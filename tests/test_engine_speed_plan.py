@@ -1,0 +1,95 @@
+"""Memory planning: groups that fit a budget, the same numbers as one group, clear errors."""
+
+import math
+
+import numpy as np
+import optax
+import pytest
+
+import jinit
+from jinit.engine import plan
+
+NET = jinit.models.MLP([2, 6, 1])
+DATA = jinit.data.circles(n_train=48, n_test=24)
+INITS = {"he": jinit.he_normal, "xavier": jinit.xavier_normal}
+
+
+def _sweep(**kw):
+    return jinit.sweep(NET, INITS, DATA, optimizer=optax.sgd(0.1), steps=12, eval_every=4,
+                       keep_params=True, **kw)  # fmt: skip
+
+
+def _per_run():
+    config = jinit.engine.config.SweepConfig.build(
+        NET, INITS, DATA, optimizer=optax.sgd(0.1), loss=None, steps=12, seeds=32,
+        batch_size=None, eval_every=4, extra_metrics=None, track=None, devices=None,
+        dtype=np.float32, formulation="auto",
+    )  # fmt: skip
+    return plan.sweep_groups(config, math.inf), plan.run_bytes(
+        config.model, config.loss_fn, config.optimizer, config.template, config.data,
+        None, np.float32,
+    )  # fmt: skip
+
+
+def test_run_bytes_counts_params_and_activations():
+    groups, per_run = _per_run()
+    assert len(groups) == 1
+    assert per_run.params == (2 * 6 + 6 + 6 + 1) * 4
+    assert per_run.opt_state == 0  # plain SGD has no slots
+    assert per_run.activations >= 48 * 6 * 4  # at least the hidden layer on the batch
+    assert per_run.total > 3 * per_run.params
+
+
+def _same(grouped, whole, exact):
+    assert grouped.config["groups"] > 1
+    assert "groups" not in whole.config
+    assert grouped.inits == whole.inits and np.array_equal(grouped.seeds, whole.seeds)
+    check = np.testing.assert_array_equal if exact else (
+        lambda a, b, err_msg="": np.testing.assert_allclose(a, b, rtol=1e-5, err_msg=err_msg))
+    for k, v in whole.metrics.items():
+        check(grouped.metrics[k], v, err_msg=k)
+    np.testing.assert_array_equal(grouped.diverged_step, whole.diverged_step)
+    for a, b in zip(grouped.params, whole.params, strict=True):
+        for name in ("kernel", "bias"):
+            check(a[name], b[name], err_msg=name)
+
+
+@pytest.mark.slow  # 5 compiles: about 25 s on a loaded 2-core machine
+def test_grouped_sweep_equals_one_group_bit_for_bit():
+    """64 runs in 4 groups of 16 (8 seeds of both inits): the same bits as one group."""
+    _, per_run = _per_run()
+    whole = _sweep(seeds=32)
+    grouped = _sweep(seeds=32, max_memory=16 * per_run.total + 1)
+    assert grouped.config["groups"] == 4
+    _same(grouped, whole, exact=True)
+
+
+@pytest.mark.slow
+def test_groups_of_one_run_each_match_to_round_off():
+    """One init and seed at a time (tiny groups: XLA:CPU vectorizes a 1-run step otherwise
+    than a 16-run one, so the last bit of a few runs may differ)."""
+    _, per_run = _per_run()
+    whole = _sweep(seeds=[3, 7])
+    grouped = _sweep(seeds=[3, 7], max_memory=per_run.total + 1)
+    assert grouped.config["groups"] == 4
+    _same(grouped, whole, exact=False)
+
+
+def test_plan_groups_layout():
+    per_run = plan.RunBytes(100, 0, 0, 0)  # 300 bytes a run
+    assert plan.plan_groups(3, 10, per_run, 300 * 30) == [plan.Group(slice(0, 3), slice(0, 10))]
+    groups = plan.plan_groups(3, 10, per_run, 300 * 9)  # 3 seeds of every init
+    assert [g.seeds for g in groups] == [slice(0, 2), slice(2, 5), slice(5, 8), slice(8, 10)]
+    groups = plan.plan_groups(3, 10, per_run, 300 * 2)  # one init at a time, 2 seeds
+    assert len(groups) == 15 and groups[5] == plan.Group(slice(1, 2), slice(0, 2))
+
+
+def test_one_run_too_big_is_a_clear_error():
+    with pytest.raises(ValueError, match=r"one run needs about .* max_memory="):
+        _sweep(seeds=2, max_memory=100)
+
+
+@pytest.mark.parametrize("bad", [0, -5, "1GB", True])
+def test_bad_max_memory_refused(bad):
+    with pytest.raises(ValueError, match="max_memory must be a positive number"):
+        _sweep(seeds=2, max_memory=bad)
