@@ -704,7 +704,7 @@ def modular_addition(
         >>> d.x_train.shape, d.x_test.shape, d.n_classes
         ((20, 3), (5, 3), 5)
         >>> a, b, eq = d.x_train[0].astype(int)
-        >>> int(d.y_train[0]) == (a + b) % 5 and eq == 5
+        >>> bool(d.y_train[0] == (a + b) % 5 and eq == 5)
         True
     """
     p = _check_int(p, "p", minimum=2)
