@@ -141,6 +141,10 @@ def test_resnet_rejects_bad_arguments(kwargs, match):
 def test_transformer_rejects_bad_arguments():
     with pytest.raises(ValueError, match="divisible by n_heads"):
         Transformer(7, 3, d_model=10, n_heads=4)
+    with pytest.raises(ValueError, match="d_ff must be a positive int, got 0"):
+        Transformer(7, 3, d_ff=0)
+    with pytest.raises(TypeError, match="count_flops: model must be an MLP or a ConvNet"):
+        jinit.models.count_flops(Transformer(7, 3), 4)
     with pytest.raises(ValueError, match="pooling must be"):
         Transformer(7, 3, pooling="max")
     with pytest.raises(ValueError, match="norm must be one of None, 'layer'"):

@@ -274,7 +274,10 @@ class ConvNet:
 
 
 def count_flops(model: MLP | ConvNet, batch: int) -> float:
-    """Multiply-add FLOPs of one forward pass (2 per MAC) for ``batch`` examples."""
+    """Multiply-add FLOPs of one forward pass (2 per MAC) for ``batch`` examples of an
+    :class:`MLP` or :class:`ConvNet` (other models raise ``TypeError``)."""
+    if not isinstance(model, MLP | ConvNet):
+        raise TypeError(f"count_flops: model must be an MLP or a ConvNet, got {model!r}.")
     if isinstance(model, MLP):
         return 2.0 * batch * sum(a * b for a, b in model.shapes())
     h, w = model.image_shape[:2]

@@ -65,7 +65,9 @@ class Transformer:
     def __post_init__(self) -> None:
         L.check_positive("Transformer", vocab_size=self.vocab_size, seq_len=self.seq_len,
                          d_model=self.d_model, n_heads=self.n_heads, n_layers=self.n_layers,
-                         n_classes=self.n_classes, d_ff=self.d_ff or 1)  # fmt: skip
+                         n_classes=self.n_classes)  # fmt: skip
+        if self.d_ff is not None:
+            L.check_positive("Transformer", d_ff=self.d_ff)
         if self.d_model % self.n_heads:
             raise ValueError(
                 f"Transformer: d_model ({self.d_model}) must be divisible by n_heads "
