@@ -197,3 +197,13 @@ def test_sweep_trains(name):
                          steps=40, seeds=2, eval_every=40, progress=False)  # fmt: skip
     loss = result.metrics["train_loss"][0]
     assert loss.shape == (2, 2) and (loss[:, -1] < 0.7 * loss[:, 0]).all(), loss
+
+
+def test_transformer_out_of_range_token_is_nan_not_clamped():
+    model = MODELS["transformer"]()
+    params = model.init(KEY, jinit.xavier_normal)
+    logits = model.apply(params, jnp.array([[1.0, 2, 6], [1, 2, 7], [-1, 2, 3]]))
+    assert bool(jnp.isfinite(logits[0]).all())
+    assert bool(jnp.isnan(logits[1:]).all())
+    grads = jax.grad(lambda p: model.apply(p, jnp.array([[1.0, 2, 6]])).sum())(params)
+    assert all(bool(jnp.isfinite(g).all()) for g in jax.tree.leaves(grads))

@@ -33,7 +33,9 @@ class Transformer:
     hidden units, default ``4 d_model``); then ``final_norm``, pooling over positions
     (``"mean"`` or the ``"last"`` token) and a dense readout to ``n_classes`` logits. Tokens
     arrive as floats (a :class:`jinit.data.Dataset` stores ``x`` as float32) and are cast to
-    int. The residual-branch ends are ``attn/out`` and ``mlp/fc2``.
+    int; a token outside ``[0, vocab_size)`` gives NaN logits (a sweep reports the run as
+    diverged) instead of a clamped lookup. The residual-branch ends are ``attn/out`` and
+    ``mlp/fc2``.
 
     Parameters: ``{"embed": {"embedding": (vocab, d)}, "pos_embed": {"embedding": (seq, d)},
     "blocks": [{"ln1": {"scale", "bias"}, "attn": {"query", "key", "value", "out": {"kernel":
@@ -127,7 +129,11 @@ class Transformer:
         "mlp": its MLP output}, ...])``."""
         act = activation_fn(self.activation)
         tokens = x.reshape(x.shape[0], self.seq_len).astype(jnp.int32)
-        h = params["embed"]["embedding"][tokens] + params["pos_embed"]["embedding"]
+        # A token outside [0, vocab_size) embeds as NaN (jnp indexing would clamp it silently).
+        table = params["embed"]["embedding"]
+        tokens = jnp.where(tokens < 0, self.vocab_size, tokens)  # take wraps negative indices
+        h = jnp.take(table, tokens, axis=0, mode="fill", fill_value=jnp.nan)
+        h = h + params["pos_embed"]["embedding"]
         blocks = []
         for p in params["blocks"]:
             a = self.attention(p["attn"], L.layer_norm(p["ln1"], h))
