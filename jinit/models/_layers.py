@@ -22,6 +22,8 @@ import jax
 import jax.numpy as jnp
 
 from jinit.keys import path_key
+from jinit.laws import zeros
+from jinit.models._core import Initializer, output_transform
 from jinit.ops import conv2d
 
 NORMS = (None, "layer", "batch")
@@ -113,3 +115,20 @@ def batch_norm(p: dict, x: jax.Array, stats: tuple[jax.Array, jax.Array] | None 
         stats = mean, jnp.square(x - mean).mean(axes)
     mean, var = stats
     return (x - mean) * jax.lax.rsqrt(var + EPS) * p["scale"] + p["bias"], stats
+
+
+class NamedModel:
+    """Mixin of the named-parameter models: ``init`` draws ``self.layout()`` (see the module
+    docstring) and ``predict`` applies the output nonlinearity to ``self.apply``."""
+
+    def init(
+        self, key: jax.Array, weight_init: Initializer, bias_init: Initializer = zeros,
+        dtype: Any = jnp.float32,
+    ) -> dict[str, Any]:  # fmt: skip
+        """Parameters: weights from ``weight_init``, biases from ``bias_init``, norm scales
+        ones and norm biases zeros, each leaf with its path key."""
+        return draw(self.layout(), key, weight_init, bias_init, dtype)
+
+    def predict(self, params: dict[str, Any], x: jax.Array) -> jax.Array:
+        """Probabilities (sigmoid/softmax) or values (linear)."""
+        return output_transform(self.output)(self.apply(params, x))

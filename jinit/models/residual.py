@@ -17,13 +17,12 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from jinit.laws import zeros
 from jinit.models import _layers as L
-from jinit.models._core import Initializer, _check_output, activation_fn, output_transform
+from jinit.models._core import _check_output, activation_fn, output_transform
 
 
 @dataclasses.dataclass(frozen=True)
-class ResidualMLP:
+class ResidualMLP(L.NamedModel):
     """``x -> embed -> depth x [h + branch(h)] -> readout``, a pre-activation residual MLP.
 
     ``branch(h) = fc2(act(fc1(act(norm(h)))))`` (``norm`` is the identity when ``norm=None``,
@@ -80,13 +79,6 @@ class ResidualMLP:
         out["readout"] = L.dense(w, self.n_out)
         return out
 
-    def init(
-        self, key: jax.Array, weight_init: Initializer, bias_init: Initializer = zeros,
-        dtype: Any = jnp.float32,
-    ) -> dict[str, Any]:  # fmt: skip
-        """Parameters (see the class docstring)."""
-        return L.draw(self.layout(), key, weight_init, bias_init, dtype)
-
     def _norm(self, p: dict, name: str, h: jax.Array) -> jax.Array:
         return L.layer_norm(p[name], h) if self.norm else h
 
@@ -105,12 +97,9 @@ class ResidualMLP:
         logits = L.apply_dense(params["readout"], act(self._norm(params, "final_norm", h)))
         return (logits, blocks) if capture else logits
 
-    def predict(self, params: dict[str, Any], x: jax.Array) -> jax.Array:
-        return output_transform(self.output)(self.apply(params, x))
-
 
 @dataclasses.dataclass(frozen=True)
-class ResNet:
+class ResNet(L.NamedModel):
     """A small ResNet (He et al. 2016) for NHWC images ``(batch, H, W, C)``.
 
     ``stem``: 3x3 conv -> norm -> act; then ``len(stages)`` stages of ``blocks_per_stage``
@@ -201,13 +190,6 @@ class ResNet:
         out["blocks"] = blocks
         out["readout"] = L.dense(self.stages[-1], self.n_classes)
         return out
-
-    def init(
-        self, key: jax.Array, weight_init: Initializer, bias_init: Initializer = zeros,
-        dtype: Any = jnp.float32,
-    ) -> dict[str, Any]:  # fmt: skip
-        """Parameters (see the class docstring)."""
-        return L.draw(self.layout(), key, weight_init, bias_init, dtype)
 
     def init_state(self, dtype: Any = jnp.float32) -> dict[str, Any]:
         """Batch norm running statistics (``mean`` zeros, ``var`` ones) for every norm layer,

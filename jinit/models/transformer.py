@@ -15,15 +15,14 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from jinit.laws import zeros
 from jinit.models import _layers as L
-from jinit.models._core import Initializer, _check_output, activation_fn, output_transform
+from jinit.models._core import _check_output, activation_fn
 
 POOLINGS = ("mean", "last")
 
 
 @dataclasses.dataclass(frozen=True)
-class Transformer:
+class Transformer(L.NamedModel):
     """Encoder classifier for token sequences ``(batch, seq_len)`` (Vaswani et al. 2017, with
     the pre-LN blocks of GPT-2 / Xiong et al. 2020).
 
@@ -100,13 +99,6 @@ class Transformer:
             "readout": L.dense(d, self.n_classes),
         }
 
-    def init(
-        self, key: jax.Array, weight_init: Initializer, bias_init: Initializer = zeros,
-        dtype: Any = jnp.float32,
-    ) -> dict[str, Any]:  # fmt: skip
-        """Parameters (see the class docstring)."""
-        return L.draw(self.layout(), key, weight_init, bias_init, dtype)
-
     def attention(self, p: dict, h: jax.Array) -> jax.Array:
         """Multi-head self-attention of ``h`` ``(batch, seq, d_model)``."""
         b, t, d = h.shape
@@ -147,6 +139,3 @@ class Transformer:
         pooled = h.mean(axis=1) if self.pooling == "mean" else h[:, -1]
         logits = L.apply_dense(params["readout"], pooled)
         return (logits, blocks) if capture else logits
-
-    def predict(self, params: dict[str, Any], x: jax.Array) -> jax.Array:
-        return output_transform(self.output)(self.apply(params, x))
