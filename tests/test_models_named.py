@@ -207,3 +207,18 @@ def test_transformer_out_of_range_token_is_nan_not_clamped():
     assert bool(jnp.isnan(logits[1:]).all())
     grads = jax.grad(lambda p: model.apply(p, jnp.array([[1.0, 2, 6]])).sum())(params)
     assert all(bool(jnp.isfinite(g).all()) for g in jax.tree.leaves(grads))
+
+
+def test_rules_target_branch_ends_by_path():
+    """Zeroing every branch end (``blocks/*/fc2/*``, the Fixup/SkipInit start) by path makes
+    each residual block the identity: the stream after every block equals the embedding."""
+    model = ResidualMLP(6, width=8, depth=3, n_out=3)
+    params = model.init(KEY, jinit.he_normal, jinit.normal)
+    zeroed = jinit.reinit(KEY, params, {"blocks/*/fc2/*": jinit.zeros})
+    x = _inputs(model)
+    embedded = x @ params["embed"]["kernel"] + params["embed"]["bias"]
+    _, blocks = model.apply(zeroed, x, capture=True)
+    for block in blocks:
+        np.testing.assert_allclose(block["h"], embedded, rtol=1e-6)
+    _, unzeroed = model.apply(params, x, capture=True)
+    assert not np.allclose(unzeroed[-1]["h"], embedded)
