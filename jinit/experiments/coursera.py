@@ -68,9 +68,9 @@ COURSE_OUTPUT = (
 )
 #: Where the sweep's medians come from: nobody published them.
 SEED_RERUN = (
-    "REFERENCE.md section 1: the course's NumPy model() re-run over np.random.seed 0-9, "
-    "15000 iterations, train accuracy (min / median / max); the course itself runs one seed "
-    "and never runs x0.01"
+    "REFERENCE.md section 1: the course's NumPy model() re-run on its own schedule over "
+    "np.random.seed 0-9, train accuracy (min / median / max); the course itself runs one "
+    "seed and never runs x0.01"
 )
 
 
@@ -191,8 +191,8 @@ def _coursera_sweep(
         "N(0, 2/(n_in+n_out)).",
     ]
     if not full:
-        notes.append("Not the course's schedule (15000 steps at lr 0.01): the reference "
-                     "medians are context only.")  # fmt: skip
+        notes.append("Not the course's schedule (lr 0.01 for the course's number of "
+                     "iterations): the reference medians are context only.")  # fmt: skip
     return Report(
         "coursera-init",
         sweep_mode(len(r.seeds)),
