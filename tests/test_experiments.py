@@ -51,7 +51,8 @@ def test_deep_relu_probe_states_the_variance_law():
     halves), 1 under He; the depth-10 value is (1/sqrt 2)^10 = 2^-5."""
     from jinit.experiments import deep
 
-    rows, header, checks, profiles = deep._relu_probe((10,), width=64, seeds=3)
+    rows, _, checks, profiles = deep._relu_probe((10,), width=64, seeds=3)
+    assert [r[:2] for r in rows] == [[10, "xavier"], [10, "he"]]
     assert all(c.passed for c in checks), [(c.label, c.measured, c.criterion) for c in checks]
     xavier_factor, xavier_depth, he_factor, _ = checks
     assert xavier_factor.label.startswith("xavier, depth 10: activation std factor")

@@ -186,9 +186,7 @@ def test_nielsen_book_counts_are_judged_on_the_seed_distribution():
     seeds = np.array([9640.0, 9655.0, 9630.0, 9662.0, 9648.0, 9637.0])
     ok = nielsen.book_in_seed_interval("30, 1/sqrt: epoch 30", 9650, seeds)
     assert ok.passed and ok.kind == "published" and "9630..9662" in ok.note
-    assert ok.tolerance == pytest.approx(
-        2.5706 * seeds.std(ddof=1) * np.sqrt(1 + 1 / 6), rel=1e-3
-    )
+    assert ok.tolerance == pytest.approx(2.5706 * seeds.std(ddof=1) * np.sqrt(1 + 1 / 6), rel=1e-3)
     assert nielsen.book_in_seed_interval("x", 9650, seeds - 120).passed is False
     assert nielsen.book_in_seed_interval("x", 9650, seeds[:2]).not_run
 
