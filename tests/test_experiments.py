@@ -116,3 +116,21 @@ def test_deep_linear_too_few_steps_fails_instead_of_passing():
     assert not rep.passed
     assert all(math.isnan(c.measured) for c in rep.checks)
     assert any("run with more steps" in note for note in rep.notes)
+
+
+def test_every_experiment_accepts_checkpoint_dir():
+    import inspect
+
+    for name in experiments.available():
+        exp = experiments.get(name)
+        for fn in filter(None, (exp.faithful, exp.sweep)):
+            assert "checkpoint_dir" in inspect.signature(fn).parameters, (name, fn)
+
+
+def test_checkpoint_dir_checkpoints_and_resumes(tmp_path):
+    first = experiments.run("coursera-init", faithful=True, steps=2000, checkpoint_dir=tmp_path)
+    assert (tmp_path / "coursera-faithful" / "sweep_checkpoint.npz").exists()
+    again = experiments.run("coursera-init", faithful=True, steps=2000, checkpoint_dir=tmp_path)
+    np.testing.assert_array_equal(
+        again.result.metrics["train_course_cost"], first.result.metrics["train_course_cost"]
+    )
