@@ -67,18 +67,19 @@ def plot_sweep(result, path, metrics=("train_loss", "test_acc")) -> str:
 
 def plot_report(report, out_dir) -> dict:
     """The figures of a reproduction report: training curves with seed bands and final
-    distributions (``report.result``), and the per-layer profiles (``report.profiles``: one
-    line per init and depth)."""
+    distributions (``report.result`` and each of ``report.results``), and the per-layer
+    profiles (``report.profiles``: one line per init and depth, one figure per statistic).
+    Everything drawn is already in the report: nothing is computed here."""
     import os
 
     import numpy as np
 
     figures = {}
-    if report.result is not None:
-        metrics = tuple(
-            m for m in ("train_loss", "test_acc", "test_loss") if m in report.result.metrics
-        )[:2]
-        figures["curves"] = plot_sweep(report.result, os.path.join(out_dir, "curves.png"), metrics)
+    named = {"": report.result} if report.result is not None else {}
+    for name, result in (named | dict(report.results)).items():
+        metrics = tuple(m for m in ("train_loss", "test_acc", "test_loss") if m in result.metrics)
+        key = f"curves_{name}" if name else "curves"
+        figures[key] = plot_sweep(result, os.path.join(out_dir, f"{key}.png"), metrics[:2])
     for stat in dict.fromkeys(p.stat for p in report.profiles):
         fig = _figure(figsize=(6, 4))
         ax = fig.subplots()

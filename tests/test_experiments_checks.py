@@ -223,3 +223,18 @@ def test_saturation_checks_fail_without_the_effect():
     assert all(c.passed for c in saturation.alike_checks(alike))
     swapped = {"normalized": alike["standard"], "standard": alike["normalized"]}
     assert not any(c.passed for c in saturation.alike_checks(swapped))
+
+
+def test_report_draws_each_result_and_profile_stat(tmp_path):
+    pytest.importorskip("matplotlib")
+    import jinit
+
+    data = jinit.data.circles(n_train=32, n_test=16, seed=0)
+    net = jinit.models.MLP([2, 4, 1], output="sigmoid")
+    r = jinit.sweep(net, {"he": jinit.he_normal}, data, steps=4, seeds=2, eval_every=2)
+    rep = Report("t", "sweep (2 seeds)", "T", "src", results={"a": r, "b": r},
+                 profiles=[LayerProfile("he", 2, "std", np.array([1.0, 0.5])),
+                           LayerProfile("he", 2, "grad_z_std", np.array([0.1, 0.2]))])  # fmt: skip
+    files = rep.write(tmp_path)
+    assert {"curves_a", "curves_b", "layer_std", "layer_grad_z_std"} <= set(files)
+    assert "Across seeds: a" in (tmp_path / "report.md").read_text()

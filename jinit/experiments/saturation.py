@@ -217,7 +217,8 @@ def _saturation(
         profiles=profiles,
         notes=[
             f"Data: {origin} (the paper uses Shapeset-3x2 and MNIST among others); {depth} "
-            f"hidden layers of {width} units (the paper: 1000); SGD lr {lr}, mini-batches of "
+            f"hidden layers of {width} units (the paper: 1000); SGD lr {lr} (the paper picks "
+            "the rate on validation error after 5 million updates), mini-batches of "
             f"{batch_size} (the paper: 10), {steps} steps; biases start at 0.",
             "'standard' is U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (jinit.torch_default); "
             "'normalized' is Glorot's U(+-sqrt(6/(fan_in+fan_out))).",
