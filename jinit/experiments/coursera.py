@@ -68,9 +68,9 @@ COURSE_OUTPUT = (
 )
 #: Where the sweep's medians come from: nobody published them.
 SEED_RERUN = (
-    "REFERENCE.md section 1: the course's NumPy model() re-run on its own schedule over "
-    "np.random.seed 0-9, train accuracy (min / median / max); the course itself runs one "
-    "seed and never runs x0.01"
+    "jinit project notes (REFERENCE.md, section 1): the course's NumPy model() re-run on "
+    "its own schedule over np.random.seed 0-9, train accuracy (min / median / max); the "
+    "course itself runs one seed and never runs x0.01"
 )
 
 

