@@ -107,6 +107,7 @@ def test_deep_linear_orthogonal_saturates_gaussian_grows():
     data = rep.to_dict()
     assert data["tables"][0]["header"] == ["depth", "orthogonal", "gaussian"]
     gauss = {c["label"].split(":")[0]: c for c in data["checks"]}["gaussian"]
+    assert sorted(data["results"]) == ["depth 2", "depth 32", "depth 8"]
     assert gauss["measured"] == "inf" or gauss["measured"] > 2  # inf is kept, not null
 
 

@@ -165,7 +165,7 @@ def test_deep_relu_checks_reject_the_wrong_law():
 
 
 def _linear_report(monkeypatch, table) -> Report:
-    monkeypatch.setattr(deep, "_linear_times", lambda *args: table)
+    monkeypatch.setattr(deep, "_linear_times", lambda *args: (table, {}))
     return experiments.run("deep-linear", seeds=1, depths=(2, 8, 32))
 
 

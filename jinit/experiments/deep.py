@@ -228,14 +228,15 @@ def _mse(logits: jax.Array, labels: jax.Array) -> jax.Array:
     return jnp.mean(jnp.sum((logits - labels) ** 2, -1)) / 2
 
 
-def _linear_times(depths, width, steps, lr, target, seeds, checkpoint_dir) -> dict:
-    """Median steps to ``target`` per depth, ``{depth: [orthogonal, gaussian]}``."""
+def _linear_times(depths, width, steps, lr, target, seeds, checkpoint_dir) -> tuple[dict, dict]:
+    """Median steps to ``target`` per depth, ``{depth: [orthogonal, gaussian]}``, and the
+    sweep result of each depth, ``{"depth d": result}``."""
     x, y, xt, yt = linear_task(width)
     inits = {
         "orthogonal": laws.orthogonal,
         "gaussian": functools.partial(laws.normal, stddev=1 / math.sqrt(width)),
     }
-    table = {}
+    table, results = {}, {}
     for depth in depths:
         net = MLP([width] * (depth + 1), activation="linear", output="linear")
         r = sweep(
@@ -251,7 +252,8 @@ def _linear_times(depths, width, steps, lr, target, seeds, checkpoint_dir) -> di
         )
         loss = r.metrics["train_loss"] / r.metrics["train_loss"][:, :, :1]  # relative to start
         table[depth] = np.median(_steps_to(loss, r.eval_steps, target), axis=1).tolist()
-    return table
+        results[f"depth {depth}"] = r
+    return table, results
 
 
 def _deep_linear(
@@ -265,7 +267,7 @@ def _deep_linear(
 ) -> Report:
     if len(depths) < 2:
         raise ValueError(f"deep-linear: depths needs at least two depths, got {depths!r}.")
-    table = _linear_times(depths, width, steps, lr, target, seeds, checkpoint_dir)
+    table, results = _linear_times(depths, width, steps, lr, target, seeds, checkpoint_dir)
     deep, shallow = max(depths), min(depths)
     mid = min(depths, key=lambda d: abs(math.log(d / (deep / 4))) if d < deep else math.inf)
     checks = [
@@ -300,6 +302,7 @@ def _deep_linear(
         f"Deep linear nets (width {width}): learning time vs depth",
         LINEAR_SOURCE,
         checks=checks,
+        results=results,
         tables=[Table(title, ["depth", "orthogonal", "gaussian"], rows)],
         notes=notes,
     )
