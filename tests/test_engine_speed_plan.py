@@ -44,8 +44,11 @@ def _same(grouped, whole, exact):
     assert grouped.config["groups"] > 1
     assert "groups" not in whole.config
     assert grouped.inits == whole.inits and np.array_equal(grouped.seeds, whole.seeds)
-    check = np.testing.assert_array_equal if exact else (
-        lambda a, b, err_msg="": np.testing.assert_allclose(a, b, rtol=1e-5, err_msg=err_msg))
+    check = (
+        np.testing.assert_array_equal
+        if exact
+        else (lambda a, b, err_msg="": np.testing.assert_allclose(a, b, rtol=1e-5, err_msg=err_msg))
+    )
     for k, v in whole.metrics.items():
         check(grouped.metrics[k], v, err_msg=k)
     np.testing.assert_array_equal(grouped.diverged_step, whole.diverged_step)

@@ -107,8 +107,10 @@ def run_bytes(model: Any, loss_fn: Any, optimizer: Any, template: Any, data: Any
 def memory_budget(devices: Sequence[jax.Device], max_memory: float | None = None) -> int:
     """Bytes the runs of one group may use over all ``devices`` (module docstring)."""
     if max_memory is not None:
-        if isinstance(max_memory, bool) or not isinstance(max_memory, int | float) or not (
-            max_memory > 0
+        if (
+            isinstance(max_memory, bool)
+            or not isinstance(max_memory, int | float)
+            or not (max_memory > 0)
         ):
             raise ValueError(
                 f"sweep: max_memory must be a positive number of bytes (or None for the "

@@ -11,6 +11,7 @@ a :class:`~jinit.results.SweepResult`.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -254,16 +255,14 @@ def sweep(
       extra_metrics: ``{name: (logits, labels) -> scalar}``, evaluated on both splits.
       track: ``params -> pytree`` evaluated for every run at every eval point (``.tracked``).
       devices: devices to shard the run axis over (default: all). dtype: parameters and inputs.
-      formulation: ``"vmap"`` (all runs of a step at once), ``"map"`` (runs in turn: conv
-        nets) or ``"auto"`` (``"map"`` when the model has convolutions).
+      formulation: ``"vmap"``, ``"map"`` or ``"auto"`` (see ``program.choose_formulation``).
       max_memory: bytes the runs may use at once (default: 90% of the device's free memory,
         half the available RAM on CPU). Runs that do not fit are trained in groups, one
         compiled program per group, with the same numbers per run (:mod:`jinit.engine.plan`).
       out_dir, resume: a checkpoint after every chunk (atomic) and the lock
         ``out_dir/sweep.lock`` while running; ``resume=True`` restarts from it to the same
         numbers. Another sweep's checkpoint is never resumed nor overwritten.
-      keep_params: keep final parameters (``.params``). progress: a progress bar (default: in
-        a terminal or Jupyter; tqdm if installed).
+      keep_params: keep final parameters. progress: a bar (default: in a terminal/Jupyter).
 
     Returns:
       A :class:`jinit.results.SweepResult`; ``result.metrics["train_loss"]`` has shape
@@ -278,6 +277,7 @@ def sweep(
         >>> r.metrics["train_loss"].shape
         (1, 3, 3)
     """
+    args = dict(locals())
     t_start = time.perf_counter()
     config = SweepConfig.build(
         model, inits, data, optimizer=optimizer, loss=loss, steps=steps, seeds=seeds,
@@ -286,18 +286,8 @@ def sweep(
     )  # fmt: skip
     out_dir = None if out_dir is None else _check_out_dir(out_dir)
     groups = plan.sweep_groups(config, max_memory)
-    if len(groups) > 1:  # each group a sweep of its own (out_dir/group_i), then joined
-        kwargs = dict(optimizer=optimizer, loss=loss, steps=steps, batch_size=batch_size,
-                      eval_every=eval_every, extra_metrics=extra_metrics, track=track,
-                      devices=devices, resume=resume, keep_params=keep_params,
-                      progress=progress, dtype=dtype, formulation=formulation)  # fmt: skip
-        parts = [
-            sweep(model, plan.group_inits(config.inits, g), data, **kwargs,
-                  seeds=[int(s) for s in config.seeds[g.seeds]], max_memory=float("inf"),
-                  out_dir=None if out_dir is None else os.path.join(out_dir, f"group_{i}"))
-            for i, g in enumerate(groups)
-        ]  # fmt: skip
-        return plan.merge_groups(groups, parts)
+    if len(groups) > 1:
+        return _in_groups(groups, config, args)
     with contextlib.nullcontext() if out_dir is None else checkpoint.locked(out_dir):
         compiled = _Compiled(config)
         store, state, evals = _start(config, compiled, out_dir, bool(resume))
@@ -309,6 +299,18 @@ def sweep(
     if interrupted:
         raise SweepInterrupted(result)
     return result
+
+
+def _in_groups(groups: list, config: SweepConfig, args: dict) -> SweepResult:
+    """Each group of runs a sweep of its own (checkpoints in ``out_dir/group_i``), joined."""
+    parts = []
+    for i, group in enumerate(groups):
+        out_dir = args["out_dir"] and os.path.join(args["out_dir"], f"group_{i}")
+        seeds = [int(s) for s in config.seeds[group.seeds]]
+        inits = plan.group_inits(config.inits, group)
+        parts.append(sweep(**args | dict(inits=inits, seeds=seeds, out_dir=out_dir,
+                                         max_memory=math.inf)))  # fmt: skip
+    return plan.merge_groups(groups, parts)
 
 
 def _check_out_dir(out_dir: str | os.PathLike) -> str:
