@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import types
 
 import jax
 import jax.numpy as jnp
@@ -31,8 +32,8 @@ import numpy as np
 import optax
 
 import jinit
-from jinit import losses
-from jinit.models import MLP, count_flops
+from jinit import losses, ops
+from jinit.models import MLP, ConvNet, Transformer, count_flops
 
 CIRCLE_INITS = {
     "zeros": jinit.zeros,
@@ -63,7 +64,25 @@ def workloads(quick: bool) -> dict:
         lr=0.05,
         batch_size=32,
     )
-    return {"circles": circles, "digits": digits}
+    conv = dict(
+        model=ConvNet((8, 8, 1), channels=(16, 32), n_classes=10),
+        data=jinit.data.digits(),
+        inits={"he": jinit.he_normal, "xavier": jinit.xavier_normal},
+        seeds=2 if quick else 4,
+        steps=50 if quick else 200,
+        lr=0.05,
+        batch_size=64,
+    )
+    transformer = dict(
+        model=Transformer(vocab_size=24, seq_len=3, n_classes=23),
+        data=jinit.data.modular_addition(p=23),
+        inits={"xavier": jinit.xavier_normal, "lecun": jinit.lecun_normal},
+        seeds=2 if quick else 4,
+        steps=50 if quick else 200,
+        lr=0.05,
+        batch_size=64,
+    )
+    return {"circles": circles, "digits": digits, "conv": conv, "transformer": transformer}
 
 
 def matmul_gflops(n: int = 2048, repeats: int = 5) -> float:
@@ -193,6 +212,72 @@ def bench_formulations(w: dict, steps: int) -> dict[str, float]:
     return out
 
 
+def _canonical(model):
+    """The model with its convolutions through :func:`jinit.ops.conv2d` (canonical-layout
+    gradients), as ``jinit.sweep`` runs conv nets."""
+    return types.SimpleNamespace(
+        init=model.init, output=model.output, apply=ops.with_canonical_convs(model.apply)
+    )
+
+
+def step_gflop(w: dict) -> float:
+    """GFLOP of one single-run training step (XLA's cost analysis of the compiled step)."""
+    step, _, opt = _single_run_fns(w)
+    p = w["model"].init(jax.random.key(0), jinit.he_normal)
+    cost = step.lower(p, opt.init(p), 0, jax.random.key(0)).compile().cost_analysis()
+    cost = cost[0] if isinstance(cost, list) else cost
+    return float(cost.get("flops", 0.0)) / 1e9
+
+
+def bench_cold_warm(w: dict, how: str, runs: int) -> tuple[float, float]:
+    """(cold, warm) model-steps/s of ``runs`` runs trained one after another: ``how`` is
+    "loop" (a Python loop of a jitted step) or "scan" (one jitted lax.scan per run). Cold
+    counts the first run's compile; warm times the runs after it."""
+    step, scan_run, opt = _single_run_fns(w)
+    params = [w["model"].init(jax.random.key(s), jinit.he_normal) for s in range(runs + 1)]
+    key = jax.random.key(0)
+
+    def one(p):
+        if how == "scan":
+            return jax.block_until_ready(scan_run(p, key))
+        o = opt.init(p)
+        for i in range(w["steps"]):
+            p, o = step(p, o, i, key)
+        return jax.block_until_ready(p)
+
+    first = _timed(lambda: one(params[0]))
+    rest = _timed(lambda: [one(p) for p in params[1:]])
+    return (runs + 1) * w["steps"] / (first + rest), runs * w["steps"] / rest
+
+
+def report_cold_warm(name: str, w: dict, peak: float, quick: bool) -> None:
+    """Section for the conv and Transformer workloads: (a), (b) and (c), cold and warm."""
+    runs = len(w["inits"]) * w["seeds"]
+    gflop = step_gflop(w)
+    print(f"== {name}: {type(w['model']).__name__}, {runs} runs x {w['steps']} steps, batch "
+          f"{w['batch_size']} ({gflop * 1e3:.2f} MFLOP per model-step, XLA cost "
+          "analysis)")  # fmt: skip
+    sub = 1 if quick else 2
+    res = {}
+    variants = [("", w)]
+    if name == "conv":
+        canonical = w | {"model": _canonical(w["model"])}
+        variants = [(" (lax conv)", w), (" (canonical conv)", canonical)]
+    for label, v in variants:
+        res[f"(a) python loop of a jitted step{label}"] = bench_cold_warm(v, "loop", sub)
+        res[f"(b) jitted lax.scan per run{label}"] = bench_cold_warm(v, "scan", sub)
+    c = bench_sweep(w)
+    res[f"(c) jinit.sweep ({c['formulation']}), 1 device"] = (c["cold_rate"], c["rate"])
+    print(f"  {'':50s} {'cold':>10s} {'warm':>10s}  model-steps/s; warm GFLOP/s")
+    for label, (cold, warm) in res.items():
+        gf = warm * gflop
+        print(f"  {label:50s} {cold:10,.0f} {warm:10,.0f}  {gf:6.2f} GFLOP/s "
+              f"({100 * gf / peak:4.1f}% of matmul peak)")  # fmt: skip
+    best = max(r[1] for k, r in res.items() if not k.startswith("(c)"))
+    print(f"  (a), (b) on {sub + 1} runs (the first compiles); (c) compile {c['compile_s']:.2f} s; "
+          f"(c) warm / best per-run warm {c['rate'] / best:.2f}x\n")  # fmt: skip
+
+
 def bench_sweep(w: dict, seeds: int | None = None, steps: int | None = None,
                 inits: dict | None = None) -> dict:  # fmt: skip
     steps = steps or w["steps"]
@@ -203,6 +288,8 @@ def bench_sweep(w: dict, seeds: int | None = None, steps: int | None = None,
     t = r.timing
     return {
         "rate": t["model_steps"] / t["run_s"],
+        "cold_rate": t["model_steps"] / t["total_s"],
+        "formulation": r.config["formulation"],
         "compile_s": t["compile_s"],
         "run_s": t["run_s"],
         "runs": t["model_steps"] // steps,
@@ -253,7 +340,7 @@ def header() -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true")
-    workloads_ = ["circles", "digits", "formulations", "all"]
+    workloads_ = ["circles", "digits", "formulations", "conv", "transformer", "all"]
     p.add_argument("--workload", default="all", choices=workloads_)
     p.add_argument(
         "--torch-python", default=None, help="a Python with torch for (d) (default: this one)"
@@ -267,6 +354,9 @@ def main() -> None:
     header()
     peak = matmul_gflops()
     print(f"large float32 matmul (2048^3, jitted, best of 5): {peak:.1f} GFLOP/s\n")
+    if args.workload in ("conv", "transformer"):
+        report_cold_warm(args.workload, ws[args.workload], peak, args.quick)
+        return
     names = {"all": ["circles", "digits"], "formulations": []}.get(args.workload, [args.workload])
     for name in names:
         w = ws[name]
