@@ -96,3 +96,26 @@ def test_one_run_too_big_is_a_clear_error():
 def test_bad_max_memory_refused(bad):
     with pytest.raises(ValueError, match="max_memory must be a positive number"):
         _sweep(seeds=2, max_memory=bad)
+
+
+def test_optimizer_slots_and_default_budget():
+    import jax
+
+    template = NET.init(jax.random.key(0), jinit.he_normal)
+    per_run = plan.run_bytes(NET, jinit.losses.get("binary_cross_entropy"), optax.adam(1e-3),
+                             template, DATA, 8, np.float32)  # fmt: skip
+    assert per_run.opt_state >= 2 * per_run.params  # adam: two moments per parameter
+    assert plan.memory_budget(jax.devices()) > 0
+    assert plan.memory_budget(jax.devices(), 1e9) == 10**9
+
+
+def test_group_inits_cuts_explicit_params_to_the_group_seeds():
+    import jax
+
+    params = jax.vmap(lambda k: NET.init(k, jinit.he_normal))(
+        jax.random.split(jax.random.key(1), 4)
+    )
+    inits = jinit.engine.inits.as_inits({"given": params, "he": jinit.he_normal})
+    sub = plan.group_inits(inits, plan.Group(slice(0, 2), slice(1, 3)))
+    np.testing.assert_array_equal(sub["given"][0]["kernel"], params[0]["kernel"][1:3])
+    assert sub["he"] == (jinit.he_normal, jinit.zeros)
