@@ -11,6 +11,7 @@ a :class:`~jinit.results.SweepResult`.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import math
 import os
 import time
@@ -236,13 +237,11 @@ def sweep(
     """Train every (initializer, seed) pair and collect metrics at eval points.
 
     Args:
-      model: a jinit model (``init(key, weight_init, bias_init, dtype)``, ``apply(params, x)``
-        -> logits, ``output``), a Flax linen / NNX or Equinox module (:mod:`jinit.adapters`),
-        or an ``(init_fn, apply_fn)`` pair with ``init_fn(key, weight_init, bias_init)``.
+      model: a jinit model (``init(key, weight_init, bias_init, dtype)``, ``apply``, ``output``),
+        a Flax / Equinox module (:mod:`jinit.adapters`) or an ``(init_fn, apply_fn)`` pair.
       inits: ``{name: initializer}`` (biases zeros), ``{name: (weight_init, bias_init)}`` or
-        ``{name: params}`` with a leading seed axis. Run (name, s) draws with
-        ``jinit.keys.run_key(s, name)``; an initializer must return the model's shapes in the
-        dtype it is given (bfloat16 in a float32 sweep is refused, not cast).
+        ``{name: params}`` with a leading seed axis. Run (name, s) draws with ``run_key(s, name)``;
+        an initializer must return the model's shapes in the dtype it is given (never cast).
       data: a :class:`jinit.data.Dataset` with finite inputs and labels the output can
         represent (sigmoid: 0/1; softmax over k units: ``[0, k)``).
       optimizer: an optax transformation (default ``optax.sgd(0.01)``).
@@ -250,18 +249,14 @@ def sweep(
         model's output (sigmoid: binary, softmax: softmax cross-entropy, linear: MSE).
       steps: optimizer steps per run. seeds: a count (``0..n-1``) or distinct seeds in
         ``[0, 2**32 - 1]``. batch_size: examples per step (each seed its own epoch
-        permutations), or None for full batch. eval_every: steps between evaluations
-        (default: 10 evaluations, after 0, eval_every, ..., steps updates).
+        permutations) or None (full batch). eval_every: steps between evaluations (10 evals).
       extra_metrics: ``{name: (logits, labels) -> scalar}``, evaluated on both splits.
       track: ``params -> pytree`` evaluated for every run at every eval point (``.tracked``).
       devices: devices to shard the run axis over (default: all). dtype: parameters and inputs.
       formulation: ``"vmap"``, ``"map"`` or ``"auto"`` (see ``program.choose_formulation``).
-      max_memory: bytes the runs may use at once (default: 90% of the device's free memory,
-        half the available RAM on CPU). Runs that do not fit are trained in groups, one
-        compiled program per group, with the same numbers per run (:mod:`jinit.engine.plan`).
-      out_dir, resume: a checkpoint after every chunk (atomic) and the lock
-        ``out_dir/sweep.lock`` while running; ``resume=True`` restarts from it to the same
-        numbers. Another sweep's checkpoint is never resumed nor overwritten.
+      max_memory: bytes the runs may use at once, else in groups (:mod:`jinit.engine.plan`).
+      out_dir, resume: a checkpoint after every chunk (atomic), the lock ``out_dir/sweep.lock``;
+        ``resume=True`` restarts from it (never from nor over another sweep's checkpoint).
       keep_params: keep final parameters. progress: a bar (default: in a terminal/Jupyter).
 
     Returns:
@@ -277,7 +272,6 @@ def sweep(
         >>> r.metrics["train_loss"].shape
         (1, 3, 3)
     """
-    args = dict(locals())
     t_start = time.perf_counter()
     config = SweepConfig.build(
         model, inits, data, optimizer=optimizer, loss=loss, steps=steps, seeds=seeds,
@@ -285,9 +279,8 @@ def sweep(
         track=track, devices=devices, dtype=dtype, formulation=formulation,
     )  # fmt: skip
     out_dir = None if out_dir is None else _check_out_dir(out_dir)
-    groups = plan.sweep_groups(config, max_memory)
-    if len(groups) > 1:
-        return _in_groups(groups, config, args)
+    if len(groups := plan.sweep_groups(config, max_memory)) > 1:
+        return _in_groups(groups, config, locals())
     with contextlib.nullcontext() if out_dir is None else checkpoint.locked(out_dir):
         compiled = _Compiled(config)
         store, state, evals = _start(config, compiled, out_dir, bool(resume))
@@ -301,8 +294,10 @@ def sweep(
     return result
 
 
-def _in_groups(groups: list, config: SweepConfig, args: dict) -> SweepResult:
-    """Each group of runs a sweep of its own (checkpoints in ``out_dir/group_i``), joined."""
+def _in_groups(groups: list, config: SweepConfig, scope: dict) -> SweepResult:
+    """Each group of runs a sweep of its own (checkpoints in ``out_dir/group_i``), joined;
+    ``scope``: the locals of :func:`sweep` (its arguments)."""
+    args = {k: scope[k] for k in inspect.signature(sweep).parameters}
     parts = []
     for i, group in enumerate(groups):
         out_dir = args["out_dir"] and os.path.join(args["out_dir"], f"group_{i}")
