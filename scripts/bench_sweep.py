@@ -2,6 +2,8 @@
 
     python scripts/bench_sweep.py            # full (a few minutes on 2 cores)
     python scripts/bench_sweep.py --quick    # smoke run
+    python scripts/bench_sweep.py --workload conv         # ConvNet on digits, cold and warm
+    python scripts/bench_sweep.py --workload transformer  # Transformer on modular addition
 
 (a) a Python loop over runs of a jitted single-run step, (b) one jitted lax.scan per run,
 (c) jinit.sweep on one device, (c2) jinit.sweep with the run axis sharded over two host

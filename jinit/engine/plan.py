@@ -16,7 +16,9 @@ memory grows with the number of runs. :func:`run_bytes` estimates the bytes one 
 inits when one seed of every init fits, else one init at a time; groups are near-equal in size
 (so a persistent compilation cache serves the later groups). Run (init, seed) draws its
 parameters and data order from its own seed and name only, so it is the same run whatever
-group it lands in. One program is compiled per group.
+group it lands in: the same numbers as one big sweep to float round-off (XLA:CPU may round a
+step of 4 runs otherwise than one of 64, as between any two sweeps of different sizes;
+chaotic runs amplify it). One program is compiled per group.
 """
 
 from __future__ import annotations
