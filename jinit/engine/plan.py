@@ -90,18 +90,18 @@ def run_bytes(model: Any, loss_fn: Any, optimizer: Any, template: Any, data: Any
     """The estimated memory of one run (:class:`RunBytes`)."""
     x, y = np.asarray(data.x_train), np.asarray(data.y_train)
     batch = batch_size or len(x)
-    xb = jnp.zeros((batch, *x.shape[1:]), dtype)
-    yb = jnp.zeros((batch, *y.shape[1:]), y.dtype)
+    xb = jax.ShapeDtypeStruct((batch, *x.shape[1:]), jnp.dtype(dtype))
+    yb = jax.ShapeDtypeStruct((batch, *y.shape[1:]), y.dtype)
 
-    def train_loss(params):
+    def train_loss(params, xb, yb):
         return loss_fn(model.apply(params, xb), yb)
 
     n_eval = min(max(len(x), len(data.x_test)), EVAL_BLOCK)
-    xe = jnp.zeros((n_eval, *x.shape[1:]), dtype)
+    xe = jax.ShapeDtypeStruct((n_eval, *x.shape[1:]), jnp.dtype(dtype))
     return RunBytes(
         params=_nbytes(template),
         opt_state=_nbytes(jax.eval_shape(optimizer.init, template)),
-        activations=_traced_bytes(jax.value_and_grad(train_loss), template) + _nbytes(xb),
+        activations=_traced_bytes(jax.value_and_grad(train_loss), template, xb, yb) + _nbytes(xb),
         evaluation=_traced_bytes(model.apply, template, xe),
     )
 
