@@ -12,11 +12,14 @@ from jinit import (
     data,
     diagnostics,
     haiku,
+    keys,
     losses,
     meanfield,
     models,
+    ops,
     stats,
 )
+from jinit.cache import enable_compilation_cache
 from jinit.devices import use_cpu_cores
 from jinit.diagnostics import (
     activation_histograms,
@@ -92,6 +95,7 @@ __all__ = [
     "diagnostics",
     "dirac",
     "draw",
+    "enable_compilation_cache",
     "experiments",
     "fans",
     "gain",
@@ -105,6 +109,7 @@ __all__ = [
     "jacobian_spectrum",
     "kaiming_normal",
     "kaiming_uniform",
+    "keys",
     "keys_from_seeds",
     "lecun_normal",
     "lecun_uniform",
@@ -114,6 +119,7 @@ __all__ = [
     "name_of",
     "normal",
     "ones",
+    "ops",
     "orthogonal",
     "path_key",
     "plots",

@@ -12,7 +12,7 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -38,12 +38,22 @@ def stat(d: Mapping[str, float], digits: int = 3) -> str:
     return f"{f('mean')}{ci} ({f('median')}; {f('min')}..{f('max')})"
 
 
-def table(rows: Sequence[Sequence[str]]) -> str:
-    """An aligned text table: the first row is the header, underlined with dashes."""
+def table(rows: Sequence[Sequence[str]], *, right: Collection[int] = (), rule: bool = True) -> str:
+    """An aligned text table; the first row is the header, underlined with dashes when
+    ``rule``; the columns whose index is in ``right`` are right-aligned."""
     widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)) for r in rows]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(line.rstrip() for line in lines)
+
+    def line(r: Sequence[str]) -> str:
+        cells = [
+            cell.rjust(w) if j in right else cell.ljust(w)
+            for j, (cell, w) in enumerate(zip(r, widths, strict=True))
+        ]
+        return "  ".join(cells).rstrip()
+
+    lines = [line(r) for r in rows]
+    if rule:
+        lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
 
 
 def plural(n: int, word: str) -> str:

@@ -10,10 +10,46 @@ import sys
 from collections.abc import Sequence
 
 USAGE_ERROR = 2
+INTERRUPTED = 130
 
 
 class UsageError(Exception):
     """A bad name or argument: reported in one line, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with errors in one line (``jinit: error: ...``) and exit code 2."""
+
+    def error(self, message: str):
+        print(f"jinit: error: {message} (see {self.prog} --help)", file=sys.stderr)
+        sys.exit(USAGE_ERROR)
+
+
+def _int_at_least(minimum: int):
+    """An argparse type: an int >= ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        return value
+
+    parse.__name__ = f"int >= {minimum}"
+    return parse
+
+
+def _positive_float(text: str) -> float:
+    """An argparse type: a finite float > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    return value
 
 
 def split_inits(text: str) -> list[str]:
@@ -30,21 +66,47 @@ def split_inits(text: str) -> list[str]:
     return specs
 
 
+def _check_draws(spec: str, init) -> None:
+    """Draw once, abstractly (``jax.eval_shape``: nothing is computed), so that a bad option
+    value fails here rather than mid-sweep. A law that needs more dimensions (a conv kernel)
+    gets a second try on a 4-d shape."""
+    import jax
+    import jax.numpy as jnp
+
+    errors = []
+    for shape in ((4, 4), (3, 3, 4, 4)):
+        try:
+            jax.eval_shape(lambda k, s=shape: init(k, s, jnp.float32), jax.random.key(0))
+            return
+        except (ValueError, TypeError, KeyError, NotImplementedError) as err:
+            errors.append(err)
+    first = str(errors[0]).strip().splitlines()[0] if str(errors[0]).strip() else repr(errors[0])
+    raise UsageError(f"--inits {spec!r} cannot draw weights: {first}")
+
+
 def _parse_inits(text: str) -> dict:
+    """``--inits`` as ``{spec: initializer}``: each spec looked up and drawn once (abstractly);
+    a spec given twice is refused (it would be one row, silently)."""
     import jinit
 
     inits = {}
     for spec in split_inits(text):
+        if spec in inits:
+            raise UsageError(
+                f"--inits gives {spec!r} twice; each initializer is one row, give it once"
+            )
         try:
             inits[spec] = jinit.get(spec)
         except (ValueError, TypeError) as err:
             raise UsageError(str(err)) from None
+        _check_draws(spec, inits[spec])
     if not inits:
         raise UsageError("--inits is empty; give e.g. zeros,normal:stddev=10,he_normal")
     return inits
 
 
 def _parse_model(args: argparse.Namespace, n_classes: int, input_shape: tuple[int, ...]):
+    """``--model`` (default: an MLP 10-5-1 on the data's features), checked against the data."""
     from jinit import models
 
     spec = args.model or f"mlp:{input_shape[0] if len(input_shape) == 1 else 0},10,5,1"
@@ -52,7 +114,37 @@ def _parse_model(args: argparse.Namespace, n_classes: int, input_shape: tuple[in
         model = models.parse(spec, activation=args.activation, n_classes=n_classes)
     except ValueError as err:
         raise UsageError(str(err)) from None
-    return model
+    expected = tuple(model.input_shape)
+    if expected != tuple(input_shape):
+        raise UsageError(
+            f"--model {spec} takes inputs of shape {expected}, but --data {args.data} has "
+            f"{input_shape}; e.g. --model mlp:{','.join(map(str, input_shape))},10,5,1"
+            if len(input_shape) == 1
+            else f"--model {spec} takes inputs of shape {expected}, but --data {args.data} "
+            f"has {input_shape}"
+        )
+    return spec, model
+
+
+def _prepare_out(path: str | None) -> str | None:
+    """Check (and create) an ``--out`` directory before any work, so that no result is lost
+    to a bad path at the end."""
+    if path is None:
+        return None
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise UsageError(f"--out {path} is a file, not a directory; give a directory")
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as err:
+        raise UsageError(f"--out {path}: cannot create the directory ({err.strerror})") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise UsageError(f"--out {path}: the directory is not writable")
+    return path
+
+
+def _check_mnist(path: str | None) -> None:
+    if path is not None and not os.path.isdir(path):
+        raise UsageError(f"--mnist {path}: no such directory (it should hold the MNIST files)")
 
 
 def _load_data(args: argparse.Namespace):
@@ -76,13 +168,14 @@ def _optimizer(name: str, lr: float):
     return table[name](lr)
 
 
-def _emit(report, args: argparse.Namespace) -> int:
-    if args.out:
-        files = report.write(args.out)
+def _emit(report, args: argparse.Namespace, out: str | None = None) -> int:
+    """Print a report (text or ``--json``) and write its files under ``out``."""
+    if out:
+        files = report.write(out)
         if not args.json:
             print(report.text())
             print(f"\nwrote {', '.join(sorted(os.path.basename(p) for p in files.values()))} "
-                  f"to {args.out}")  # fmt: skip
+                  f"to {out}")  # fmt: skip
     elif not args.json:
         print(report.text())
     if args.json:
@@ -90,26 +183,62 @@ def _emit(report, args: argparse.Namespace) -> int:
     return 0 if report.passed else 1
 
 
+# --------------------------------------------------------------------------- interrupts
+
+
+def _interrupt_type() -> type[BaseException]:
+    """The engine's ``SweepInterrupted`` (carrying ``.partial``), else KeyboardInterrupt."""
+    from jinit import engine
+
+    return getattr(engine, "SweepInterrupted", KeyboardInterrupt)
+
+
+def _checkpoint_dir(out: str | None) -> str | None:
+    return None if out is None else os.path.join(out, "checkpoint")
+
+
+def _interrupted(err: BaseException, out: str | None, make_report, base: str | None = None) -> int:
+    """After Ctrl-C: write what finished under ``out`` (results.json marked ``"partial":
+    true``) and say how to resume (the checkpoint is under ``base``, default ``out``); exit
+    code 130."""
+    partial = getattr(err, "partial", None)
+    if out is None:
+        print("jinit: interrupted (give --out DIR to keep finished chunks and resume)",
+              file=sys.stderr)  # fmt: skip
+        return INTERRUPTED
+    if partial is not None:
+        make_report(partial).write(out)
+    path = os.path.join(out, "results.json")
+    try:
+        with open(path) as f:
+            saved = json.load(f)
+    except (OSError, ValueError):
+        saved = {"result": None}
+    with open(path, "w") as f:
+        json.dump({"partial": True, **saved}, f, indent=1)
+    print(f"jinit: interrupted; finished chunks kept in {base or out}; "
+          "re-run the same command to resume", file=sys.stderr)  # fmt: skip
+    return INTERRUPTED
+
+
 # --------------------------------------------------------------------------- commands
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    """The experiments, one a line: name, title, modes."""
+    import re
+
     from jinit import experiments
 
     for name in experiments.available():
         e = experiments.get(name)
         modes = "faithful + sweep" if e.faithful else "sweep"
-        print(f"{name:16s} {e.title}  [{modes}]")
+        title = re.sub(r"\s*\(REFERENCE \d+\)", "", e.title)  # internal labels stay inside
+        print(f"{name:16s} {title}  [{modes}]")
     return 0
 
 
-def cmd_reproduce(args: argparse.Namespace) -> int:
-    from jinit import experiments
-
-    try:
-        exp = experiments.get(args.name)
-    except ValueError as err:
-        raise UsageError(str(err)) from None
+def _reproduce_options(exp, args: argparse.Namespace) -> dict:
     options = {}
     if args.steps is not None:
         options["steps"] = args.steps
@@ -119,148 +248,227 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     for option in options:
         if option not in accepted:
             raise UsageError(f"--{option} does not apply to experiment {args.name!r}")
-    # Default: the faithful run beside the published numbers, then the sweep across seeds.
-    # --faithful runs only the former; a changed --steps makes a run unfaithful, so then
-    # only the sweep runs.
-    run_faithful = exp.faithful is not None and (args.faithful or args.steps is None)
     if args.faithful and exp.faithful is None:
         raise UsageError(f"experiment {args.name!r} has no faithful mode; drop --faithful")
+    return options
+
+
+def _with_checkpoint(fn, options: dict, out: str | None) -> dict:
+    """``options`` plus ``checkpoint_dir`` where the experiment's function accepts it."""
+    if out is None or fn is None or "checkpoint_dir" not in inspect.signature(fn).parameters:
+        return options
+    return {**options, "checkpoint_dir": _checkpoint_dir(out)}
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    """The faithful run beside the published numbers, then the sweep across seeds.
+    ``--faithful`` runs only the former; a changed ``--steps`` makes a run unfaithful, so
+    then only the sweep runs. Each report is written as soon as it is done."""
+    from jinit import experiments
+    from jinit.report import Report
+
     try:
-        reports = [exp.run(faithful=True, **options)] if run_faithful else []
-        if not args.faithful:
-            reports.append(exp.run(seeds=args.seeds, **options))
-    except FileNotFoundError as err:
-        raise UsageError(str(err).splitlines()[0]) from None
+        exp = experiments.get(args.name)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    options = _reproduce_options(exp, args)
+    _check_mnist(args.mnist)
+    out = _prepare_out(args.out)
+    faithful_too = exp.faithful is not None and (args.faithful or args.steps is None)
+    modes = (["faithful"] if faithful_too else []) + ([] if args.faithful else ["sweep"])
     status = 0
-    base_out = args.out
-    for rep in reports:
-        if base_out and len(reports) > 1:
-            args.out = os.path.join(base_out, rep.mode.split()[0])
-        status |= _emit(rep, args)
+    for mode in modes:
+        fn = exp.faithful if mode == "faithful" else exp.sweep
+        mode_out = os.path.join(out, mode) if out and len(modes) > 1 else out
+        opts = _with_checkpoint(fn, options, out)
+        partial_mode = f"{mode} (partial)"
+
+        def make_report(result, mode=partial_mode):
+            return Report(exp.name, mode, exp.title, exp.source, result=result)
+
+        try:
+            if mode == "faithful":
+                rep = exp.run(faithful=True, **opts)
+            else:
+                rep = exp.run(seeds=args.seeds, **opts)
+        except FileNotFoundError as err:
+            raise UsageError(str(err).splitlines()[0]) from None
+        except _interrupt_type() as err:
+            return _interrupted(err, mode_out, make_report, out)
+        status |= _emit(rep, args, mode_out)
         if not args.json:
             print()
     return status
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    """Train every (init x seed) run of ``--model`` on ``--data``; a table, files under --out."""
     import jinit
     from jinit.report import Report, sweep_mode
 
     data = _load_data(args)
-    model = _parse_model(args, data.n_classes, data.x_train.shape[1:])
+    spec, model = _parse_model(args, data.n_classes, data.x_train.shape[1:])
     inits = _parse_inits(args.inits)
-    r = jinit.sweep(
-        model,
-        inits,
-        data,
-        optimizer=_optimizer(args.optimizer, args.lr),
-        steps=args.steps,
-        seeds=args.seeds,
-        batch_size=args.batch_size,
-        eval_every=args.eval_every,
-    )
-    rep = Report("compare", sweep_mode(args.seeds), f"{args.inits} on {args.data}",
-                 f"jinit compare, model {args.model}", result=r)  # fmt: skip
-    return _emit(rep, args)
+    optimizer = _optimizer(args.optimizer, args.lr)
+    out = _prepare_out(args.out)
+
+    def make_report(result):
+        return Report("compare", sweep_mode(args.seeds), f"{args.inits} on {args.data}",
+                      f"jinit compare, model {spec}", result=result)  # fmt: skip
+
+    try:
+        r = jinit.sweep(model, inits, data, optimizer=optimizer, steps=args.steps,
+                        seeds=args.seeds, batch_size=args.batch_size,
+                        eval_every=args.eval_every, out_dir=_checkpoint_dir(out),
+                        resume=out is not None)  # fmt: skip
+    except _interrupt_type() as err:
+        return _interrupted(err, out, make_report)
+    except (ValueError, TypeError) as err:
+        raise UsageError(str(err).strip().splitlines()[0]) from None
+    return _emit(make_report(r), args, out)
 
 
 def cmd_probe(args: argparse.Namespace) -> int:
+    """Per-layer statistics of each init at initialization, over seeds."""
     import jax
     import jax.numpy as jnp
 
     from jinit import diagnostics as probe_lib
-
-    inits = _parse_inits(args.inits)
     from jinit import models
 
+    inits = _parse_inits(args.inits)
     try:
         model = models.parse(args.model, activation=args.activation)
     except ValueError as err:
         raise UsageError(str(err)) from None
+    out = _prepare_out(args.out)
     x = jax.random.normal(jax.random.key(0), (args.batch, *model.input_shape), jnp.float32)
     results = {
         name: probe_lib.probe_seeds(model, init, x, seeds=args.seeds)
         for name, init in inits.items()
     }
-    for name, res in results.items():
-        print(f"== {name}\n{res.table()}\n")
-    if args.out:
+    saved = {k: v.to_dict() for k, v in results.items()}
+    if args.json:
+        print(json.dumps(saved, default=float))
+    else:
+        for name, res in results.items():
+            print(f"== {name}\n{res.table()}\n")
+    if out:
         from jinit import plots
 
-        os.makedirs(args.out, exist_ok=True)
-        with open(os.path.join(args.out, "probe.json"), "w") as f:
-            json.dump({k: v.to_dict() for k, v in results.items()}, f, default=float)
+        with open(os.path.join(out, "probe.json"), "w") as f:
+            json.dump(saved, f, default=float)
         paths = [
-            plots.plot_layer_std(results, os.path.join(args.out, "layer_std.png")),
-            plots.plot_signal_propagation(results, os.path.join(args.out, "signal.png")),
+            plots.plot_layer_std(results, os.path.join(out, "layer_std.png")),
+            plots.plot_signal_propagation(results, os.path.join(out, "signal.png")),
         ]
-        print("wrote probe.json, " + ", ".join(os.path.basename(p) for p in paths))
+        if not args.json:
+            print("wrote probe.json, " + ", ".join(os.path.basename(p) for p in paths))
     return 0
 
 
 # --------------------------------------------------------------------------- parser
 
+SEEDS = _int_at_least(1)
+STEPS = _int_at_least(1)
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="jinit",
-        description="Weight initializers for JAX, compared across many seeds in one program.",
-    )
-    sub = p.add_subparsers(dest="command", required=True)
 
-    sub.add_parser("list", help="list the reproducible experiments").set_defaults(fn=cmd_list)
-
+def _reproduce_parser(sub) -> argparse.ArgumentParser:
     r = sub.add_parser(
         "reproduce", help="re-run a source experiment: faithfully, then across seeds"
     )
     r.add_argument("name", help="an experiment name (see `jinit list`)")
     r.add_argument("--faithful", action="store_true", help="only the original setup and seeds")
-    r.add_argument("--seeds", type=int, default=None, help="seeds for the sweep mode")
-    r.add_argument("--steps", type=int, default=None, help="training steps (default: original)")
+    r.add_argument("--seeds", type=SEEDS, default=None, help="seeds for the sweep mode")
+    r.add_argument("--steps", type=STEPS, default=None, help="training steps (default: original)")
     r.add_argument("--mnist", default=None, help="MNIST directory (nielsen; or $JINIT_MNIST)")
     r.set_defaults(fn=cmd_reproduce)
+    return r
 
+
+def _compare_parser(sub) -> argparse.ArgumentParser:
     c = sub.add_parser("compare", help="compare initializers on a model and dataset")
-    c.add_argument("--model", default=None, help="mlp:IN,H1,...,OUT or conv:HxWxC:CH1,CH2")
-    c.add_argument("--activation", default="relu")
+    c.add_argument("--model", default=None,
+                   help="mlp:IN,H1,...,OUT or conv:HxWxC:CH1,CH2 (default: mlp:IN,10,5,1 "
+                        "with IN the data's features)")  # fmt: skip
+    c.add_argument("--activation", default="relu", help="hidden activation (default: relu)")
     c.add_argument("--data", default="circles", help="circles, moons, spirals, planar, ...")
     c.add_argument("--mnist", default=None, help="MNIST directory for --data mnist")
-    c.add_argument("--inits", default="zeros,normal:stddev=10,he_normal")
-    c.add_argument("--seeds", type=int, default=20)
-    c.add_argument("--steps", type=int, default=2000)
-    c.add_argument("--lr", type=float, default=0.01)
+    c.add_argument("--inits", default="zeros,normal:stddev=10,he_normal",
+                   help="comma-separated initializer specs (default: %(default)s)")  # fmt: skip
+    c.add_argument("--seeds", type=SEEDS, default=20, help="seeds per init (default: 20)")
+    c.add_argument("--steps", type=STEPS, default=2000, help="training steps (default: 2000)")
+    c.add_argument("--lr", type=_positive_float, default=0.01, help="learning rate (0.01)")
     c.add_argument("--optimizer", default="sgd", help="sgd, momentum or adam")
-    c.add_argument("--batch-size", type=int, default=None)
-    c.add_argument("--eval-every", type=int, default=None)
+    c.add_argument("--batch-size", type=_int_at_least(1), default=None,
+                   help="mini-batch size (default: full batch)")  # fmt: skip
+    c.add_argument("--eval-every", type=_int_at_least(1), default=None,
+                   help="steps between evaluations (default: 10 evaluations)")  # fmt: skip
     c.set_defaults(fn=cmd_compare)
+    return c
 
+
+def _probe_parser(sub) -> argparse.ArgumentParser:
     pr = sub.add_parser("probe", help="per-layer signal statistics of inits at initialization")
-    pr.add_argument("--model", default="mlp:256," + ",".join(["256"] * 30) + ",10")
-    pr.add_argument("--activation", default="relu")
-    pr.add_argument("--inits", default="xavier_normal,he_normal")
-    pr.add_argument("--seeds", type=int, default=8)
-    pr.add_argument("--batch", type=int, default=256)
+    pr.add_argument("--model", default="mlp:256," + ",".join(["256"] * 30) + ",10",
+                    help="mlp:IN,H1,...,OUT or conv:HxWxC:CH1,CH2 "
+                         "(default: a 30-layer MLP of width 256)")  # fmt: skip
+    pr.add_argument("--activation", default="relu", help="hidden activation (default: relu)")
+    pr.add_argument("--inits", default="xavier_normal,he_normal",
+                    help="comma-separated initializer specs (default: %(default)s)")  # fmt: skip
+    pr.add_argument("--seeds", type=SEEDS, default=8, help="seeds per init (default: 8)")
+    pr.add_argument("--batch", type=_int_at_least(1), default=256,
+                    help="random N(0, 1) inputs sent through the net (default: 256)")  # fmt: skip
     pr.set_defaults(fn=cmd_probe)
+    return pr
 
-    for sp in (r, c, pr):
-        sp.add_argument("--out", default=None, help="write results, plots and report.md here")
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="jinit",
+        description="Weight initializers for JAX, compared across many seeds in one program.",
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="list the reproducible experiments").set_defaults(fn=cmd_list)
+    for sp in (_reproduce_parser(sub), _compare_parser(sub), _probe_parser(sub)):
+        sp.add_argument("--out", default=None,
+                        help="write results, plots and report.md here (and keep a checkpoint "
+                             "under OUT/checkpoint to resume an interrupted run)")  # fmt: skip
         sp.add_argument("--json", action="store_true", help="print the results as JSON")
+        sp.add_argument("--no-cache", action="store_true",
+                        help="do not use the persistent compilation cache "
+                             "($JINIT_CACHE_DIR, else ~/.cache/jinit/xla)")  # fmt: skip
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The ``jinit`` command. Exit codes: 0 ok, 1 a check failed, 2 bad input, 130
+    interrupted. Run as the process's entry (``argv`` None), an interrupted run ends with
+    ``os._exit`` after flushing, so no XLA thread still running can crash the exit."""
     from jinit.devices import use_cpu_cores
 
     args = build_parser().parse_args(argv)
     use_cpu_cores()  # the command owns its process: shard runs over every core
     try:
-        return args.fn(args)
+        if args.command != "list" and not args.no_cache:
+            from jinit.cache import enable_compilation_cache
+
+            try:
+                enable_compilation_cache()
+            except ValueError as err:
+                print(f"jinit: warning: {err}; running without the cache", file=sys.stderr)
+        status = args.fn(args)
     except UsageError as err:
         print(f"jinit: error: {err}", file=sys.stderr)
         return USAGE_ERROR
     except KeyboardInterrupt:
         print("jinit: interrupted", file=sys.stderr)
-        return 130
+        status = INTERRUPTED
+    if status == INTERRUPTED and argv is None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(INTERRUPTED)
+    return status
 
 
 if __name__ == "__main__":

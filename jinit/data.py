@@ -39,6 +39,7 @@ from numpy.typing import ArrayLike
 __all__ = [
     "Dataset",
     "available",
+    "check_dataset",
     "circles",
     "coursera_circles",
     "digits",
@@ -123,6 +124,50 @@ class Dataset(NamedTuple):
 
         fields = ", ".join(f"{name}={spec(getattr(self, name))}" for name in self._fields)
         return f"Dataset({fields})"
+
+
+def check_dataset(data: Any, name: str = "data") -> Dataset:
+    """``data`` if it is a usable :class:`Dataset`, else a one-line ``TypeError``/``ValueError``.
+
+    For a raw ``Dataset(x, y, xt, yt)`` (built without :meth:`Dataset.from_arrays`): ``x`` at
+    least 2-D and finite (the split is named), ``y`` of shape ``(n,)`` or ``(n, 1)`` with as
+    many labels as examples, train and test with the same example shape. Nothing is cast.
+    """
+    if not isinstance(data, Dataset):
+        raise TypeError(
+            f"{name} must be a jinit.data.Dataset(x_train, y_train, x_test, y_test); "
+            f"got {type(data).__name__}. Build one from arrays with Dataset.from_arrays."
+        )
+    shapes = {}
+    for split in ("train", "test"):
+        x, y = np.asarray(getattr(data, f"x_{split}")), np.asarray(getattr(data, f"y_{split}"))
+        if x.ndim < 2 or x.shape[0] < 1:
+            raise ValueError(
+                f"{name}.x_{split} must have shape (n_examples, n_features, ...) with n >= 1, "
+                f"got shape {x.shape}."
+            )
+        if y.ndim not in (1, 2) or (y.ndim == 2 and y.shape[1] != 1):
+            raise ValueError(
+                f"{name}.y_{split} must hold one label per example, shape (n,) or (n, 1), got "
+                f"shape {y.shape}."
+            )
+        if x.shape[0] != y.shape[0]:
+            raise ValueError(
+                f"{name}: the {split} split has {x.shape[0]} examples vs {y.shape[0]} labels "
+                f"(x_{split} and y_{split} must have the same length)."
+            )
+        if x.dtype.kind not in "biuf" or (x.dtype.kind == "f" and not np.isfinite(x).all()):
+            raise ValueError(
+                f"{name}.x_{split} must be finite numbers; it contains NaN, inf or non-numbers "
+                f"(dtype {x.dtype})."
+            )
+        shapes[split] = x.shape[1:]
+    if shapes["train"] != shapes["test"]:
+        raise ValueError(
+            f"{name}: x_train examples have shape {shapes['train']} but x_test examples have "
+            f"shape {shapes['test']}; they must match."
+        )
+    return data
 
 
 def _check_x(x: ArrayLike, name: str) -> np.ndarray:

@@ -24,6 +24,7 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 
+from jinit import _format
 from jinit.fans import fans
 from jinit.trees import Layout, LayoutName, Leaf, float_leaves
 
@@ -100,17 +101,9 @@ class Description:
     rows: list[Row]
 
     def __str__(self) -> str:
-        table = [_COLUMNS, *(_cells(r) for r in self.rows)]
-        widths = [max(len(line[i]) for line in table) for i in range(len(_COLUMNS))]
         right = {"fan_in", "fan_out", "mean", "std", "ratio"}
-        lines = []
-        for line in table:
-            cells = [
-                c.rjust(w) if name in right else c.ljust(w)
-                for c, w, name in zip(line, widths, _COLUMNS, strict=True)
-            ]
-            lines.append("  ".join(cells).rstrip())
-        return "\n".join(lines)
+        rows = [_COLUMNS, *(_cells(r) for r in self.rows)]
+        return _format.table(rows, right={_COLUMNS.index(c) for c in right}, rule=False)
 
     def to_dicts(self) -> list[dict[str, Any]]:
         """The rows as dicts, one per leaf, with the keys of :class:`Row` and ``label``."""

@@ -28,5 +28,6 @@ if [ ! -x .venv/bin/python ] ||
   "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip
+echo "setup: installing jinit[$extras] with jax, optax and their dependencies (a few minutes; pip -q prints nothing meanwhile)"
 .venv/bin/python -m pip install -q -e ".[$extras]"
 .venv/bin/python -c "import jax, optax, jinit; print('setup: jax', jax.__version__, '| optax', optax.__version__, '| jinit', jinit.__version__)"

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -14,12 +16,28 @@ from jinit.cli import main, split_inits
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess:
+def _env(tmp_cache: str | None = None) -> dict:
+    env = {**os.environ, "PYTHONPATH": REPO}
+    if tmp_cache:
+        env["JINIT_CACHE_DIR"] = tmp_cache
+    return env
+
+
+def run_cli(*args: str, cache: str | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "jinit.cli", *args],
-        capture_output=True, text=True, timeout=300,
-        env={**os.environ, "PYTHONPATH": REPO},
+        capture_output=True, text=True, timeout=300, env=_env(cache),
     )  # fmt: skip
+
+
+def assert_usage_error(proc: subprocess.CompletedProcess, *fragments: str) -> None:
+    """rc 2, exactly one stderr line starting ``jinit: error:``, no traceback."""
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("jinit: error:"), proc.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    assert "Traceback" not in proc.stderr
 
 
 def test_split_inits_keeps_options_together():
@@ -36,6 +54,56 @@ def test_list_names_every_experiment(capsys):
     out = capsys.readouterr().out
     for name in ("coursera-init", "planar"):
         assert name in out
+    assert "REFERENCE" not in out  # internal labels stay inside
+
+
+def test_every_option_has_help():
+    import argparse
+
+    from jinit.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    for name, parser in sub.choices.items():
+        for action in parser._actions:
+            assert action.help, f"jinit {name} {action.option_strings or action.dest}: no help"
+
+
+def test_compare_without_model_names_the_default(capsys):
+    assert main(["compare", "--inits", "he_normal", "--seeds", "2", "--steps", "20"]) == 0
+    out = capsys.readouterr().out
+    assert "model None" not in out and "model mlp:2,10,5,1" in out
+
+
+def test_probe_json_is_honoured(capsys):
+    assert main(["probe", "--model", "mlp:4,8,2", "--inits", "he_normal", "--seeds", "2",
+                 "--batch", "4", "--json"]) == 0  # fmt: skip
+    saved = json.loads(capsys.readouterr().out)
+    assert saved["he_normal"]["n_seeds"] == 2
+
+
+def test_progress_bar_on_a_terminal(tmp_path):
+    """A run whose stderr is a terminal shows the progress bar."""
+    import pty
+
+    master, slave = pty.openpty()
+    proc = subprocess.run(
+        [sys.executable, "-m", "jinit.cli", "compare", "--inits", "he_normal", "--seeds", "2",
+         "--steps", "20", "--eval-every", "10", "--no-cache"],
+        stdout=subprocess.DEVNULL, stderr=slave, timeout=300, env=_env(),
+    )  # fmt: skip
+    os.close(slave)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(master)
+    assert proc.returncode == 0
+    assert b"2/2 chunks" in seen, seen
 
 
 @pytest.mark.parametrize(
@@ -53,12 +121,45 @@ def test_list_names_every_experiment(capsys):
     ],
 )  # fmt: skip
 def test_bad_names_give_one_line_and_exit_2(args, message):
-    proc = run_cli(*args)
-    assert proc.returncode == 2, proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("jinit: error:"), proc.stderr
-    assert message in lines[0]
-    assert "Traceback" not in proc.stderr
+    assert_usage_error(run_cli(*args), message)
+
+
+# Each must fail before any training: --steps 2000000 would take minutes if it trained.
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (["compare", "--seeds", "-3"], ["--seeds", ">= 1", "-3"]),
+        (["compare", "--seeds", "0"], ["--seeds", ">= 1"]),
+        (["compare", "--steps", "-1"], ["--steps", ">= 1"]),
+        (["compare", "--batch-size", "0"], ["--batch-size", ">= 1"]),
+        (["compare", "--lr", "-0.1"], ["--lr", "> 0"]),
+        (["compare", "--model", "mlp:3,8,1"], ["--model mlp:3,8,1", "(3,)", "(2,)"]),
+        (["compare", "--inits", "normal:stddev="], ["normal:stddev=", "stddev"]),
+        (["compare", "--inits", "variance_scaling:distribution=unif"], ["unif", "accepted"]),
+        (["compare", "--inits", "he_normal,he_normal"], ["'he_normal' twice"]),
+        (["probe", "--batch", "0"], ["--batch", ">= 1"]),
+        (["reproduce", "coursera-init", "--seeds", "0"], ["--seeds", ">= 1"]),
+        (["reproduce", "coursera-init", "--mnist", "/nonexistent/mnist"], ["--mnist"]),
+    ],
+)  # fmt: skip
+def test_bad_values_give_one_line_before_training(args, fragments):
+    steps = [] if args[0] == "probe" or "--steps" in args else ["--steps", "2000000"]
+    proc = run_cli(*args, *steps)
+    assert_usage_error(proc, *fragments)
+
+
+def test_unusable_out_is_refused_before_training(tmp_path):
+    """--out a file or an uncreatable path: rc 2 at once, not a traceback after the sweep."""
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    for command, out, fragment in [
+        (["compare", "--steps", "2000000"], str(afile), "is a file"),
+        (["compare", "--steps", "2000000"], "/proc/nope", "cannot create"),
+        (["reproduce", "coursera-init", "--steps", "2000000"], str(afile), "is a file"),
+        (["probe"], "/proc/nope", "cannot create"),
+    ]:
+        assert_usage_error(run_cli(*command, "--out", out), "--out", fragment)
+    assert afile.read_text() == "x"
 
 
 def test_compare_writes_results_report_and_json(tmp_path, capsys):
@@ -119,3 +220,77 @@ def test_probe_writes_tables_and_plots(tmp_path, capsys):
     # Large N(0, 1) weights saturate the tanh units; Xavier's do not.
     sat = {k: v["stats"]["frac_saturated"]["mean"] for k, v in saved.items()}
     assert min(sat["normal:stddev=1"][:-1]) > 0.25 > 0.05 > max(sat["xavier_normal"][:-1])
+
+
+# --------------------------------------------------------------------------- interrupts
+
+SWEEP_ARGS = ["compare", "--inits", "zeros,he_normal", "--seeds", "3", "--steps", "60000",
+              "--eval-every", "300", "--lr", "0.1"]  # fmt: skip
+
+
+def _interrupt_after_first_chunk(out, cache: str) -> subprocess.CompletedProcess:
+    """Start ``jinit compare --out out``, SIGINT it once its first chunk is checkpointed."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jinit.cli", *SWEEP_ARGS, "--out", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(cache),
+        # a shell's background job ignores SIGINT; the child must not inherit that
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
+    ckpt = out / "checkpoint" / "sweep_checkpoint.npz"
+    deadline = time.monotonic() + 240
+    while not ckpt.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=240)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+
+
+def _engine_has_interrupt_protocol() -> bool:
+    import jinit.engine
+
+    return hasattr(jinit.engine, "SweepInterrupted")
+
+
+def test_sigint_keeps_partial_results_and_rerun_resumes(tmp_path):
+    """Ctrl-C: rc 130 (no segfault), one line saying where the work is, results.json marked
+    partial (with the finished evaluations, once the engine raises SweepInterrupted); the
+    same command then resumes and ends with the numbers of an uninterrupted run."""
+    cache = str(tmp_path / "xla")
+    out = tmp_path / "run"
+    proc = _interrupt_after_first_chunk(out, cache)
+    assert proc.returncode == 130, proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == (
+        f"jinit: interrupted; finished chunks kept in {out}; re-run the same command to resume"
+    )
+    partial = json.loads((out / "results.json").read_text())
+    assert partial["partial"] is True
+    if _engine_has_interrupt_protocol():  # the engine hands over what finished
+        n_done = len(partial["result"]["eval_steps"])
+        assert 1 < n_done < 201  # some chunks finished, not all
+
+    resumed = run_cli(*SWEEP_ARGS, "--out", str(out), cache=cache)
+    assert resumed.returncode == 0, resumed.stderr
+    whole = run_cli(*SWEEP_ARGS, "--out", str(tmp_path / "whole"), cache=cache)
+    assert whole.returncode == 0, whole.stderr
+    a = json.loads((out / "results.json").read_text())
+    b = json.loads((tmp_path / "whole" / "results.json").read_text())
+    assert "partial" not in a
+    assert a["result"]["metrics"] == b["result"]["metrics"]
+    assert a["result"]["eval_steps"] == b["result"]["eval_steps"]
+
+
+def test_compare_out_resumes_and_refuses_another_sweeps_checkpoint(tmp_path, capsys):
+    """--out keeps a checkpoint; the same command again gives the same table, another
+    command on the same --out is refused in one line instead of overwriting it."""
+    out = str(tmp_path / "cmp")
+    args = ["compare", "--inits", "he_normal", "--seeds", "2", "--steps", "20", "--out", out]
+    assert main(args) == 0
+    first = json.loads((tmp_path / "cmp" / "results.json").read_text())["result"]["metrics"]
+    assert (tmp_path / "cmp" / "checkpoint" / "sweep_checkpoint.npz").exists()
+    assert main(args) == 0
+    again = json.loads((tmp_path / "cmp" / "results.json").read_text())["result"]["metrics"]
+    assert again == first
+    capsys.readouterr()
+    assert main([*args[:-3], "40", "--out", out]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "different sweep" in err[0], err

@@ -505,3 +505,25 @@ def test_registry_errors(tmp_path):
         data.get("cifar10")
     with pytest.raises(TypeError, match=r"dataset 'moons'.*Accepted keyword arguments: n_train"):
         data.get("moons", factor=0.5)
+
+
+# --------------------------------------------------------------------------- check_dataset
+
+
+def test_check_dataset_names_the_split_and_the_problem():
+    from jinit.data import Dataset, check_dataset
+
+    x, y = np.zeros((64, 2), np.float32), np.zeros(64, np.int32)
+    assert check_dataset(Dataset(x, y, x[:8], y[:8])) is not None
+    with pytest.raises(ValueError, match="train split has 64 examples vs 50 labels"):
+        check_dataset(Dataset(x, y[:50], x[:8], y[:8]))
+    bad = x[:8].copy()
+    bad[2, 1] = np.inf
+    with pytest.raises(ValueError, match="x_test must be finite"):
+        check_dataset(Dataset(x, y, bad, y[:8]))
+    with pytest.raises(ValueError, match=r"x_test examples have shape \(3,\)"):
+        check_dataset(Dataset(x, y, np.zeros((8, 3), np.float32), y[:8]))
+    with pytest.raises(ValueError, match=r"y_train must hold one label per example"):
+        check_dataset(Dataset(x, np.zeros((64, 10)), x[:8], y[:8]))
+    with pytest.raises(TypeError, match="must be a jinit.data.Dataset"):
+        check_dataset((x, y, x, y))

@@ -27,7 +27,7 @@ MNIST_DIR = Path(
 needs_mnist = pytest.mark.skipif(
     not (MNIST_DIR / "train-images.idx3-ubyte.gz").exists()
     and not (MNIST_DIR / "train-images-idx3-ubyte.gz").exists(),
-    reason=f"full MNIST not found in {MNIST_DIR}",
+    reason="full MNIST not found (set $JINIT_MNIST to its directory to run these)",
 )
 
 

@@ -28,3 +28,12 @@ def test_readme_block_runs(index, tmp_path):
         capture_output=True, text=True, timeout=900,
     )  # fmt: skip
     assert done.returncode == 0, f"README block {index} failed:\n{BLOCKS[index]}\n{done.stderr}"
+
+
+def test_ci_runs_the_readme_test_command():
+    """`.ci/run` runs exactly the test command the README gives (after the same setup)."""
+    text = README.read_text()
+    readme_cmd = re.search(r"bash scripts/setup\.sh dev && (.*pytest.*)\n", text).group(1)
+    ci = (README.parent / ".ci" / "run").read_text().strip().splitlines()
+    assert "bash scripts/setup.sh dev" in ci
+    assert ci[-1] == readme_cmd

@@ -365,7 +365,7 @@ def test_user_model_pair(circles):
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        (dict(seeds=0), ValueError, "seeds must be >= 1"),
+        (dict(seeds=0), ValueError, "seed count must be >= 1"),
         (dict(seeds=[1, 1]), ValueError, "distinct"),
         (dict(steps=-1), ValueError, "steps must be"),
         (dict(loss="hinge"), ValueError, "unknown loss"),

@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jinit import _format
 from jinit import keys as _keys
 from jinit import losses as _losses
 from jinit.diagnostics.stats import (
@@ -214,11 +215,10 @@ class ProbeResult:
         rows.append(["input", *(cell(self.inputs[s]) if s in self.inputs else "" for s in stats)])
         for i, name in enumerate(self.layers):
             rows.append([name, *(cell(self.stats[s][..., i]) for s in stats)])
-        widths = [max(len(r[j]) for r in rows) for j in range(len(rows[0]))]
-        lines = ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+        text = _format.table(rows, right=range(len(rows[0])), rule=False)
         if self.loss is not None:
-            lines.append(f"loss: {cell(self.loss)}")
-        return "\n".join(lines)
+            text += f"\nloss: {cell(self.loss)}"
+        return text
 
     def to_dict(self) -> dict[str, Any]:
         """Plain Python (JSON-ready): per statistic its per-layer ``mean``, ``std`` over seeds

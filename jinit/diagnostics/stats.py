@@ -7,7 +7,7 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
-from jinit.models import ACTIVATIONS
+from jinit import activations
 
 Array = jax.Array
 
@@ -24,8 +24,6 @@ FORWARD_STATS = (
 BACKWARD_STATS = ("grad_z_std", "grad_w_std")
 """Gradient statistics :func:`probe` adds when given labels and a loss."""
 
-_TANH_LIKE = frozenset({"tanh", "hard_tanh", "soft_sign"})
-_SIGMOID_LIKE = frozenset({"sigmoid", "hard_sigmoid"})
 _SATURATION = 0.99
 
 
@@ -33,20 +31,15 @@ _SATURATION = 0.99
 
 
 def activation_name(activation: str | Callable | None) -> str | None:
-    """The name of an activation: a name is returned as is; a callable is looked up among
-    ``jinit.models.ACTIVATIONS`` and otherwise named by its ``__name__``."""
-    if activation is None or isinstance(activation, str):
-        return activation
-    for name, fn in ACTIVATIONS.items():
-        if fn is activation:
-            return name
-    return getattr(activation, "__name__", None)
+    """The name of an activation (see :func:`jinit.activations.name_of`)."""
+    return activations.name_of(activation)
 
 
 def _saturation(h: Array, name: str | None) -> Array:
-    if name in _TANH_LIKE:
+    kind = activations.saturation_kind(name)
+    if kind == "tanh":
         return jnp.mean(jnp.abs(h) > _SATURATION)
-    if name in _SIGMOID_LIKE:
+    if kind == "sigmoid":
         return jnp.mean((h < 1 - _SATURATION) | (h > _SATURATION))
     return jnp.zeros((), h.dtype)
 

@@ -1,0 +1,127 @@
+"""The initializers of a sweep and the initial parameters of every run.
+
+Run (init ``name``, seed ``s``) draws its parameters with ``jinit.keys.run_key(s, name)``;
+the runs are stacked init-major (``run = init_index * n_seeds + seed_index``). A drawn leaf
+must have the model's shape and dtype: an initializer returning another shape, an integer
+dtype or another float dtype (bfloat16 in a float32 sweep) is refused with the init, the
+parameter path and both shapes/dtypes named (never cast silently).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jinit.engine.model import Model
+from jinit.keys import run_keys
+from jinit.laws import zeros
+from jinit.registry import name_of
+
+
+@dataclasses.dataclass(frozen=True)
+class Init:
+    name: str
+    weight_init: Callable | None = None
+    bias_init: Callable | None = None
+    params: Any = None  # explicit initial params with a leading seed axis
+
+    @property
+    def spec(self) -> str:
+        if self.params is not None:
+            return "explicit parameters"
+        return f"{name_of(self.weight_init)} / bias {name_of(self.bias_init)}"
+
+
+def _has_arrays(tree: Any) -> bool:
+    return any(hasattr(x, "shape") for x in jax.tree_util.tree_leaves(tree))
+
+
+def as_inits(inits: Mapping[str, Any]) -> tuple[Init, ...]:
+    if not isinstance(inits, Mapping) or not inits:
+        raise TypeError(
+            "sweep: inits must be a non-empty dict {name: initializer | (weight_init, "
+            "bias_init) | initial params with a leading seed axis}."
+        )
+    out = []
+    for name, entry in inits.items():
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"sweep: init names must be non-empty strings, got {name!r}.")
+        if callable(entry) and not _has_arrays(entry):  # an Equinox module is callable too
+            out.append(Init(name, entry, zeros))
+        elif isinstance(entry, tuple) and len(entry) == 2 and all(map(callable, entry)):
+            out.append(Init(name, entry[0], entry[1]))
+        else:
+            leaves = jax.tree_util.tree_leaves(entry)
+            if not leaves or not all(hasattr(x, "shape") for x in leaves):
+                raise TypeError(
+                    f"sweep: inits[{name!r}] is neither an initializer, a (weight_init, "
+                    "bias_init) pair, nor a pytree of arrays with a leading seed axis."
+                )
+            out.append(Init(name, params=entry))
+    return tuple(out)
+
+
+def initial_params(
+    model: Model, inits: tuple[Init, ...], seeds: np.ndarray, dtype: Any, template: Any
+) -> Any:
+    """Parameters of every run, stacked on the run axis (init-major)."""
+    stacks = []
+    for init in inits:
+        if init.params is not None:
+            stacks.append(_check_explicit(init, template, len(seeds), dtype))
+            continue
+        # Eager vmap, not jit: each primitive compiles once per shape and is reused by every
+        # layer and init (a 30-layer net: 0.1 s per init instead of 5 s of compiling).
+        draw = jax.vmap(lambda k, i=init: model.init(k, i.weight_init, i.bias_init, dtype))
+        stacks.append(_check_drawn(init, draw(run_keys(seeds, init.name)), template))
+    return jax.tree_util.tree_map(lambda *xs: jnp.concatenate(xs), *stacks)
+
+
+def _check_drawn(init: Init, params: Any, template: Any) -> Any:
+    """``params`` (one leading seed axis) if every leaf has the template's shape and dtype."""
+    got = jax.tree_util.tree_leaves_with_path(params)
+    want = jax.tree_util.tree_leaves(template)
+    if len(got) != len(want):
+        raise ValueError(
+            f"sweep: inits[{init.name!r}] ({init.spec}) gave {len(got)} parameter arrays; "
+            f"the model has {len(want)}."
+        )
+    for (path, p), t in zip(got, want, strict=True):
+        where = f"inits[{init.name!r}] ({init.spec}) returned"
+        at = f"for the parameter {jax.tree_util.keystr(path)}"
+        if p.shape[1:] != t.shape:
+            raise ValueError(
+                f"sweep: {where} shape {p.shape[1:]} {at}; the model expects {t.shape}."
+            )
+        if p.dtype != t.dtype:
+            raise TypeError(
+                f"sweep: {where} dtype {p.dtype} {at}; the model expects {t.dtype} (an "
+                "initializer must draw in the dtype it is given)."
+            )
+    return params
+
+
+def _check_explicit(init: Init, template: Any, n_seeds: int, dtype: Any) -> Any:
+    params = jax.tree_util.tree_map(jnp.asarray, init.params)
+    want = jax.tree_util.tree_structure(template)
+    got = jax.tree_util.tree_structure(params)
+    if want != got:
+        raise ValueError(
+            f"sweep: inits[{init.name!r}] has the structure {got}, but the model's parameters "
+            f"are {want}."
+        )
+    for p, t in zip(
+        jax.tree_util.tree_leaves(params), jax.tree_util.tree_leaves(template), strict=True
+    ):
+        if p.shape != (n_seeds, *t.shape):
+            raise ValueError(
+                f"sweep: inits[{init.name!r}] has a leaf of shape {p.shape}; expected "
+                f"{(n_seeds, *t.shape)} (a leading axis of {n_seeds} seeds, then the model's "
+                "shape)."
+            )
+    return jax.tree_util.tree_map(lambda p: p.astype(dtype), params)

@@ -1,0 +1,96 @@
+"""Which examples each step of each run trains on: the data order, as a strategy object.
+
+:class:`FullBatch` feeds every run all training examples at every step; :class:`MiniBatch`
+gives seed ``s`` at step ``t`` slice ``t % steps_per_epoch`` of the permutation
+``permutation(fold_in(data_key(s), t // steps_per_epoch), n)`` (a last partial batch of an
+epoch is dropped). The order depends on the seed only, so every init sees the same batches
+(comparisons are paired by seed) and seed 7 is seed 7 in any sweep.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jinit.keys import data_keys
+
+
+class FullBatch:
+    """Every step of every run uses the whole training set (shared by all runs)."""
+
+    shared = True  # one batch for every run: apply is vmapped with in_axes None for x
+    batch_size = 0
+
+    def placeholder(self) -> None:
+        return None
+
+    def indices(self, chunk: int) -> None:
+        del chunk
+        return None
+
+    def scan_xs(self, indices: Any) -> None:
+        del indices
+        return None
+
+    def batch(self, x: jax.Array, y: jax.Array, idx: Any, seed_of_run: jax.Array):
+        del idx, seed_of_run
+        return x, y
+
+
+class MiniBatch:
+    """Per-seed epoch permutations, ``batch_size`` examples per step."""
+
+    shared = False
+
+    def __init__(self, seeds: np.ndarray, n: int, batch_size: int, chunk_len: int) -> None:
+        self.keys = data_keys(seeds)
+        self.n_seeds, self.n, self.batch_size, self.chunk_len = len(seeds), n, batch_size, chunk_len
+
+    def placeholder(self) -> jax.Array:
+        """Indices of the right shape, for compiling the chunk program."""
+        return jnp.zeros((self.n_seeds, self.chunk_len, self.batch_size), jnp.int32)
+
+    def indices(self, chunk: int) -> np.ndarray:
+        """Example indices ``[n_seeds, chunk_len, batch_size]`` of chunk ``chunk``."""
+        per_epoch = self.n // self.batch_size
+        start, count = chunk * self.chunk_len, self.chunk_len
+        steps = np.arange(start, start + count)
+        # A fixed number of epochs per call (the most a chunk can touch), so the permutation
+        # program compiles once per sweep.
+        first = start // per_epoch
+        epochs = np.arange(first, first + count // per_epoch + 2)
+        perms = _epoch_permutations(self.keys, jnp.asarray(epochs), self.n)  # [S, E, n]
+        perms = np.asarray(perms)[:, :, : per_epoch * self.batch_size].reshape(
+            self.n_seeds, len(epochs), per_epoch, self.batch_size
+        )
+        return perms[:, steps // per_epoch - first, steps % per_epoch]  # [S, count, batch]
+
+    def scan_xs(self, indices: jax.Array) -> jax.Array:
+        """Per-step slices for ``lax.scan``: ``[chunk_len, n_seeds, batch]``."""
+        return jnp.swapaxes(indices, 0, 1)
+
+    def batch(self, x: jax.Array, y: jax.Array, idx: jax.Array, seed_of_run: jax.Array):
+        """Each run's batch ``[runs, batch, ...]`` (run r reads its seed's row of ``idx``)."""
+        idx_runs = idx[seed_of_run]
+        return x[idx_runs], y[idx_runs]
+
+
+def data_order(seeds: np.ndarray, n: int, batch_size: int | None, chunk_len: int):
+    """:class:`FullBatch` if ``batch_size`` is None or covers the data, else :class:`MiniBatch`."""
+    if batch_size is None or batch_size >= n:
+        return FullBatch()
+    return MiniBatch(seeds, n, batch_size, chunk_len)
+
+
+@functools.partial(jax.jit, static_argnums=2)
+def _epoch_permutations(keys: jax.Array, epochs: jax.Array, n: int) -> jax.Array:
+    """``permutation(fold_in(key, epoch), n)`` for every key and epoch: ``[keys, epochs, n]``."""
+
+    def one(key, epoch):
+        return jax.random.permutation(jax.random.fold_in(key, epoch), n)
+
+    return jax.vmap(lambda k: jax.vmap(lambda e: one(k, e))(epochs))(keys)

@@ -1,0 +1,59 @@
+"""The run axis: its order, its padding to the device count, and its sharding.
+
+Runs are stacked init-major (``run = init_index * n_seeds + seed_index``) and padded with
+copies of the last run up to a multiple of the device count; the padded axis is sharded over
+a one-axis ``Mesh(("runs",))`` (single device: no mesh, no padding). Data and indices are
+replicated. This is the one place that layout is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+
+class RunLayout:
+    """``n_inits x n_seeds`` runs on ``devices``."""
+
+    def __init__(self, n_inits: int, n_seeds: int, devices: Sequence[jax.Device]) -> None:
+        self.n_inits, self.n_seeds = n_inits, n_seeds
+        self.n_runs = n_inits * n_seeds
+        self.mesh = Mesh(np.array(devices), ("runs",)) if len(devices) > 1 else None
+        self.n_devices = 1 if self.mesh is None else self.mesh.size
+        self.pad = -self.n_runs % self.n_devices
+
+    @property
+    def seed_of_run(self) -> np.ndarray:
+        """The seed index of every (padded) run."""
+        seed_of_run = np.tile(np.arange(self.n_seeds), self.n_inits)
+        return np.concatenate([seed_of_run, np.repeat(seed_of_run[-1:], self.pad)])
+
+    def shard(self, tree: Any) -> Any:
+        """Pad a tree with a leading run axis to the device multiple and shard it."""
+        if self.pad:
+            tree = jax.tree_util.tree_map(
+                lambda a: jnp.concatenate([a, jnp.repeat(a[-1:], self.pad, axis=0)]), tree
+            )
+        if self.mesh is None:
+            return tree
+        return jax.device_put(tree, NamedSharding(self.mesh, PartitionSpec("runs")))
+
+    def replicate(self, tree: Any) -> Any:
+        """Put a tree on every device (data, batch indices)."""
+        if self.mesh is None:
+            return tree
+        return jax.device_put(tree, NamedSharding(self.mesh, PartitionSpec()))
+
+    def full(self, value: int, dtype: Any) -> jax.Array:
+        """A sharded ``[padded runs]`` array of ``value``."""
+        return self.shard(jnp.full((self.n_runs,), value, dtype))
+
+    def unstack(self, arr: Any) -> np.ndarray:
+        """Drop the padding of the leading run axis and split it into ``[n_inits, n_seeds]``."""
+        arr = np.asarray(arr)[: self.n_runs]
+        return arr.reshape(self.n_inits, self.n_seeds, *arr.shape[1:])

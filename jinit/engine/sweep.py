@@ -1,0 +1,303 @@
+"""``jinit.sweep``: validate, draw every run, compile once, train chunk by chunk, collect.
+
+The path of one sweep: :class:`~jinit.engine.config.SweepConfig` (validated arguments) ->
+:func:`~jinit.engine.inits.initial_params` (every run, keyed by seed and name) ->
+:class:`~jinit.engine.sharding.RunLayout` (pad and shard the run axis) -> the compiled
+``chunk`` program (:mod:`~jinit.engine.program`) fed by the data order
+(:mod:`~jinit.engine.order`) -> checkpoints (:mod:`~jinit.engine.checkpoint`) and progress ->
+a :class:`~jinit.results.SweepResult`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from jinit.data import Dataset
+from jinit.engine import checkpoint
+from jinit.engine.config import SweepConfig
+from jinit.engine.inits import initial_params
+from jinit.engine.order import data_order
+from jinit.engine.program import make_chunk, make_evaluate, make_step
+from jinit.engine.progress import Progress
+from jinit.engine.sharding import RunLayout
+from jinit.engine.state import TrainState
+from jinit.results import SweepResult
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """A KeyboardInterrupt during training; ``partial`` holds the evaluations done so far (a
+    :class:`~jinit.results.SweepResult` with ``config["partial"] = True``). With ``out_dir``
+    the last finished chunk is checkpointed: ``resume=True`` continues to the same numbers."""
+
+    def __init__(self, partial: SweepResult) -> None:
+        done = int(partial.eval_steps[-1])
+        super().__init__(f"sweep interrupted after {done} of {partial.config['steps']} steps")
+        self.partial = partial
+
+
+class _Compiled:
+    """The sweep's compiled programs, its first state and the data order."""
+
+    def __init__(self, config: SweepConfig) -> None:
+        layout = RunLayout(len(config.inits), len(config.seeds), config.devices)
+        self.order = data_order(
+            config.seeds, len(config.data.x_train), config.batch_size, config.eval_every
+        )
+        arrays = layout.replicate(config.arrays())
+        params = initial_params(
+            config.model, config.inits, config.seeds, config.dtype, config.template
+        )
+        params = layout.shard(params)
+        self.initial_params = params
+        opt_state = jax.jit(jax.vmap(config.optimizer.init))(params)
+        self.state = TrainState(params, opt_state, layout.full(-1, jnp.int32))
+        args = (config.model, config.loss_fn)
+        how = config.formulation
+        evaluate = make_evaluate(*args, arrays, config.extra_metrics, config.track, how)
+        step = make_step(*args, config.optimizer, self.order, how)
+        masked = config.steps % config.eval_every != 0
+        chunk = make_chunk(
+            step, evaluate, self.order, arrays, layout.seed_of_run, config.eval_every, masked
+        )
+        t = time.perf_counter()
+        self.chunk = jax.jit(chunk).lower(self.state, 0, 0, self.order.placeholder()).compile()
+        self.evaluate = jax.jit(evaluate).lower(params).compile()
+        self.evaluate_fn = evaluate  # for the checkpoint's tree structure on resume
+        self.compile_s = time.perf_counter() - t
+        self.layout = layout
+
+    def indices(self, c: int, n_chunks: int) -> Any:
+        if c >= n_chunks:
+            return None
+        idx = self.order.indices(c)
+        return None if idx is None else self.layout.replicate(jnp.asarray(idx, jnp.int32))
+
+
+def _fetch(tree: Any) -> Any:
+    return jax.tree_util.tree_map(np.asarray, tree)
+
+
+class _Store:
+    """The checkpoint of a sweep in ``out_dir`` (fingerprinted), read once and written after
+    every chunk."""
+
+    def __init__(self, out_dir: str, config: SweepConfig, params: Any, resume: bool) -> None:
+        self.path = os.path.join(out_dir, checkpoint.CHECKPOINT)
+        self.fingerprint, unsure = config.fingerprint(params)
+        if resume and unsure:
+            raise ValueError(
+                f"sweep: cannot resume=True: {'; '.join(unsure)} cannot be fingerprinted, so a "
+                "checkpoint of another sweep could not be told apart; pass resume=False (or "
+                "build the optimizer/loss from plain functions and numbers)."
+            )
+        self.resume, self.saved = resume, -1
+
+    def restore(self, compiled: _Compiled) -> tuple[TrainState, list]:
+        """``(state, evaluations)`` to start from (one evaluation per finished chunk, plus the
+        initial one; none for a fresh start)."""
+        if not os.path.exists(self.path):
+            return compiled.state, []
+        if checkpoint.fingerprint_of(self.path) != self.fingerprint:
+            what = "" if self.resume else " (resume=False would overwrite it)"
+            raise ValueError(
+                f"sweep: the checkpoint {self.path} belongs to a different sweep (other model, "
+                f"inits, seeds, data, optimizer, loss or schedule){what}; remove it or use "
+                "another out_dir."
+            )
+        if not self.resume:  # the same sweep again: start over
+            return compiled.state, []
+        eval_tree = jax.eval_shape(compiled.evaluate_fn, compiled.initial_params)
+        chunk, loaded, evals = checkpoint.load(self.path, compiled.state, eval_tree)
+        state = jax.tree_util.tree_map(
+            lambda ref, new: jax.device_put(jnp.asarray(new, ref.dtype), ref.sharding),
+            compiled.state,
+            loaded,
+        )
+        self.saved = chunk
+        return state, evals
+
+    def save(self, state: TrainState, evals: list) -> None:
+        if self.saved != len(evals) - 1:
+            checkpoint.save(self.path, self.fingerprint, len(evals) - 1, state, evals)
+            self.saved = len(evals) - 1
+
+
+def _start(
+    config: SweepConfig, compiled: _Compiled, out_dir: str | None, resume: bool
+) -> tuple[_Store | None, TrainState, list]:
+    """The checkpoint store (or None), the state to start from and the evaluations so far
+    (at least the initial one)."""
+    store = None if out_dir is None else _Store(out_dir, config, compiled.initial_params, resume)
+    state, evals = (compiled.state, []) if store is None else store.restore(compiled)
+    if not evals:
+        evals.append(_fetch(compiled.evaluate(state.params)))
+    return store, state, evals
+
+
+def _train(
+    config: SweepConfig,
+    compiled: _Compiled,
+    store: _Store | None,
+    state: TrainState,
+    evals: list,
+    progress: bool | None,
+) -> tuple[TrainState, bool]:
+    """Run the remaining chunks; ``(state, interrupted)``. ``evals`` grows in place and always
+    matches the returned state (one evaluation per finished chunk, plus the initial one)."""
+    first, n_chunks, every = len(evals) - 1, config.n_chunks, config.eval_every
+    point, bar = (state, len(evals)), Progress(n_chunks, progress)
+    try:
+        next_idx = compiled.indices(first, n_chunks)  # compiles the permutation program once
+        for c in range(first, n_chunks):
+            start = c * every
+            new, ev = compiled.chunk(point[0], start, min(every, config.steps - start), next_idx)
+            next_idx = compiled.indices(c + 1, n_chunks)  # the host prepares the next chunk
+            evals.append(_fetch(ev))
+            point = (new, len(evals))
+            if store is not None:
+                store.save(new, evals)
+            bar.update(c + 1)
+        jax.block_until_ready(point[0])
+        return point[0], False
+    except KeyboardInterrupt:
+        state, n_evals = point
+        del evals[n_evals:]
+        if store is not None:
+            store.save(state, evals)  # the last finished chunk is on disk
+        return state, True
+    finally:
+        bar.close()
+
+
+def _result(
+    config: SweepConfig,
+    layout: RunLayout,
+    state: TrainState,
+    evals: list,
+    keep_params: bool,
+    partial: bool,
+    timing: dict,
+) -> SweepResult:
+    eval_steps = np.minimum(np.arange(len(evals)) * config.eval_every, config.steps)
+    stacked = jax.tree_util.tree_map(
+        lambda *leaves: layout.unstack(np.stack(leaves, axis=1)), *evals
+    )  # [inits, seeds, evals, ...]
+    tracked = stacked.pop("tracked", None)
+    extra = config.extra_metrics
+    order = [f"{split}_{m}" for m in ("loss", "acc", *extra) for split in ("train", "test")]
+    order += [k for k in stacked if k not in order]
+    params = jax.tree_util.tree_map(layout.unstack, state.params) if keep_params else None
+    return SweepResult(
+        inits=[i.name for i in config.inits],
+        specs=[i.spec for i in config.inits],
+        seeds=config.seeds,
+        eval_steps=eval_steps,
+        metrics={k: stacked[k] for k in sorted(stacked, key=order.index)},
+        diverged_step=layout.unstack(state.diverged),
+        tracked=tracked,
+        params=params,
+        config=config.as_dict() | ({"partial": True} if partial else {}),
+        timing=timing | {"model_steps": layout.n_runs * int(eval_steps[-1])},
+    )
+
+
+def sweep(
+    model: Any,
+    inits: Mapping[str, Any],
+    data: Dataset,
+    *,
+    optimizer: optax.GradientTransformation | None = None,
+    loss: str | Callable | None = None,
+    steps: int = 1000,
+    seeds: int | Sequence[int] = 10,
+    batch_size: int | None = None,
+    eval_every: int | None = None,
+    extra_metrics: Mapping[str, Callable] | None = None,
+    track: Callable | None = None,
+    devices: Sequence[jax.Device] | None = None,
+    out_dir: str | os.PathLike | None = None,
+    resume: bool = False,
+    keep_params: bool = False,
+    progress: bool | None = None,
+    dtype: Any = jnp.float32,
+    formulation: str = "auto",
+) -> SweepResult:
+    """Train every (initializer, seed) pair and collect metrics at eval points.
+
+    Args:
+      model: a jinit model (``init(key, weight_init, bias_init, dtype)``, ``apply(params, x)``
+        -> logits, ``output``), a Flax linen / NNX or Equinox module (:mod:`jinit.adapters`),
+        or an ``(init_fn, apply_fn)`` pair with ``init_fn(key, weight_init, bias_init)``.
+      inits: ``{name: initializer}`` (biases zeros), ``{name: (weight_init, bias_init)}`` or
+        ``{name: params}`` with a leading seed axis. Run (name, s) draws with
+        ``jinit.keys.run_key(s, name)``; an initializer must return the model's shapes in the
+        dtype it is given (bfloat16 in a float32 sweep is refused, not cast).
+      data: a :class:`jinit.data.Dataset` with finite inputs and labels the output can
+        represent (sigmoid: 0/1; softmax over k units: ``[0, k)``).
+      optimizer: an optax transformation (default ``optax.sgd(0.01)``).
+      loss: a :mod:`jinit.losses` name or ``(logits, labels) -> scalar``; default from the
+        model's output (sigmoid: binary, softmax: softmax cross-entropy, linear: MSE).
+      steps: optimizer steps per run. seeds: a count (``0..n-1``) or distinct seeds in
+        ``[0, 2**32 - 1]``. batch_size: examples per step (each seed its own epoch
+        permutations), or None for full batch. eval_every: steps between evaluations
+        (default: 10 evaluations, after 0, eval_every, ..., steps updates).
+      extra_metrics: ``{name: (logits, labels) -> scalar}``, evaluated on both splits.
+      track: ``params -> pytree`` evaluated for every run at every eval point (``.tracked``).
+      devices: devices to shard the run axis over (default: all). dtype: parameters and inputs.
+      formulation: ``"vmap"`` (all runs of a step at once), ``"map"`` (runs in turn: conv
+        nets) or ``"auto"`` (``"map"`` when the model has convolutions).
+      out_dir, resume: a checkpoint after every chunk (atomic) and the lock
+        ``out_dir/sweep.lock`` while running; ``resume=True`` restarts from it to the same
+        numbers. Another sweep's checkpoint is never resumed nor overwritten.
+      keep_params: keep final parameters (``.params``). progress: a progress bar (default: in
+        a terminal or Jupyter; tqdm if installed).
+
+    Returns:
+      A :class:`jinit.results.SweepResult`; ``result.metrics["train_loss"]`` has shape
+      ``[n_inits, n_seeds, n_evals]``. Ctrl-C during training raises
+      :class:`SweepInterrupted`, whose ``.partial`` holds the evaluations done.
+
+    Example:
+        >>> import optax, jinit
+        >>> r = jinit.sweep(jinit.models.MLP([2, 8, 1]), {"he": jinit.he_normal},
+        ...                 jinit.data.circles(n_train=64, n_test=32), optimizer=optax.sgd(0.1),
+        ...                 steps=20, seeds=3, eval_every=10)
+        >>> r.metrics["train_loss"].shape
+        (1, 3, 3)
+    """
+    t_start = time.perf_counter()
+    config = SweepConfig.build(
+        model, inits, data, optimizer=optimizer, loss=loss, steps=steps, seeds=seeds,
+        batch_size=batch_size, eval_every=eval_every, extra_metrics=extra_metrics,
+        track=track, devices=devices, dtype=dtype, formulation=formulation,
+    )  # fmt: skip
+    out_dir = None if out_dir is None else _check_out_dir(out_dir)
+    with contextlib.nullcontext() if out_dir is None else checkpoint.locked(out_dir):
+        compiled = _Compiled(config)
+        store, state, evals = _start(config, compiled, out_dir, bool(resume))
+        t_run = time.perf_counter()
+        state, interrupted = _train(config, compiled, store, state, evals, progress)
+    t_end = time.perf_counter()
+    timing = {"compile_s": compiled.compile_s, "run_s": t_end - t_run, "total_s": t_end - t_start}
+    result = _result(config, compiled.layout, state, evals, keep_params, interrupted, timing)
+    if interrupted:
+        raise SweepInterrupted(result)
+    return result
+
+
+def _check_out_dir(out_dir: str | os.PathLike) -> str:
+    path = os.fspath(out_dir)
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as err:
+        raise ValueError(f"sweep: out_dir {path!r} is not a usable directory ({err}).") from err
+    return path

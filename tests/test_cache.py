@@ -1,0 +1,50 @@
+"""The persistent compilation cache: where it lives, and that the jinit command fills it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from jinit import cache
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_default_dir_env_then_xdg_then_home(monkeypatch, tmp_path):
+    monkeypatch.setenv("JINIT_CACHE_DIR", str(tmp_path / "mine"))
+    assert cache.default_cache_dir() == str(tmp_path / "mine")
+    monkeypatch.delenv("JINIT_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache.default_cache_dir() == str(tmp_path / "xdg" / "jinit" / "xla")
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert cache.default_cache_dir() == str(tmp_path / "home" / ".cache" / "jinit" / "xla")
+
+
+def test_uncreatable_dir_is_a_named_value_error(tmp_path):
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    with pytest.raises(ValueError, match="cannot create the cache directory"):
+        cache.enable_compilation_cache(afile / "xla")
+
+
+def _probe(tmp_path, cache_dir, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "jinit.cli", "probe", "--model", "mlp:4,8,2", "--seeds", "2",
+         "--batch", "4", "--inits", "he_normal", *extra],
+        capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PYTHONPATH": REPO, "JINIT_CACHE_DIR": str(cache_dir)},
+    )  # fmt: skip
+
+
+def test_command_fills_the_cache_and_no_cache_turns_it_off(tmp_path):
+    """Even the small, fast-compiling programs of a probe are stored (JAX's defaults would
+    skip programs compiling in under a second); --no-cache stores nothing."""
+    on, off = tmp_path / "on", tmp_path / "off"
+    assert _probe(tmp_path, on).returncode == 0
+    assert len(os.listdir(on)) > 0
+    assert _probe(tmp_path, off, "--no-cache").returncode == 0
+    assert not off.exists() or os.listdir(off) == []
