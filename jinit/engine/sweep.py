@@ -30,6 +30,7 @@ from jinit.engine.program import make_chunk, make_evaluate, make_step
 from jinit.engine.progress import Progress
 from jinit.engine.sharding import RunLayout
 from jinit.engine.state import TrainState
+from jinit.keys import step_stream
 from jinit.results import SweepResult
 
 
@@ -59,18 +60,22 @@ class _Compiled:
         params = layout.shard(params)
         self.initial_params = params
         opt_state = jax.jit(jax.vmap(config.optimizer.init))(params)
-        self.state = TrainState(params, opt_state, layout.full(-1, jnp.int32))
+        model_state = _initial_model_state(config, layout)
+        self.state = TrainState(params, opt_state, layout.full(-1, jnp.int32), model_state)
         args = (config.model, config.loss_fn)
         how = config.formulation
         evaluate = make_evaluate(*args, arrays, config.extra_metrics, config.track, how)
-        step = make_step(*args, config.optimizer, self.order, how)
+        streams = None
+        if config.model.has_train_mode:  # dropout keys: (seed, global step), as the data order
+            streams = layout.replicate(step_stream(config.seeds)[layout.seed_of_run])
+        step = make_step(*args, config.optimizer, self.order, how, streams)
         masked = config.steps % config.eval_every != 0
         chunk = make_chunk(
             step, evaluate, self.order, arrays, layout.seed_of_run, config.eval_every, masked
         )
         t = time.perf_counter()
         self.chunk = jax.jit(chunk).lower(self.state, 0, 0, self.order.placeholder()).compile()
-        self.evaluate = jax.jit(evaluate).lower(params).compile()
+        self.evaluate = jax.jit(evaluate).lower(params, model_state).compile()
         self.evaluate_fn = evaluate  # for the checkpoint's tree structure on resume
         self.compile_s = time.perf_counter() - t
         self.layout = layout
@@ -80,6 +85,16 @@ class _Compiled:
             return None
         idx = self.order.indices(c)
         return None if idx is None else self.layout.replicate(jnp.asarray(idx, jnp.int32))
+
+
+def _initial_model_state(config: SweepConfig, layout: RunLayout) -> Any:
+    """Every run's initial model state (the model's, the same for every run), stacked on
+    the run axis and sharded like the parameters; ``()`` for models without state."""
+    one = config.model.init_state(config.dtype)
+    stacked = jax.tree_util.tree_map(
+        lambda a: jnp.broadcast_to(a, (layout.n_runs, *jnp.shape(a))), one
+    )
+    return layout.shard(stacked)
 
 
 def _fetch(tree: Any) -> Any:
@@ -115,7 +130,9 @@ class _Store:
             )
         if not self.resume:  # the same sweep again: start over
             return compiled.state, []
-        eval_tree = jax.eval_shape(compiled.evaluate_fn, compiled.initial_params)
+        eval_tree = jax.eval_shape(
+            compiled.evaluate_fn, compiled.initial_params, compiled.state.model_state
+        )
         chunk, loaded, evals = checkpoint.load(self.path, compiled.state, eval_tree)
         state = jax.tree_util.tree_map(
             lambda ref, new: jax.device_put(jnp.asarray(new, ref.dtype), ref.sharding),
@@ -139,7 +156,7 @@ def _start(
     store = None if out_dir is None else _Store(out_dir, config, compiled.initial_params, resume)
     state, evals = (compiled.state, []) if store is None else store.restore(compiled)
     if not evals:
-        evals.append(_fetch(compiled.evaluate(state.params)))
+        evals.append(_fetch(compiled.evaluate(state.params, state.model_state)))
     return store, state, evals
 
 
