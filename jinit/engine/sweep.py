@@ -213,6 +213,9 @@ def _result(
     order = [f"{split}_{m}" for m in ("loss", "acc", *extra) for split in ("train", "test")]
     order += [k for k in stacked if k not in order]
     params = jax.tree_util.tree_map(layout.unstack, state.params) if keep_params else None
+    model_state = None
+    if keep_params and config.model.stateful:
+        model_state = jax.tree_util.tree_map(layout.unstack, state.model_state)
     return SweepResult(
         inits=[i.name for i in config.inits],
         specs=[i.spec for i in config.inits],
@@ -224,6 +227,7 @@ def _result(
         params=params,
         config=config.as_dict() | ({"partial": True} if partial else {}),
         timing=timing | {"model_steps": layout.n_runs * int(eval_steps[-1])},
+        model_state=model_state,
     )
 
 
@@ -275,8 +279,8 @@ def sweep(
       out_dir, resume: a checkpoint after every chunk (atomic) and the lock
         ``out_dir/sweep.lock`` while running; ``resume=True`` restarts from it to the same
         numbers. Another sweep's checkpoint is never resumed nor overwritten.
-      keep_params: keep final parameters (``.params``). progress: a progress bar (default: in
-        a terminal or Jupyter; tqdm if installed).
+      keep_params: keep final parameters (``.params``; a model's state: ``.model_state``).
+        progress: a progress bar (default: in a terminal or Jupyter; tqdm if installed).
 
     Returns:
       A :class:`jinit.results.SweepResult`; ``result.metrics["train_loss"]`` has shape

@@ -151,12 +151,13 @@ def _train_mode(model: Any, filters: tuple, stats: Any, rngs: Any, rest: Any) ->
     train_def, eval_def = _graphdef(model, filters, True), _graphdef(model, filters, False)
 
     def apply_train(params, state, x, key):
-        copy = nnx.merge(train_def, params, state, _reseed(rngs, key), rest)
+        # copy=True: the update must not write into the caller's state (eager calls).
+        copy = nnx.merge(train_def, params, state, _reseed(rngs, key), rest, copy=True)
         out = copy(x)
         return out, nnx.state(copy, nnx.BatchStat)
 
     def apply_eval(params, state, x):
-        return nnx.merge(eval_def, params, state, rngs, rest)(x)
+        return nnx.merge(eval_def, params, state, rngs, rest, copy=True)(x)
 
     stochastic = bool(jax.tree_util.tree_leaves(rngs))
     return base.TrainMode(stats, apply_train, apply_eval, stochastic)
