@@ -152,7 +152,7 @@ def test_stateless_models_keep_the_apply_path(digits):
     ):
         assert not model.has_train_mode and model.init_state() == ()
         params = model.init(jax.random.key(0), jinit.he_normal)
-        out, state = model.apply_train(params, (), x, None)
+        out, _ = model.apply_train(params, (), x, None)
         np.testing.assert_array_equal(out, model.apply(params, x))
 
 
@@ -180,12 +180,12 @@ def test_other_train_flags_and_one_mode_models(digits):
         jinit.adapters.from_flax(NoFlag(), x[:1])
     one = jinit.adapters.from_flax(NoFlag(), x[:1], train_flag=None)
     params = one.init(jax.random.key(0), jinit.he_normal)
-    out, state = one.apply_train(params, one.init_state(), x, jax.random.key(0))
+    out, _ = one.apply_train(params, one.init_state(), x, jax.random.key(0))
     np.testing.assert_array_equal(out, one.apply_eval(params, one.init_state(), x))
 
 
 def test_equinox_errors_say_the_supported_call(digits):
-    model, state = make("equinox")
+    model, _ = make("equinox")
     with pytest.raises(ValueError, match=r"make_with_state.*state=state"):
         jinit.adapters.from_equinox(model)
 

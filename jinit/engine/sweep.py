@@ -256,8 +256,12 @@ def sweep(
 
     Args:
       model: a jinit model (``init(key, weight_init, bias_init, dtype)``, ``apply(params, x)``
-        -> logits, ``output``), a Flax linen / NNX or Equinox module (:mod:`jinit.adapters`),
-        or an ``(init_fn, apply_fn)`` pair with ``init_fn(key, weight_init, bias_init)``.
+        -> logits, ``output``), a Flax linen / NNX, Equinox or Haiku model
+        (:mod:`jinit.adapters`), or an ``(init_fn, apply_fn)`` pair with ``init_fn(key,
+        weight_init, bias_init)``. A model with BatchNorm or Dropout trains in training mode
+        (its state, e.g. running averages, in every run's carry; dropout keys
+        ``fold_in(jinit.keys.step_stream(seed), step)``, shared by all inits) and is
+        evaluated in evaluation mode (running averages, no dropout).
       inits: ``{name: initializer}`` (biases zeros), ``{name: (weight_init, bias_init)}`` or
         ``{name: params}`` with a leading seed axis. Run (name, s) draws with
         ``jinit.keys.run_key(s, name)``; an initializer must return the model's shapes in the

@@ -86,6 +86,18 @@ def from_flax(
         >>> params = net.init(jax.random.key(0), jinit.he_normal, jinit.zeros)
         >>> params["Dense_0"]["kernel"].shape, net.apply(params, jnp.ones((4, 2))).shape
         ((2, 16), (4, 1))
+        >>> class BNNet(nn.Module):
+        ...     @nn.compact
+        ...     def __call__(self, x, train: bool):
+        ...         h = nn.BatchNorm(use_running_average=not train)(nn.Dense(8)(x))
+        ...         return nn.Dense(1)(nn.Dropout(0.5, deterministic=not train)(h))
+        >>> bn = jinit.adapters.from_flax(BNNet(), jnp.ones((1, 2)))
+        >>> bn.stateful, bn.stochastic, list(bn.state)
+        (True, True, ['batch_stats'])
+        >>> p = bn.init(jax.random.key(0), jinit.he_normal)
+        >>> logits, state = bn.apply_train(p, bn.init_state(), jnp.ones((4, 2)), jax.random.key(1))
+        >>> bn.apply_eval(p, state, jnp.ones((4, 2))).shape
+        (4, 1)
     """
     what = "jinit.adapters.from_flax"
     user_rules, output = base.check_args(
