@@ -167,7 +167,7 @@ def test_other_train_flags_and_one_mode_models(digits):
 
     model = jinit.adapters.from_flax(Training(), x[:1], train_flag="training")
     assert model.stateful and not model.stochastic and "train_flag='training'" in repr(model)
-    with pytest.raises(ValueError, match=r"train_flag='train_mode'.*takes no such argument"):
+    with pytest.raises(ValueError, match=r"train_flag=.train_mode.*takes no such argument"):
         jinit.adapters.from_flax(Training(), x[:1], train_flag="train_mode")
 
     class NoFlag(nn.Module):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import inspect
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
@@ -331,6 +332,28 @@ def cast(tree: Any, dtype: Any) -> Any:
 def is_rules(init: Any) -> bool:
     """Whether ``init`` is :func:`jinit.reinit` rules (a dict or a list of pairs), not a law."""
     return isinstance(init, Mapping) or (isinstance(init, Sequence) and not isinstance(init, str))
+
+
+def find_flag(fn: Callable | None, train_flag: Any, default: str, what: str) -> str | None:
+    """The keyword a model takes its train flag by: ``train_flag`` if ``fn`` (the model's
+    call; ``None`` when unknown) takes it; ``None`` if ``train_flag`` is ``None``, or is the
+    ``default`` and not taken; an error otherwise."""
+    if train_flag is None:
+        return None
+    if not isinstance(train_flag, str) or not train_flag.isidentifier():
+        raise TypeError(
+            f"{what}: train_flag must be the name of the model's train argument (a string "
+            f"such as {default!r}) or None, got {train_flag!r}."
+        )
+    params = inspect.signature(fn).parameters if fn is not None else {}
+    if train_flag in params or any(p.kind == p.VAR_KEYWORD for p in params.values()):
+        return train_flag
+    if train_flag == default:
+        return None
+    raise ValueError(
+        f"{what}: train_flag={train_flag!r}, but the model's call takes no such argument (it "
+        f"takes {', '.join(params) or 'nothing known'})."
+    )
 
 
 def no_flag_error(what: str, state: str, flag: str) -> None:

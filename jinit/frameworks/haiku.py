@@ -30,29 +30,6 @@ def _apply_fn(transformed: Any, state: Any = None) -> Any:
     return transformed.apply
 
 
-def _flag(transformed: Any, train_flag: str | None, what: str) -> str | None:
-    """The keyword the model's function takes its train flag by: ``train_flag`` if the
-    function (``hk.transform``'s argument) takes it, ``None`` if it is ``None`` or the
-    default ``"is_training"`` and not taken; an error otherwise."""
-    if train_flag is None:
-        return None
-    if not isinstance(train_flag, str) or not train_flag.isidentifier():
-        raise TypeError(
-            f"{what}: train_flag must be the name of the function's train argument (a string "
-            f"such as 'is_training') or None, got {train_flag!r}."
-        )
-    fn = getattr(transformed.init, "_original_fn", None)
-    params = inspect.signature(fn).parameters if fn is not None else {}
-    if train_flag in params or any(p.kind == p.VAR_KEYWORD for p in params.values()):
-        return train_flag
-    if train_flag == "is_training":
-        return None
-    raise ValueError(
-        f"{what}: train_flag={train_flag!r}, but the transformed function takes no such "
-        f"argument (it takes {', '.join(params) or 'nothing known'})."
-    )
-
-
 def _calls(transformed: Any, flag: str | None) -> tuple[Any, Any]:
     """``apply_train(params, state, x, key) -> (out, state)`` and ``apply_eval(params,
     state, x) -> out`` of a Haiku model (state ``{}`` for ``hk.transform``)."""
@@ -192,7 +169,8 @@ def from_haiku(
             f"{what}: a Haiku model needs an example input batch to build its parameters "
             "(jinit.sweep passes data.x_train[:1])."
         )
-    flag = _flag(transformed, train_flag, what)
+    fn = getattr(transformed.init, "_original_fn", None)  # the transformed function
+    flag = base.find_flag(fn, train_flag, "is_training", what)
     template, apply, mode = _build(transformed, example_x, flag)
     if flag is None and train_flag == "is_training" and mode is not None and mode.state:
         base.no_flag_error(what, f"Haiku state {', '.join(map(repr, mode.state))}", "is_training")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Mapping
 from typing import Any
 
@@ -111,7 +110,7 @@ def from_flax(
     from flax.core import meta, unfreeze
 
     x = jnp.asarray(example_x)
-    flag = _flag(module, train_flag, what)
+    flag = base.find_flag(module.__call__, train_flag, "train", what)
     eval_kw = {} if flag is None else {flag: False}
     key = jax.random.key(0)
     variables = unfreeze(module.init({"params": key, "dropout": key}, x, **eval_kw))
@@ -136,28 +135,6 @@ def from_flax(
     )  # fmt: skip
     base.check_train_mode(out, x, what)
     return out
-
-
-def _flag(module: Any, train_flag: str | None, what: str) -> str | None:
-    """The name of the module's train flag: ``train_flag`` if ``__call__`` takes it; ``None``
-    if it is ``None`` or the default ``"train"`` and not taken; an error otherwise."""
-    if train_flag is None:
-        return None
-    if not isinstance(train_flag, str) or not train_flag.isidentifier():
-        raise TypeError(
-            f"{what}: train_flag must be the name of the module's train argument (a string "
-            f"such as 'train' or 'training') or None, got {train_flag!r}."
-        )
-    params = inspect.signature(module.__call__).parameters
-    takes = train_flag in params or any(p.kind == p.VAR_KEYWORD for p in params.values())
-    if takes:
-        return train_flag
-    if train_flag == "train":
-        return None
-    raise ValueError(
-        f"{what}: train_flag={train_flag!r}, but {type(module).__name__}.__call__ takes no such "
-        f"argument (it takes {', '.join(params) or 'nothing'})."
-    )
 
 
 def _train_mode(
