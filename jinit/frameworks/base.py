@@ -395,8 +395,14 @@ def check_train_mode(model: Model, example_x: Any, what: str) -> None:
         ) from err
 
 
-def _eval_with(apply_eval: Callable, state: Any, params: Any, x: Array) -> Array:
-    return apply_eval(params, state, x)
+def _eval_with(apply_eval: Callable, state: Any) -> Callable[[Any, Array], Array]:
+    """``apply(params, x)``: evaluation mode with the initial state (a named function, so
+    its name is the same in every process: it is part of a sweep's fingerprint)."""
+
+    def apply(params: Any, x: Array) -> Array:
+        return apply_eval(params, state, x)
+
+    return apply
 
 
 def adapter(
@@ -432,7 +438,7 @@ def adapter(
     extras += options
     name = {"linen": "flax"}.get(kind, kind)
     if mode is not None and apply is None:
-        apply = functools.partial(_eval_with, mode.apply_eval, mode.state)
+        apply = _eval_with(mode.apply_eval, mode.state)
     modes = {} if mode is None else mode._asdict()
     out = Model(
         init=init,
