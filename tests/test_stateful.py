@@ -133,6 +133,63 @@ def test_adapter_train_and_eval_modes(kind, digits):
     np.testing.assert_array_equal(model.apply(params, x), model.apply_eval(params, state, x))
 
 
+class EqxDropout(eqx.Module):
+    hidden: eqx.nn.Linear
+    drop: eqx.nn.Dropout
+    out: eqx.nn.Linear
+
+    def __call__(self, x, *, key=None, inference=None):
+        h = jax.nn.relu(self.hidden(x))
+        return self.out(self.drop(h, key=key, inference=inference))
+
+
+class NNXDropout(nnx.Module):
+    def __init__(self, rngs):
+        self.hidden, self.out = nnx.Linear(64, 16, rngs=rngs), nnx.Linear(16, 10, rngs=rngs)
+        self.drop = nnx.Dropout(0.5, rngs=rngs)
+
+    def __call__(self, x):
+        return self.out(self.drop(nnx.relu(self.hidden(x))))
+
+
+class LinenDropout(nn.Module):
+    @nn.compact
+    def __call__(self, x, train: bool):
+        h = nn.relu(nn.Dense(16)(x))
+        return nn.Dense(10)(nn.Dropout(0.5, deterministic=not train)(h))
+
+
+def haiku_dropout(x, is_training):
+    h = jax.nn.relu(hk.Linear(16)(x))
+    return hk.Linear(10)(hk.dropout(hk.next_rng_key(), 0.5, h) if is_training else h)
+
+
+def make_dropout_only(kind):
+    if kind == "linen":
+        return LinenDropout()
+    if kind == "nnx":
+        return NNXDropout(nnx.Rngs(0))
+    if kind == "equinox":
+        keys = jax.random.split(jax.random.key(0))
+        return EqxDropout(eqx.nn.Linear(64, 16, key=keys[0]), eqx.nn.Dropout(0.5),
+                          eqx.nn.Linear(16, 10, key=keys[1]))  # fmt: skip
+    return hk.transform(haiku_dropout)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_dropout_only_models_are_stochastic_without_state(kind, digits):
+    x = jnp.asarray(digits.x_train[:16]).reshape(16, -1)
+    model = frameworks.as_model(make_dropout_only(kind), x[:1])
+    assert model.stochastic and not model.stateful and model.has_train_mode
+    params = model.init(jax.random.key(0), jinit.he_normal)
+    a, state = model.apply_train(params, model.init_state(), x, jax.random.key(1))
+    b, _ = model.apply_train(params, model.init_state(), x, jax.random.key(2))
+    assert not np.allclose(a, b) and not jax.tree_util.tree_leaves(state)
+    ev = model.apply_eval(params, state, x)
+    assert not np.allclose(a, ev)
+    np.testing.assert_array_equal(ev, model.apply(params, x))
+
+
 def test_nnx_dropout_keys_come_from_our_key_not_the_modules_rngs(digits):
     x = jnp.asarray(digits.x_train[:16])
     a, b = (frameworks.as_model(NNXCNN(nnx.Rngs(s))) for s in (0, 1))
