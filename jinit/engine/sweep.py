@@ -6,6 +6,12 @@ The path of one sweep: :class:`~jinit.engine.config.SweepConfig` (validated argu
 ``chunk`` program (:mod:`~jinit.engine.program`) fed by the data order
 (:mod:`~jinit.engine.order`) -> checkpoints (:mod:`~jinit.engine.checkpoint`) and progress ->
 a :class:`~jinit.results.SweepResult`.
+
+Models with BatchNorm or Dropout (:mod:`jinit.adapters`: ``Model.has_train_mode``) train in
+training mode, each run's state (running averages) in its carry, stacked on the run axis like
+the parameters and checkpointed with them; their dropout key at global step ``t`` is
+``fold_in(jinit.keys.step_stream(seed), t)``, shared by all inits of a seed, like the data
+order. Evaluation uses evaluation mode (running averages, no dropout).
 """
 
 from __future__ import annotations
@@ -256,12 +262,8 @@ def sweep(
 
     Args:
       model: a jinit model (``init(key, weight_init, bias_init, dtype)``, ``apply(params, x)``
-        -> logits, ``output``), a Flax linen / NNX, Equinox or Haiku model
-        (:mod:`jinit.adapters`), or an ``(init_fn, apply_fn)`` pair with ``init_fn(key,
-        weight_init, bias_init)``. A model with BatchNorm or Dropout trains in training mode
-        (its state, e.g. running averages, in every run's carry; dropout keys
-        ``fold_in(jinit.keys.step_stream(seed), step)``, shared by all inits) and is
-        evaluated in evaluation mode (running averages, no dropout).
+        -> logits, ``output``), a Flax linen / NNX, Equinox or Haiku model (BatchNorm and
+        Dropout: see the module docstring), or an ``(init_fn, apply_fn)`` pair.
       inits: ``{name: initializer}`` (biases zeros), ``{name: (weight_init, bias_init)}`` or
         ``{name: params}`` with a leading seed axis. Run (name, s) draws with
         ``jinit.keys.run_key(s, name)``; an initializer must return the model's shapes in the
@@ -278,13 +280,11 @@ def sweep(
       extra_metrics: ``{name: (logits, labels) -> scalar}``, evaluated on both splits.
       track: ``params -> pytree`` evaluated for every run at every eval point (``.tracked``).
       devices: devices to shard the run axis over (default: all). dtype: parameters and inputs.
-      formulation: ``"vmap"`` (all runs of a step at once), ``"map"`` (runs in turn: conv
-        nets) or ``"auto"`` (``"map"`` when the model has convolutions).
+      formulation: ``"vmap"``, ``"map"`` or ``"auto"`` (see ``program.choose_formulation``).
       out_dir, resume: a checkpoint after every chunk (atomic) and the lock
         ``out_dir/sweep.lock`` while running; ``resume=True`` restarts from it to the same
         numbers. Another sweep's checkpoint is never resumed nor overwritten.
-      keep_params: keep final parameters (``.params``; a model's state: ``.model_state``).
-        progress: a progress bar (default: in a terminal or Jupyter; tqdm if installed).
+      keep_params: keep final ``.params``, ``.model_state``. progress: a bar (terminal, Jupyter).
 
     Returns:
       A :class:`jinit.results.SweepResult`; ``result.metrics["train_loss"]`` has shape

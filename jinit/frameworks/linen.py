@@ -93,10 +93,6 @@ def from_flax(
         >>> bn = jinit.adapters.from_flax(BNNet(), jnp.ones((1, 2)))
         >>> bn.stateful, bn.stochastic, list(bn.state)
         (True, True, ['batch_stats'])
-        >>> p = bn.init(jax.random.key(0), jinit.he_normal)
-        >>> logits, state = bn.apply_train(p, bn.init_state(), jnp.ones((4, 2)), jax.random.key(1))
-        >>> bn.apply_eval(p, state, jnp.ones((4, 2))).shape
-        (4, 1)
     """
     what = "jinit.adapters.from_flax"
     user_rules, output = base.check_args(
@@ -107,17 +103,10 @@ def from_flax(
             f"{what}: a linen module needs an example input batch to build its parameters "
             "(jinit.sweep passes data.x_train[:1])."
         )
-    from flax.core import meta, unfreeze
-
     x = jnp.asarray(example_x)
     flag = base.find_flag(module.__call__, train_flag, "train", what)
     eval_kw = {} if flag is None else {flag: False}
-    key = jax.random.key(0)
-    variables = unfreeze(module.init({"params": key, "dropout": key}, x, **eval_kw))
-    if "params" not in variables:
-        raise ValueError(f"{what}: the module has no parameters (module.init gave no 'params').")
-    template = meta.unbox(variables["params"])
-    state = {c: meta.unbox(v) for c, v in variables.items() if c not in ("params", "intermediates")}
+    template, state = _variables(module, x, eval_kw, what)
     rules_fn = user_rules or base.default_rules(template, ("*kernel", "'*kernel'"), "*bias", what)
     if flag is None and train_flag == "train" and state:
         base.no_flag_error(what, ", ".join(map(repr, state)), "train")
@@ -135,6 +124,20 @@ def from_flax(
     )  # fmt: skip
     base.check_train_mode(out, x, what)
     return out
+
+
+def _variables(module: Any, x: jax.Array, eval_kw: dict, what: str) -> tuple[Any, dict]:
+    """``(params, state)`` of ``module.init`` in evaluation mode: the ``params`` collection
+    (metadata boxes removed) and every other collection but sown ``intermediates``."""
+    from flax.core import meta, unfreeze
+
+    key = jax.random.key(0)
+    variables = unfreeze(module.init({"params": key, "dropout": key}, x, **eval_kw))
+    if "params" not in variables:
+        raise ValueError(f"{what}: the module has no parameters (module.init gave no 'params').")
+    skip = ("params", "intermediates")
+    state = {c: meta.unbox(v) for c, v in variables.items() if c not in skip}
+    return meta.unbox(variables["params"]), state
 
 
 def _train_mode(
