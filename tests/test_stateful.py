@@ -326,6 +326,22 @@ def test_interrupt_then_resume_carries_the_state(tmp_path, monkeypatch, digits):
         np.testing.assert_array_equal(resumed.metrics[name], values, err_msg=name)
 
 
+def test_jinit_resnet_with_batch_norm_evaluates_with_its_running_statistics(digits):
+    net = jinit.models.ResNet((8, 8, 1), stages=(4,), norm="batch")
+    assert frameworks.as_model(net).stateful
+    assert not frameworks.as_model(jinit.models.ResNet((8, 8, 1), stages=(4,))).has_train_mode
+    r = sweep(net, {"he": jinit.he_normal}, digits, steps=20, seeds=[7], eval_every=20,
+              keep_params=True, **KW)  # fmt: skip
+    params, state = _one_run(r.params), _one_run(r.model_state)
+    x, y = jnp.asarray(digits.x_test), jnp.asarray(digits.y_test)
+    reported = r.metrics["test_loss"][0, 0, -1]
+    np.testing.assert_allclose(
+        softmax_cross_entropy(net.apply(params, x, state=state), y), reported, rtol=1e-4
+    )
+    batch_stats = softmax_cross_entropy(net.apply(params, x), y)
+    assert abs(float(batch_stats) - float(reported)) > 1e-3
+
+
 SHARD_SCRIPT = """
     import json, sys, optax, jax, jinit
     sys.path.insert(0, TESTS)

@@ -181,8 +181,8 @@ class Model:
 
     A model without state or randomness (``has_train_mode`` false) trains and evaluates
     with ``apply``; its ``apply_train``/``apply_eval`` are ``apply`` with the state passed
-    through, so any engine may call them alike. For a model with a train mode, ``apply``
-    is ``apply_eval`` with the initial state (what the probe reads).
+    through, so any engine may call them alike. For a framework model with a train mode,
+    ``apply`` is ``apply_eval`` with the initial state; a jinit model keeps its own.
     """
 
     init: Callable[..., Any]
