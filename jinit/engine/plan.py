@@ -87,22 +87,34 @@ def _traced_bytes(fn: Any, *args: Any) -> int:
 
 def run_bytes(model: Any, loss_fn: Any, optimizer: Any, template: Any, data: Any,
               batch_size: int | None, dtype: Any) -> RunBytes:  # fmt: skip
-    """The estimated memory of one run (:class:`RunBytes`)."""
+    """The estimated memory of one run (:class:`RunBytes`). A model with a train mode
+    (batch statistics, dropout) is traced through ``apply_train``; its state counts with the
+    parameters."""
     x, y = np.asarray(data.x_train), np.asarray(data.y_train)
     batch = batch_size or len(x)
     xb = jax.ShapeDtypeStruct((batch, *x.shape[1:]), jnp.dtype(dtype))
     yb = jax.ShapeDtypeStruct((batch, *y.shape[1:]), y.dtype)
+    state = model.init_state(dtype) if hasattr(model, "init_state") else ()
+    key = jax.eval_shape(jax.random.key, 0)
 
-    def train_loss(params, xb, yb):
-        return loss_fn(model.apply(params, xb), yb)
+    def train_loss(params, state, xb, yb, key):
+        if getattr(model, "apply_train", None) is None:
+            return loss_fn(model.apply(params, xb), yb)
+        return loss_fn(model.apply_train(params, state, xb, key)[0], yb)
+
+    def evaluate(params, state, xe):
+        if getattr(model, "apply_eval", None) is None:
+            return model.apply(params, xe)
+        return model.apply_eval(params, state, xe)
 
     n_eval = min(max(len(x), len(data.x_test)), EVAL_BLOCK)
     xe = jax.ShapeDtypeStruct((n_eval, *x.shape[1:]), jnp.dtype(dtype))
+    grads = jax.value_and_grad(train_loss)
     return RunBytes(
-        params=_nbytes(template),
+        params=_nbytes(template) + _nbytes(state),
         opt_state=_nbytes(jax.eval_shape(optimizer.init, template)),
-        activations=_traced_bytes(jax.value_and_grad(train_loss), template, xb, yb) + _nbytes(xb),
-        evaluation=_traced_bytes(model.apply, template, xe),
+        activations=_traced_bytes(grads, template, state, xb, yb, key) + _nbytes(xb),
+        evaluation=_traced_bytes(evaluate, template, state, xe),
     )
 
 
@@ -211,6 +223,7 @@ def _concat(results: Sequence[Any], axis: int) -> Any:
         diverged_step=join(*(r.diverged_step for r in results)),
         tracked=tree("tracked"),
         params=tree("params"),
+        model_state=tree("model_state"),
         config=dict(first.config),
         timing=timing,
     )
