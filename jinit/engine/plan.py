@@ -59,10 +59,15 @@ class Group(NamedTuple):
     seeds: slice
 
 
+def _itemsize(dtype: Any) -> int:
+    try:
+        return jnp.dtype(dtype).itemsize
+    except TypeError:  # a PRNG key type: its raw key data (two uint32 for threefry)
+        return getattr(dtype, "itemsize", 8)
+
+
 def _nbytes(tree: Any) -> int:
-    return sum(
-        math.prod(x.shape) * jnp.dtype(x.dtype).itemsize for x in jax.tree_util.tree_leaves(tree)
-    )
+    return sum(math.prod(x.shape) * _itemsize(x.dtype) for x in jax.tree_util.tree_leaves(tree))
 
 
 def _jaxpr_bytes(jaxpr: Any) -> int:
@@ -72,7 +77,7 @@ def _jaxpr_bytes(jaxpr: Any) -> int:
         for var in eqn.outvars:
             aval = var.aval
             if hasattr(aval, "shape") and hasattr(aval, "dtype"):
-                total += math.prod(aval.shape) * jnp.dtype(aval.dtype).itemsize
+                total += math.prod(aval.shape) * _itemsize(aval.dtype)
         for param in eqn.params.values():
             for sub in param if isinstance(param, tuple | list) else (param,):
                 inner = getattr(sub, "jaxpr", sub)
