@@ -211,6 +211,11 @@ def _check_labels(output: str | None, units: int, data: Dataset) -> None:
     top = 2 if output == "sigmoid" and units == 1 else units
     for split in ("train", "test"):
         y = np.asarray(getattr(data, f"y_{split}"))
+        if y.ndim > 2 or (y.ndim == 2 and y.shape[1] != 1):
+            raise ValueError(
+                f"sweep: data.y_{split} has shape {y.shape}; a {output} output takes one "
+                "integer label per example, shape (n,) or (n, 1) (not one-hot rows)."
+            )
         bad = (y < 0) | (y >= top) | (y != np.round(y))
         if bad.any():
             label = y[bad].flat[0].item()
