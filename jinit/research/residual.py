@@ -86,11 +86,13 @@ def fixup_rules(
     weight_init: Callable = he_normal,
     scalar_biases: Pattern | None = None,
     multipliers: Pattern | None = None,
+    biases: Pattern | None = "*bias",
 ) -> list[Rule]:
     """Fixup's rules (see the module docstring): ``branch_end`` and ``readout`` kernels zero,
-    ``branch_inner`` kernels ``weight_init`` times :func:`fixup_scale`, every ``*bias`` zero,
+    ``branch_inner`` kernels ``weight_init`` times :func:`fixup_scale`, ``biases`` zero,
     ``scalar_biases`` zero and ``multipliers`` one. Other weights (the embedding) keep their
-    values unless you add a rule. Pass the result to :func:`jinit.reinit`."""
+    values unless you add a rule. A pattern set to None is left out (:func:`jinit.reinit`
+    refuses a pattern that matches nothing). Pass the result to :func:`jinit.reinit`."""
     scale = fixup_scale(n_branches, branch_layers)
     rules: list[Rule] = [
         (branch_end, zeros),
@@ -101,7 +103,7 @@ def fixup_rules(
         rules.append((multipliers, ones))
     if scalar_biases is not None:
         rules.append((scalar_biases, zeros))
-    return [*rules, ("*bias", zeros)]
+    return rules if biases is None else [*rules, (biases, zeros)]
 
 
 def fixup(key: jax.Array, params: Any, n_branches: int, branch_layers: int = 2, **kw) -> Any:
