@@ -17,7 +17,7 @@ from typing import Any
 from jinit.report import Report
 
 #: The modules whose import registers the experiments.
-MODULES = ("coursera", "deep", "ng", "nielsen", "saturation")
+MODULES = ("coursera", "deep", "ng", "nielsen", "saturation", "research_lsuv", "research_mup")
 
 
 @dataclasses.dataclass(frozen=True)
