@@ -43,7 +43,7 @@ def _lsuv(
     depth: int = 30,
     width: int = 64,
     steps: int = 400,
-    lr: float = 0.01,
+    lr: float = 0.003,
     batch_size: int = 64,
     tol: float = 0.1,
     checkpoint_dir: str | None = None,

@@ -23,6 +23,7 @@ multiplier ``1/m`` (Table 8).
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal, NamedTuple
 
 import jax
@@ -43,17 +44,24 @@ class MupInfo(NamedTuple):
     fan_in: int
 
 
-def _info(leaf: jax.Array, base: jax.Array) -> MupInfo:
-    shape, base_shape = tuple(leaf.shape), tuple(base.shape)
-    if len(shape) != len(base_shape):
-        raise ValueError(f"mup_info: a leaf of shape {shape} has base shape {base_shape}.")
+def _fan(shape: tuple[int, ...]) -> tuple[int, int]:
+    return math.prod(shape[:-1]), shape[-1]
+
+
+def _info(leaf: jax.Array, base: jax.Array, delta: jax.Array) -> MupInfo:
+    shape, base_shape, delta_shape = (tuple(a.shape) for a in (leaf, base, delta))
+    if not len(shape) == len(base_shape) == len(delta_shape):
+        raise ValueError(
+            f"mup_info: a leaf of shape {shape} has base shape {base_shape} and delta shape "
+            f"{delta_shape}; each leaf needs the same number of dimensions in all three."
+        )
     if len(shape) < 2:
-        grows = bool(shape) and shape[0] != base_shape[0]
+        grows = bool(shape) and base_shape[0] != delta_shape[0]
         return MupInfo("vector" if grows else "fixed", shape[0] / base_shape[0] if grows else 1.0,
                        1)  # fmt: skip
-    fan_in, fan_out = int(jnp.prod(jnp.array(shape[:-1]))), shape[-1]
-    base_in, base_out = int(jnp.prod(jnp.array(base_shape[:-1]))), base_shape[-1]
-    grow_in, grow_out = fan_in != base_in, fan_out != base_out
+    (fan_in, fan_out), (base_in, base_out), (d_in, d_out) = map(
+        _fan, (shape, base_shape, delta_shape))  # fmt: skip
+    grow_in, grow_out = base_in != d_in, base_out != d_out
     if grow_in and grow_out:
         return MupInfo("hidden", fan_in / base_in, fan_in)
     if grow_in:
@@ -63,10 +71,13 @@ def _info(leaf: jax.Array, base: jax.Array) -> MupInfo:
     return MupInfo("fixed", 1.0, fan_in)
 
 
-def mup_info(params: Any, base_params: Any) -> Any:
-    """A tree like ``params`` of :class:`MupInfo`: each leaf's role from the dimensions that
-    differ from ``base_params`` (the same model at its base width; shapes are enough, e.g.
-    ``jax.eval_shape(base_model.init, ...)``).
+def mup_info(params: Any, base_params: Any, delta_params: Any = None) -> Any:
+    """A tree like ``params`` of :class:`MupInfo`. A dimension grows with width when it
+    differs between ``base_params`` (the model at its base width) and ``delta_params`` (the
+    model at another width; default ``params`` itself), as in the ``mup`` package's
+    ``set_base_shapes(model, base, delta=...)``; the multiplier is the dimension over its base
+    value. Shapes are enough (``jax.eval_shape`` of the init). Give ``delta_params`` to use
+    the muP roles (zero readout, ...) at the base width itself.
 
     Example:
         >>> import jax, jinit
@@ -76,9 +87,13 @@ def mup_info(params: Any, base_params: Any) -> Any:
         >>> [(i.role, i.mult) for i in (m["kernel"] for m in mup_info(wide, base))]
         [('input', 4.0), ('hidden', 4.0), ('output', 4.0)]
     """
-    if jax.tree.structure(params) != jax.tree.structure(base_params):
-        raise ValueError("mup_info: params and base_params must have the same tree structure.")
-    return jax.tree.map(_info, params, base_params)
+    delta_params = params if delta_params is None else delta_params
+    structures = {jax.tree.structure(t) for t in (params, base_params, delta_params)}
+    if len(structures) != 1:
+        raise ValueError(
+            "mup_info: params, base_params and delta_params must have the same tree structure."
+        )
+    return jax.tree.map(_info, params, base_params, delta_params)
 
 
 def _is_info(x: Any) -> bool:
