@@ -125,7 +125,7 @@ def _mup_coordcheck(
         checks=mup_checks(slope(widths, sp[..., -1]), slope(widths, mup[..., -1])),
         tables=[
             Table(f"mean |coordinate| after {steps} Adam steps (mean over seeds)", header, rows)
-        ],  # fmt: skip
+        ],
         notes=[
             f"8x8 digits, Adam lr {lr}, batch {batch_size}, {steps} steps; SP = He-normal init "
             f"and one Adam learning rate; muP relative to base width {widths[0]} (hidden and "

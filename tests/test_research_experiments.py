@@ -1,0 +1,46 @@
+"""The research experiments register, and their checks fail on a wrong measurement."""
+
+import numpy as np
+import pytest
+
+from jinit import experiments, stats
+from jinit.experiments import research_lsuv, research_mup
+
+
+def test_research_experiments_are_registered():
+    assert {"lsuv", "mup-coordcheck"} <= set(experiments.available())
+
+
+def test_lsuv_checks_fail_when_variance_is_off_or_orthogonal_trains_as_well():
+    good = research_lsuv.lsuv_checks(np.ones((3, 31)), stats.compare(
+        np.array([0.9, 0.92, 0.91]), np.array([0.08, 0.07, 0.08]), method="t"), 0.1)  # fmt: skip
+    assert [c.passed for c in good] == [True, True]
+    bad = research_lsuv.lsuv_checks(np.full((3, 31), 1.5), stats.compare(
+        np.array([0.9, 0.92, 0.91]), np.array([0.89, 0.9, 0.92]), method="t"), 0.1)  # fmt: skip
+    assert [c.passed for c in bad] == [False, False]
+
+
+def test_mup_slope_and_checks_fail_when_mup_logits_grow_like_sp():
+    widths = [64, 128, 256, 512]
+    grows = np.array([[1.0, 2.0, 4.0, 8.0], [1.1, 2.1, 4.2, 8.1]])
+    flat = np.array([[1.0, 1.0, 1.01, 0.99], [1.0, 1.02, 1.0, 1.0]])
+    assert research_mup.slope(widths, grows) == pytest.approx([1.0, 0.97], abs=0.05)
+    ok = research_mup.mup_checks(
+        research_mup.slope(widths, grows), research_mup.slope(widths, flat)
+    )
+    assert [c.passed for c in ok] == [True, True]
+    wrong = research_mup.mup_checks(research_mup.slope(widths, flat),
+                                    research_mup.slope(widths, grows))  # fmt: skip
+    assert [c.passed for c in wrong] == [False, False]
+
+
+@pytest.mark.slow
+def test_lsuv_experiment_runs_and_passes():
+    report = experiments.run("lsuv", seeds=2, steps=400)
+    assert report.passed, report.checks_table()
+
+
+@pytest.mark.slow
+def test_mup_coordcheck_runs_and_passes():
+    report = experiments.run("mup-coordcheck", seeds=2, widths=(64, 256, 1024))
+    assert report.passed, report.checks_table()
