@@ -32,9 +32,7 @@ def test_fixup_zeroes_branch_ends_and_readout_and_scales_the_inner_layers():
     for block in params["blocks"]:
         assert not jnp.any(block["fc2"]["kernel"])
         # He std sqrt(2/256), times 16^(-1/2)
-        assert float(block["fc1"]["kernel"].std()) == pytest.approx(
-            (2 / 256) ** 0.5 / 4, rel=0.05
-        )
+        assert float(block["fc1"]["kernel"].std()) == pytest.approx((2 / 256) ** 0.5 / 4, rel=0.05)
     assert not jnp.any(params["readout"]["kernel"])
     # every block is the identity: the residual stream never moves from the embedding
     _, blocks = net.apply(params, X, capture=True)
