@@ -8,7 +8,7 @@ from jinit.experiments import research_lsuv, research_mup
 
 
 def test_research_experiments_are_registered():
-    assert {"lsuv", "mup-coordcheck"} <= set(experiments.available())
+    assert {"lsuv", "mup-coordcheck", "residual-no-norm"} <= set(experiments.available())
 
 
 def test_lsuv_checks_fail_when_variance_is_off_or_orthogonal_trains_as_well():
@@ -43,4 +43,21 @@ def test_lsuv_experiment_runs_and_passes():
 @pytest.mark.slow
 def test_mup_coordcheck_runs_and_passes():
     report = experiments.run("mup-coordcheck", seeds=2, widths=(64, 256, 1024))
+    assert report.passed, report.checks_table()
+
+
+def test_residual_checks_fail_when_he_does_not_explode_or_fixup_lags_layer_norm():
+    from jinit.experiments import research_residual as rr
+
+    accs = np.array([0.97, 0.98]), np.array([0.1, 0.1]), np.array([0.98, 0.98])
+    ok = rr.residual_checks([1e6, 1e7], [1.0, 1.0], *accs)
+    assert [c.passed for c in ok] == [True, True, True, True]
+    bad = rr.residual_checks([3.0, 4.0], [1.5, 1.0], np.array([0.5, 0.6]), np.array([0.9, 0.9]),
+                             np.array([0.98, 0.98]))  # fmt: skip
+    assert [c.passed for c in bad] == [False, False, False, False]
+
+
+@pytest.mark.slow
+def test_residual_no_norm_runs_and_passes():
+    report = experiments.run("residual-no-norm", seeds=2, depth=30, steps=200)
     assert report.passed, report.checks_table()
