@@ -8,7 +8,8 @@ from jinit.experiments import research_lsuv, research_mup
 
 
 def test_research_experiments_are_registered():
-    assert {"lsuv", "mup-coordcheck", "residual-no-norm"} <= set(experiments.available())
+    names = {"lsuv", "mup-coordcheck", "residual-no-norm", "zero-init"}
+    assert names <= set(experiments.available())
 
 
 def test_lsuv_checks_fail_when_variance_is_off_or_orthogonal_trains_as_well():
@@ -61,3 +62,11 @@ def test_residual_checks_fail_when_he_does_not_explode_or_fixup_lags_layer_norm(
 def test_residual_no_norm_runs_and_passes():
     report = experiments.run("residual-no-norm", seeds=2, depth=30, steps=200)
     assert report.passed, report.checks_table()
+
+
+def test_zero_checks_fail_on_seed_dependent_init_or_worse_accuracy():
+    from jinit.experiments import research_zero as rz
+
+    he = np.array([0.97, 0.98, 0.975])
+    assert [c.passed for c in rz.zero_checks(0.0, he + 0.001, he)] == [True, True]
+    assert [c.passed for c in rz.zero_checks(0.1, he - 0.2, he)] == [False, False]
