@@ -70,3 +70,9 @@ def test_zero_checks_fail_on_seed_dependent_init_or_worse_accuracy():
     he = np.array([0.97, 0.98, 0.975])
     assert [c.passed for c in rz.zero_checks(0.0, he + 0.001, he)] == [True, True]
     assert [c.passed for c in rz.zero_checks(0.1, he - 0.2, he)] == [False, False]
+
+
+@pytest.mark.slow
+def test_zero_init_runs_and_passes():
+    report = experiments.run("zero-init", seeds=2, steps=200)
+    assert report.passed, report.checks_table()
