@@ -1,20 +1,15 @@
 """Research-grade initialization: data-dependent, residual, width-transfer, deterministic and
 depth-scaled methods (issue 16). Each is a function or a list of :func:`jinit.reinit` rules.
 
-=================  ================================================  =========================
-method             function                                          paper
-=================  ================================================  =========================
-LSUV               :func:`lsuv`, :func:`lsuv_seeds`                  Mishkin & Matas 2016
-Fixup              :func:`fixup`, :func:`fixup_rules`                Zhang et al. 2019
-SkipInit           :func:`skipinit_rules`, :func:`with_branch_gates` De & Smith 2020
-ReZero             :func:`rezero_rules`, :func:`with_branch_gates`   Bachlechner et al. 2020
-muP                :func:`mup_info`, :func:`mup_init`,               Yang et al. 2022 (TP V)
-                   :func:`scale_by_mup`
-ZerO               :func:`zero_init`                                 Zhao et al. 2021
-GPT-2 scaling      :func:`gpt2_rules`                                Radford et al. 2019
-DeepNorm           :func:`deepnorm_rules`, :func:`deepnorm_constants` Wang et al. 2022
-T-Fixup            :func:`tfixup_rules`                              Huang et al. 2020
-=================  ================================================  =========================
+- LSUV (Mishkin & Matas 2016): :func:`lsuv`, :func:`lsuv_runs`, :func:`lsuv_seeds`.
+- Fixup (Zhang et al. 2019): :func:`fixup`, :func:`fixup_rules`, :func:`fixup_scale`.
+- SkipInit (De & Smith 2020) and ReZero (Bachlechner et al. 2020): :func:`skipinit_rules`,
+  :func:`rezero_rules`, :func:`with_branch_gates`.
+- muP (Yang et al. 2022, Tensor Programs V): :func:`mup_info`, :func:`mup_init`,
+  :func:`lr_multipliers`, :func:`scale_by_mup`.
+- ZerO (Zhao et al. 2021): :func:`zero_init`.
+- GPT-2 (Radford et al. 2019), DeepNorm (Wang et al. 2022), T-Fixup (Huang et al. 2020):
+  :func:`gpt2_rules`, :func:`deepnorm_constants`, :func:`deepnorm_rules`, :func:`tfixup_rules`.
 """
 
 from jinit.research.lsuv import lsuv, lsuv_runs, lsuv_seeds
