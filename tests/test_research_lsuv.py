@@ -48,3 +48,24 @@ def test_lsuv_names_the_layer_that_does_not_converge():
 def test_lsuv_refuses_bad_arguments(kw, msg):
     with pytest.raises(ValueError, match=msg):
         lsuv(jax.random.key(0), NET, X, **kw)
+
+
+def test_lsuv_model_rescales_a_flax_linen_mlp_through_its_tap():
+    import flax.linen as nn
+
+    from jinit.frameworks import as_model
+    from jinit.research import lsuv_model
+
+    class Deep(nn.Module):
+        @nn.compact
+        def __call__(self, x):
+            for _ in range(12):
+                x = nn.relu(nn.Dense(32)(x))
+            return nn.Dense(10)(x)
+
+    params = lsuv_model(jax.random.key(0), Deep(), X)
+    layers = as_model(Deep(), X).tap.forward(params, X, None)[1]
+    variances = np.array([float(layer["z"].var()) for layer in layers])
+    assert len(variances) == 13 and np.all(np.abs(variances - 1) < 0.1), variances
+    with pytest.raises(ValueError, match=r"layer 0 \(.*\) did not reach"):
+        lsuv_model(jax.random.key(0), Deep(), jnp.zeros_like(X))

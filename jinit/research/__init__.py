@@ -1,7 +1,8 @@
 """Research-grade initialization: data-dependent, residual, width-transfer, deterministic and
 depth-scaled methods (issue 16). Each is a function or a list of :func:`jinit.reinit` rules.
 
-- LSUV (Mishkin & Matas 2016): :func:`lsuv`, :func:`lsuv_runs`, :func:`lsuv_seeds`.
+- LSUV (Mishkin & Matas 2016): :func:`lsuv`, :func:`lsuv_runs`, :func:`lsuv_seeds`,
+  :func:`lsuv_model` (Flax, NNX, Equinox, Haiku through the probe's taps).
 - Fixup (Zhang et al. 2019): :func:`fixup`, :func:`fixup_rules`, :func:`fixup_scale`.
 - SkipInit (De & Smith 2020) and ReZero (Bachlechner et al. 2020): :func:`skipinit_rules`,
   :func:`rezero_rules`, :func:`with_branch_gates`.
@@ -12,7 +13,7 @@ depth-scaled methods (issue 16). Each is a function or a list of :func:`jinit.re
   :func:`gpt2_rules`, :func:`deepnorm_constants`, :func:`deepnorm_rules`, :func:`tfixup_rules`.
 """
 
-from jinit.research.lsuv import lsuv, lsuv_runs, lsuv_seeds
+from jinit.research.lsuv import lsuv, lsuv_model, lsuv_runs, lsuv_seeds
 from jinit.research.mup import MupInfo, lr_multipliers, mup_info, mup_init, scale_by_mup
 from jinit.research.residual import (
     fixup,
@@ -28,7 +29,8 @@ from jinit.research.zero import zero_init
 
 __all__ = [
     "MupInfo", "deepnorm_constants", "deepnorm_rules", "fixup", "fixup_rules", "fixup_scale",
-    "gpt2_rules", "lr_multipliers", "lsuv", "lsuv_runs", "lsuv_seeds", "mup_info", "mup_init",
+    "gpt2_rules", "lr_multipliers", "lsuv", "lsuv_model", "lsuv_runs", "lsuv_seeds", "mup_info",
+    "mup_init",
     "rezero_rules", "scale_by_mup", "scaled", "skipinit_rules", "tfixup_rules",
     "with_branch_gates", "zero_init",
 ]  # fmt: skip

@@ -149,3 +149,58 @@ def lsuv_seeds(model: Any, x: jax.Array, seeds: Sequence[int], name: str = "lsuv
     draws run ``(name, seed)``; pass them as ``jinit.sweep(model, {name: params}, ...)``."""
     keys = jnp.stack([run_key(int(s), name) for s in seeds])
     return lsuv_runs(keys, model, x, **kw)
+
+
+def _scale_leaf(params: Any, target: jax.Array, factor: jax.Array) -> Any:
+    """``params`` with the leaf that *is* ``target`` multiplied by ``factor``."""
+    found = []
+
+    def visit(leaf):
+        if leaf is target:
+            found.append(True)
+            return leaf * factor.astype(leaf.dtype)
+        return leaf
+
+    out = jax.tree.map(visit, params)
+    if not found:
+        raise ValueError("lsuv_model: a tapped layer's kernel is not a leaf of the parameters.")
+    return out
+
+
+def lsuv_model(
+    key: jax.Array,
+    model: Any,
+    x: jax.Array,
+    *,
+    tol: float = 0.1,
+    max_iters: int = 10,
+    weight_init: Callable = orthogonal,
+    bias_init: Callable = zeros,
+) -> Any:
+    """LSUV for any model :func:`jinit.frameworks.as_model` accepts (Flax linen / NNX,
+    Equinox, Haiku, jinit), through the probe's tap: every dense/conv layer the tap sees, in
+    call order, is rescaled until its pre-activation variance on ``x`` is ``1 +- tol``.
+    Returns the parameters (the tree ``as_model(model).init`` draws)."""
+    from jinit.frameworks import as_model  # deferred: frameworks imports the adapters
+
+    if not (isinstance(tol, int | float) and 0 < tol < 1):
+        raise ValueError(f"lsuv_model: tol must be a float in (0, 1), got {tol!r}.")
+    m = as_model(model, x)
+    if m.tap is None:
+        raise ValueError(f"lsuv_model: {m.description} has no tap to read its layers through.")
+    params = m.init(key, weight_init, bias_init)
+    forward = jax.jit(lambda p: m.tap.forward(p, x, None)[1])
+    info = m.tap.forward(params, x, None)[2]
+    for i, (name, kernel) in enumerate(info):
+        for _ in range(max_iters):
+            var = jnp.var(forward(params)[i]["z"])
+            if bool(jnp.abs(var - 1.0) < tol) or kernel is None:
+                break
+            params = _scale_leaf(params, kernel(params), jax.lax.rsqrt(var))
+        var = float(jnp.var(forward(params)[i]["z"]))
+        if not abs(var - 1.0) < tol:
+            raise ValueError(
+                f"lsuv_model: layer {i} ({name}) did not reach unit output variance within "
+                f"tol={tol} after max_iters={max_iters} rescalings (variance {var:.4g})."
+            )
+    return params
