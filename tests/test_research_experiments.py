@@ -56,6 +56,8 @@ def test_residual_checks_fail_when_he_does_not_explode_or_fixup_lags_layer_norm(
     bad = rr.residual_checks([3.0, 4.0], [1.5, 1.0], np.array([0.5, 0.6]), np.array([0.9, 0.9]),
                              np.array([0.98, 0.98]))  # fmt: skip
     assert [c.passed for c in bad] == [False, False, False, False]
+    diverged = rr.residual_checks([1e6, 1e7], [1.0, 1.0], accs[0], np.array([np.nan, 0.1]), accs[2])
+    assert diverged[2].passed  # a diverged run (nan accuracy) counts as failing, not as unknown
 
 
 @pytest.mark.slow
