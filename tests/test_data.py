@@ -487,6 +487,9 @@ def test_registry():
         "planar-flower",
         "digits",
         "mnist",
+        "digits-images",
+        "mnist-images",
+        "modular-addition",
     }
     ds = data.get("circles", n_train=N_TRAIN, n_test=N_TEST, seed=2)
     np.testing.assert_array_equal(ds.x_train, data.circles(N_TRAIN, N_TEST, seed=2).x_train)
