@@ -323,3 +323,9 @@ class Report:
             lines += ["## Notes", ""] + [f"- {n}" for n in self.notes] + [""]
         lines += ["Files: `results.json` (everything), `results.csv` (one row per run and eval)."]
         return "\n".join(lines) + "\n"
+
+
+def sweep_report(experiment: str, n_seeds: int, title: str, source: str, **fields: Any) -> Report:
+    """The :class:`Report` of a many-seed run: its mode is :func:`sweep_mode` of ``n_seeds``;
+    ``fields`` are the other :class:`Report` fields (checks, result, notes, tables, ...)."""
+    return Report(experiment, sweep_mode(n_seeds), title, source, **fields)
