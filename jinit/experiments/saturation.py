@@ -26,7 +26,7 @@ from jinit.engine import sweep
 from jinit.experiments.nielsen import mnist_directory
 from jinit.experiments.registry import Experiment, checkpointing, register
 from jinit.models import MLP
-from jinit.report import Check, LayerProfile, Report, Table, sweep_mode
+from jinit.report import Check, LayerProfile, Report, Table, sweep_report
 from jinit.results import SweepResult
 
 SOURCE = (
@@ -206,15 +206,10 @@ def _saturation(
     ]
     profiles = [LayerProfile(f"tanh {name}", depth, stat, v)
                 for name, d in at_init.items() for stat, v in d.items()]  # fmt: skip
-    return Report(
-        "saturation",
-        sweep_mode(seeds),
-        f"Saturation in {depth}-hidden-layer sigmoid and tanh nets: standard vs normalized init",
-        SOURCE,
-        checks=checks,
-        results={"sigmoid": sig, "tanh": tanh},
-        tables=_tables(sig, tanh),
-        profiles=profiles,
+    title = f"Saturation in {depth}-hidden-layer sigmoid and tanh nets: standard vs normalized init"
+    return sweep_report(
+        "saturation", seeds, title, SOURCE, checks=checks, profiles=profiles,
+        results={"sigmoid": sig, "tanh": tanh}, tables=_tables(sig, tanh),
         notes=[
             f"Data: {origin} (the paper uses Shapeset-3x2 and MNIST among others); {depth} "
             f"hidden layers of {width} units (the paper: 1000); SGD lr {lr} (the paper picks "
