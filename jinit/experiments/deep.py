@@ -20,6 +20,7 @@ from jinit import data as data_lib
 from jinit import laws
 from jinit.diagnostics import probe_seeds
 from jinit.engine import sweep
+from jinit.experiments._mnist import Setup
 from jinit.experiments.checks import prediction_halfwidth
 from jinit.experiments.registry import Experiment, checkpointing, register
 from jinit.models import MLP
@@ -41,12 +42,8 @@ def layer_std_at_init(
 
 def _data_for(mnist: str | None):
     """MNIST from ``mnist`` or $JINIT_MNIST if present, else the bundled 8x8 digits."""
-    try:
-        return data_lib.mnist(mnist), "MNIST"
-    except FileNotFoundError:
-        if mnist:
-            raise
-        return data_lib.digits(), "8x8 digits (no MNIST found)"
+    setup = Setup.load(mnist, data_lib.mnist)
+    return setup.data, "MNIST" if setup.on_mnist else "8x8 digits (no MNIST found)"
 
 
 # --------------------------------------------------------------------------- deep-relu

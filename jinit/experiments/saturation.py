@@ -23,7 +23,7 @@ from jinit import data as data_lib
 from jinit import laws
 from jinit.diagnostics import layer_stats, probe_seeds
 from jinit.engine import sweep
-from jinit.experiments.nielsen import mnist_directory
+from jinit.experiments._mnist import Setup
 from jinit.experiments.registry import Experiment, checkpointing, register
 from jinit.models import MLP
 from jinit.report import Check, LayerProfile, Report, Table, sweep_report
@@ -64,15 +64,10 @@ def _tracker(model: MLP, x_probe: jax.Array) -> Callable:
 
 
 def _load(mnist: str | None) -> tuple[data_lib.Dataset, str]:
-    directory, origin = mnist_directory(mnist)
-    if directory is not None:
-        try:
-            return data_lib.mnist(directory), origin
-        except FileNotFoundError as err:
-            if mnist is not None:
-                raise
-            origin = f"no MNIST: {str(err).splitlines()[0]}"
-    return data_lib.digits(), f"{origin}; fell back to the 8x8 digits shipped with jinit"
+    setup = Setup.load(mnist, data_lib.mnist)
+    if setup.on_mnist:
+        return setup.data, setup.origin
+    return setup.data, f"{setup.origin}; fell back to the 8x8 digits shipped with jinit"
 
 
 # --------------------------------------------------------------------------- the checks
