@@ -104,6 +104,8 @@ class SweepResult:
       tracked: what ``track`` returned, with leading axes ``[n_inits, n_seeds, n_evals]``.
       params: final parameters ``[n_inits, n_seeds, ...]`` if ``keep_params=True``.
       config, timing: how the sweep was run and how long it took.
+      model_state: final model state ``[n_inits, n_seeds, ...]`` (batch statistics) if
+        ``keep_params=True`` and the model has state.
     """
 
     inits: list[str]
@@ -116,6 +118,7 @@ class SweepResult:
     params: Any = None
     config: dict = dataclasses.field(default_factory=dict)
     timing: dict = dataclasses.field(default_factory=dict)
+    model_state: Any = None
 
     # ------------------------------------------------------------------ per-run facts
 
