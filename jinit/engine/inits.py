@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jinit.engine.model import Model
+from jinit.frameworks.base import is_rules
 from jinit.keys import run_keys
 from jinit.laws import zeros
 from jinit.registry import name_of
@@ -34,7 +35,16 @@ class Init:
     def spec(self) -> str:
         if self.params is not None:
             return "explicit parameters"
+        if is_rules(self.weight_init):
+            pairs = self.weight_init.items() if isinstance(self.weight_init, Mapping) else (
+                self.weight_init)  # fmt: skip
+            return "rules " + ", ".join(f"{_pattern(p)}: {name_of(law)}" for p, law in pairs)
         return f"{name_of(self.weight_init)} / bias {name_of(self.bias_init)}"
+
+
+def _pattern(pattern: Any) -> str:
+    return pattern if isinstance(pattern, str) else getattr(pattern, "pattern", None) or (
+        getattr(pattern, "__qualname__", repr(pattern)))  # fmt: skip
 
 
 def _has_arrays(tree: Any) -> bool:
@@ -45,7 +55,8 @@ def as_inits(inits: Mapping[str, Any]) -> tuple[Init, ...]:
     if not isinstance(inits, Mapping) or not inits:
         raise TypeError(
             "sweep: inits must be a non-empty dict {name: initializer | (weight_init, "
-            "bias_init) | initial params with a leading seed axis}."
+            "bias_init) | reinit rules {pattern: law} | initial params with a leading seed "
+            "axis}."
         )
     out = []
     for name, entry in inits.items():
@@ -53,6 +64,8 @@ def as_inits(inits: Mapping[str, Any]) -> tuple[Init, ...]:
             raise TypeError(f"sweep: init names must be non-empty strings, got {name!r}.")
         if callable(entry) and not _has_arrays(entry):  # an Equinox module is callable too
             out.append(Init(name, entry, zeros))
+        elif is_rules(entry) and not _has_arrays(entry) and not isinstance(entry, tuple):
+            out.append(Init(name, entry, zeros))  # reinit rules: {pattern: law, ...}
         elif isinstance(entry, tuple) and len(entry) == 2 and all(map(callable, entry)):
             out.append(Init(name, entry[0], entry[1]))
         else:
