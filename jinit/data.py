@@ -68,6 +68,8 @@ class Dataset(NamedTuple):
     y_train: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
+    x_val: np.ndarray | None = None
+    y_val: np.ndarray | None = None
 
     @classmethod
     def from_arrays(
@@ -110,11 +112,55 @@ class Dataset(NamedTuple):
         """The first ``n_train`` training and first ``n_test`` test examples (None: all)."""
         n_train = _check_take(n_train, len(self.x_train), "n_train", "training")
         n_test = _check_take(n_test, len(self.x_test), "n_test", "test")
-        return Dataset(
-            self.x_train[:n_train],
-            self.y_train[:n_train],
-            self.x_test[:n_test],
-            self.y_test[:n_test],
+        return self._replace(
+            x_train=self.x_train[:n_train],
+            y_train=self.y_train[:n_train],
+            x_test=self.x_test[:n_test],
+            y_test=self.y_test[:n_test],
+        )
+
+    def split_validation(self, fraction: float, seed: int = 0) -> Dataset:
+        """A validation split carved from the training set: ``fraction`` of the training
+        examples of every class (rounded, at least one per class with two or more examples),
+        drawn by a fixed permutation (``numpy.random.default_rng(seed)``), moved to
+        ``x_val, y_val``; the rest stays for training, in its original order. Labels that
+        are not integers (regression) are split without strata. Tune hyperparameters on the
+        validation split, report the test split.
+
+        Example:
+            >>> import jinit
+            >>> d = jinit.data.circles(n_train=100, n_test=10).split_validation(0.2)
+            >>> len(d.x_train), len(d.x_val)
+            (80, 20)
+        """
+        if self.x_val is not None:
+            raise ValueError("split_validation: this dataset already has a validation split.")
+        if isinstance(fraction, bool) or not isinstance(fraction, float | int) or not (
+            0 < fraction < 1
+        ):
+            raise ValueError(
+                f"split_validation: fraction must be a number in (0, 1), got {fraction!r}."
+            )
+        y = np.asarray(self.y_train)
+        labels = y.reshape(len(y), -1)[:, 0]
+        strata = labels if labels.dtype.kind in "iub" else np.zeros(len(y), int)
+        rng = np.random.default_rng(seed)
+        val = []
+        for c in np.unique(strata):
+            members = np.flatnonzero(strata == c)
+            take = round(fraction * len(members))
+            take = min(max(take, 1 if len(members) > 1 else 0), len(members) - 1)
+            val.append(rng.permutation(members)[:take])
+        is_val = np.zeros(len(y), bool)
+        is_val[np.concatenate(val)] = True
+        if not is_val.any():
+            raise ValueError(
+                f"split_validation: fraction {fraction} of {len(y)} training examples leaves "
+                "no validation example."
+            )
+        x = np.asarray(self.x_train)
+        return self._replace(
+            x_train=x[~is_val], y_train=y[~is_val], x_val=x[is_val], y_val=y[is_val]
         )
 
     def __repr__(self) -> str:
@@ -122,7 +168,11 @@ class Dataset(NamedTuple):
             a = np.asarray(a)
             return f"{a.dtype}{list(a.shape)}"
 
-        fields = ", ".join(f"{name}={spec(getattr(self, name))}" for name in self._fields)
+        fields = ", ".join(
+            f"{name}={spec(getattr(self, name))}"
+            for name in self._fields
+            if getattr(self, name) is not None
+        )
         return f"Dataset({fields})"
 
 
@@ -139,7 +189,9 @@ def check_dataset(data: Any, name: str = "data") -> Dataset:
             f"got {type(data).__name__}. Build one from arrays with Dataset.from_arrays."
         )
     shapes = {}
-    for split in ("train", "test"):
+    if (data.x_val is None) != (data.y_val is None):
+        raise ValueError(f"{name}: x_val and y_val must be given together (or neither).")
+    for split in ("train", "test") if data.x_val is None else ("train", "test", "val"):
         x, y = np.asarray(getattr(data, f"x_{split}")), np.asarray(getattr(data, f"y_{split}"))
         if x.ndim < 2 or x.shape[0] < 1:
             raise ValueError(
@@ -162,11 +214,12 @@ def check_dataset(data: Any, name: str = "data") -> Dataset:
                 f"(dtype {x.dtype})."
             )
         shapes[split] = x.shape[1:]
-    if shapes["train"] != shapes["test"]:
-        raise ValueError(
-            f"{name}: x_train examples have shape {shapes['train']} but x_test examples have "
-            f"shape {shapes['test']}; they must match."
-        )
+    for split in shapes:
+        if shapes[split] != shapes["train"]:
+            raise ValueError(
+                f"{name}: x_train examples have shape {shapes['train']} but x_{split} examples "
+                f"have shape {shapes[split]}; they must match."
+            )
     return data
 
 

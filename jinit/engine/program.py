@@ -118,13 +118,14 @@ def make_evaluate(
     track: Callable | None,
     formulation: str = "vmap",
 ) -> Callable:
-    """``evaluate(params) -> {metric: [runs]}`` on both splits (and ``tracked``)."""
-    x_train, y_train, x_test, y_test = data
-    classification = jnp.issubdtype(y_train.dtype, jnp.integer)
+    """``evaluate(params) -> {metric: [runs]}`` on every split (train, test, then val when
+    ``data`` holds six arrays) (and ``tracked``)."""
+    splits = tuple(zip(("train", "test", "val"), data[0::2], data[1::2], strict=False))
+    classification = jnp.issubdtype(data[1].dtype, jnp.integer)
 
     def evaluate_run(params):
         out = {}
-        for split, x, y in (("train", x_train, y_train), ("test", x_test, y_test)):
+        for split, x, y in splits:
             logits = block_logits(model.apply, params, x)
             out[f"{split}_loss"] = loss_fn(logits, y)
             if classification:

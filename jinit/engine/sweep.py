@@ -48,17 +48,21 @@ class _Compiled:
     """The sweep's compiled programs, its first state and the data order."""
 
     def __init__(self, config: SweepConfig) -> None:
-        layout = RunLayout(len(config.inits), len(config.seeds), config.devices)
+        layout = RunLayout(len(config.inits), len(config.seeds), config.devices, config.n_configs)
         self.order = data_order(
             config.seeds, len(config.data.x_train), config.batch_size, config.eval_every
         )
         arrays = layout.replicate(config.arrays())
         params = initial_params(
-            config.model, config.inits, config.seeds, config.dtype, config.template
-        )
+            config.model, config.inits, config.seeds, config.dtype, config.template,
+            config.n_configs,
+        )  # fmt: skip
         params = layout.shard(params)
         self.initial_params = params
         opt_state = jax.jit(jax.vmap(config.optimizer.init))(params)
+        if config.hparams is not None:  # every run's own hyperparameters, as traced values
+            per_run = config.hparams.per_run(len(config.inits), len(config.seeds))
+            opt_state = config.hparams.set(opt_state, layout.shard(per_run))
         self.state = TrainState(params, opt_state, layout.full(-1, jnp.int32))
         args = (config.model, config.loss_fn)
         how = config.formulation
@@ -193,7 +197,8 @@ def _result(
     )  # [inits, seeds, evals, ...]
     tracked = stacked.pop("tracked", None)
     extra = config.extra_metrics
-    order = [f"{split}_{m}" for m in ("loss", "acc", *extra) for split in ("train", "test")]
+    splits = ("train", "val", "test")
+    order = [f"{split}_{m}" for m in ("loss", "acc", *extra) for split in splits]
     order += [k for k in stacked if k not in order]
     params = jax.tree_util.tree_map(layout.unstack, state.params) if keep_params else None
     return SweepResult(
@@ -207,6 +212,7 @@ def _result(
         params=params,
         config=config.as_dict() | ({"partial": True} if partial else {}),
         timing=timing | {"model_steps": layout.n_runs * int(eval_steps[-1])},
+        configs=None if config.hparams is None else [dict(c) for c in config.hparams.configs],
     )
 
 
@@ -230,6 +236,7 @@ def sweep(
     progress: bool | None = None,
     dtype: Any = jnp.float32,
     formulation: str = "auto",
+    hparams: Mapping[str, Sequence[Any]] | Sequence[Mapping[str, Any]] | None = None,
 ) -> SweepResult:
     """Train every (initializer, seed) pair and collect metrics at eval points.
 
@@ -243,7 +250,16 @@ def sweep(
         dtype it is given (bfloat16 in a float32 sweep is refused, not cast).
       data: a :class:`jinit.data.Dataset` with finite inputs and labels the output can
         represent (sigmoid: 0/1; softmax over k units: ``[0, k)``).
-      optimizer: an optax transformation (default ``optax.sgd(0.01)``).
+      optimizer: an optax transformation (default ``optax.sgd(0.01)``), or with ``hparams``
+        an optax factory such as ``optax.adam``.
+      hparams: hyperparameter axes of the optimizer factory (:mod:`jinit.hparams`): a
+        product grid ``{"learning_rate": [1e-3, 1e-2], "b1": [0.9, 0.99]}`` or a list of
+        dicts; values may be numbers or, for one name, optax schedules. Every run gets its
+        own values inside the optimizer state, so the whole grid is one compiled program.
+        Run (init, config, seed) starts from the same weights as (init, seed) without hparams
+        and sees the same data order: configs are paired. Metrics then have shape
+        ``[n_inits, n_configs, n_seeds, n_evals]`` (``result.configs``; see
+        ``SweepResult.select`` and ``SweepResult.tune``).
       loss: a :mod:`jinit.losses` name or ``(logits, labels) -> scalar``; default from the
         model's output (sigmoid: binary, softmax: softmax cross-entropy, linear: MSE).
       steps: optimizer steps per run. seeds: a count (``0..n-1``) or distinct seeds in
@@ -278,7 +294,7 @@ def sweep(
     config = SweepConfig.build(
         model, inits, data, optimizer=optimizer, loss=loss, steps=steps, seeds=seeds,
         batch_size=batch_size, eval_every=eval_every, extra_metrics=extra_metrics,
-        track=track, devices=devices, dtype=dtype, formulation=formulation,
+        track=track, devices=devices, dtype=dtype, formulation=formulation, hparams=hparams,
     )  # fmt: skip
     out_dir = None if out_dir is None else _check_out_dir(out_dir)
     with contextlib.nullcontext() if out_dir is None else checkpoint.locked(out_dir):
