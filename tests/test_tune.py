@@ -1,0 +1,144 @@
+"""SweepResult.select / tune (validation-only selection) and Dataset.split_validation."""
+
+import numpy as np
+import optax
+import pytest
+
+import jinit
+from jinit.results import SweepResult
+
+CONFIGS = [{"learning_rate": 0.01}, {"learning_rate": 0.1}, {"learning_rate": 1.0}]
+
+
+def _result(val_loss, test_loss, diverged=None):
+    """A 4-D result: 2 inits x 3 configs x 4 seeds x 2 evals from final values [2, 3]."""
+
+    def grow(final):
+        final = np.asarray(final, float)[:, :, None, None]
+        return np.concatenate([np.full_like(final, 1.0), final], -1) + np.zeros((2, 3, 4, 2))
+
+    metrics = {
+        "train_loss": grow(val_loss),
+        "val_loss": grow(val_loss),
+        "test_loss": grow(test_loss),
+    }
+    div = np.full((2, 3, 4), -1) if diverged is None else diverged
+    return SweepResult(
+        ["he", "xavier"],
+        ["he spec", "xavier spec"],
+        np.arange(4),
+        np.array([0, 10]),
+        metrics,
+        div,
+        config={"steps": 10},
+        configs=CONFIGS,
+    )
+
+
+def test_tune_picks_by_validation_not_test():
+    # Validation prefers config 0 for he and 2 for xavier; test prefers the opposite.
+    r = _result(
+        val_loss=[[0.1, 0.2, 0.3], [0.3, 0.2, 0.1]], test_loss=[[0.9, 0.5, 0.1], [0.1, 0.5, 0.9]]
+    )
+    t = r.tune("val_loss", "min")
+    assert t.chosen == {"he": CONFIGS[0], "xavier": CONFIGS[2]}
+    np.testing.assert_allclose(t.final("test_loss"), [[0.9] * 4, [0.9] * 4])
+    assert t.metrics["val_loss"].shape == (2, 4, 2) and t.diverged_step.shape == (2, 4)
+    assert t.specs == ["he spec @ learning_rate=0.01", "xavier spec @ learning_rate=1"]
+    assert t.config["tuned_on"] == "val_loss" and t.configs is None
+    assert r.tune("val_loss").chosen == t.chosen  # mode from the metric: a loss is minimized
+    assert r.tune("val_loss", "max").chosen == {"he": CONFIGS[2], "xavier": CONFIGS[0]}
+
+
+def test_tune_refuses_test_metrics_and_bad_options():
+    r = _result([[0.1, 0.2, 0.3]] * 2, [[0.1, 0.2, 0.3]] * 2)
+    with pytest.raises(ValueError, match="refusing to select hyperparameters on 'test_loss'"):
+        r.tune("test_loss")
+    with pytest.raises(ValueError, match="refusing"):
+        r.tune("train_loss")  # a validation split exists: use it
+    with pytest.raises(KeyError, match="val_acc"):
+        r.tune("val_acc")
+    with pytest.raises(ValueError, match="mode"):
+        r.tune("val_loss", "lowest")
+    with pytest.raises(ValueError, match="at must be"):
+        r.tune("val_loss", at="last")
+
+
+def test_tune_counts_diverged_runs_as_worst_and_at_best():
+    div = np.full((2, 3, 4), -1)
+    div[:, 0, :3] = 5  # config 0 diverged on 3 of 4 seeds (its recorded values look good)
+    r = _result([[0.01, 0.2, 0.3]] * 2, [[0.1, 0.2, 0.3]] * 2, diverged=div)
+    assert r.tune("val_loss").chosen["he"] == CONFIGS[1]
+    r.metrics["val_loss"][0, 2, :, 0] = 0.0  # config 2 of he was best at its first eval point
+    assert r.tune("val_loss", at="best").chosen["he"] == CONFIGS[2]
+    assert r.tune("val_loss", at="final").chosen["he"] == CONFIGS[1]
+
+
+def test_select_shapes_and_errors():
+    r = _result([[0.1, 0.2, 0.3]] * 2, [[0.4, 0.5, 0.6]] * 2)
+    one = r.select(learning_rate=0.1)
+    np.testing.assert_allclose(one.final("test_loss"), 0.5)
+    assert one.metrics["test_loss"].shape == (2, 4, 2) and one.config["hparams"] == CONFIGS[1]
+    with pytest.raises(ValueError, match="matches 0 configs"):
+        r.select(learning_rate=0.3)
+    with pytest.raises(ValueError, match="learning_rate"):
+        r.select(learning_rat=0.1)
+    with pytest.raises(ValueError, match="hyperparameter axis"):
+        r.table()  # 4-D: statistics need one config per init first
+    with pytest.raises(ValueError, match="hyperparameter axis"):
+        r.final("test_loss")
+
+
+def test_split_validation_is_stratified_deterministic_and_disjoint():
+    d = jinit.data.spirals(n_train=300, n_test=30, n_classes=3)
+    s = d.split_validation(0.2, seed=1)
+    assert len(s.x_val) == 60 and len(s.x_train) == 240
+    assert np.bincount(s.y_val).tolist() == [20, 20, 20]
+    again = d.split_validation(0.2, seed=1)
+    np.testing.assert_array_equal(s.x_val, again.x_val)
+    assert not np.array_equal(s.x_val, d.split_validation(0.2, seed=2).x_val)
+    both = np.concatenate([s.x_train, s.x_val])
+    assert sorted(map(tuple, both.tolist())) == sorted(map(tuple, d.x_train.tolist()))
+    np.testing.assert_array_equal(s.x_test, d.x_test)
+    with pytest.raises(ValueError, match="fraction must be a number in"):
+        d.split_validation(1.5)
+    with pytest.raises(ValueError, match="already has a validation split"):
+        s.split_validation(0.1)
+
+
+def test_sweep_evaluates_the_validation_split_and_tunes_on_it():
+    d = jinit.data.circles(n_train=80, n_test=40)
+    plain = jinit.sweep(
+        jinit.models.MLP([2, 6, 1]),
+        {"he": jinit.he_normal},
+        d,
+        optimizer=optax.sgd(0.1),
+        steps=6,
+        seeds=2,
+        eval_every=3,
+    )
+    assert not any(k.startswith("val_") for k in plain.metrics)
+    same = d._replace(x_val=d.x_test, y_val=d.y_test)  # validation = test: same numbers
+    r = jinit.sweep(
+        jinit.models.MLP([2, 6, 1]),
+        {"he": jinit.he_normal},
+        same,
+        optimizer=optax.sgd,
+        hparams={"learning_rate": [0.01, 0.1]},
+        steps=6,
+        seeds=2,
+        eval_every=3,
+    )
+    np.testing.assert_array_equal(r.metrics["val_loss"], r.metrics["test_loss"])
+    np.testing.assert_array_equal(r.metrics["val_acc"], r.metrics["test_acc"])
+    assert r.config["n_val"] == 40
+    t = r.tune("val_loss")
+    assert t.chosen["he"] in r.configs and t.metrics["val_loss"].shape == (1, 2, 3)
+    with pytest.raises(ValueError, match="x_val and y_val"):
+        jinit.sweep(
+            jinit.models.MLP([2, 6, 1]),
+            {"he": jinit.he_normal},
+            d._replace(x_val=d.x_test),
+            steps=2,
+            seeds=1,
+        )
