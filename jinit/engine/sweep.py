@@ -62,7 +62,8 @@ class _Compiled:
         opt_state = jax.jit(jax.vmap(config.optimizer.init))(params)
         if config.hparams is not None:  # every run's own hyperparameters, as traced values
             per_run = config.hparams.per_run(len(config.inits), len(config.seeds))
-            opt_state = config.hparams.set(opt_state, layout.shard(per_run))
+            like = jax.tree_util.tree_leaves(params)[0].sharding
+            opt_state = config.hparams.set(opt_state, layout.shard(per_run), like)
         self.state = TrainState(params, opt_state, layout.full(-1, jnp.int32))
         args = (config.model, config.loss_fn)
         how = config.formulation
