@@ -1,5 +1,7 @@
 """SweepResult.select / tune (validation-only selection) and Dataset.split_validation."""
 
+import json
+
 import numpy as np
 import optax
 import pytest
@@ -142,3 +144,39 @@ def test_sweep_evaluates_the_validation_split_and_tunes_on_it():
             steps=2,
             seeds=1,
         )
+
+
+def test_cli_compare_tunes_each_init_on_validation(tmp_path, capsys):
+    from jinit.cli import main
+
+    out = tmp_path / "tuned"
+    status = main(["compare", "--model", "mlp:2,8,1", "--data", "circles",
+                   "--inits", "zeros,he_normal", "--seeds", "3", "--steps", "30",
+                   "--lr", "0.01,0.3", "--val", "0.25", "--eval-every", "15",
+                   "--out", str(out)])  # fmt: skip
+    assert status == 0
+    text = capsys.readouterr().out
+    assert "each init at its best learning rate" in text
+    assert "chosen learning rates" in text and "lr=0.3" in text
+    assert "paired comparison against the best tuned init" in text
+    assert "validation split of 25%" in text
+    data = json.loads((out / "results.json").read_text())
+    assert set(data["extra"]["chosen"]) == {"zeros", "he_normal"}
+    assert data["result"]["config"]["tuned_on"] == "val_loss"
+    assert len(data["result"]["metrics"]["val_loss"][0]) == 3  # [inits, seeds, evals]
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--lr", "0.1,0.1"], "distinct"),
+        (["--val", "1.5"], "(0, 1)"),
+        (["--lr", "0.1,x"], "number"),
+    ],
+)
+def test_cli_bad_lr_and_val_are_refused(args, fragment, capsys):
+    from jinit.cli import main
+
+    with pytest.raises(SystemExit) as err:
+        main(["compare", "--steps", "1", *args])
+    assert err.value.code == 2 and fragment in capsys.readouterr().err
