@@ -180,3 +180,23 @@ def test_cli_bad_lr_and_val_are_refused(args, fragment, capsys):
     with pytest.raises(SystemExit) as err:
         main(["compare", "--steps", "1", *args])
     assert err.value.code == 2 and fragment in capsys.readouterr().err
+
+
+def test_sensitivity_plot_and_performance_profile(tmp_path):
+    pytest.importorskip("matplotlib")
+    from jinit import plots_hparams
+
+    r = _result([[0.1, 0.2, 0.3], [0.3, 0.2, 0.1]], [[0.4, 0.5, 0.6]] * 2)
+    assert plots_hparams.plot_sensitivity(r, str(tmp_path / "s.png")).endswith("s.png")
+    assert (tmp_path / "s.png").stat().st_size > 1000
+    t = r.tune("val_loss")
+    t.metrics["test_loss"][0, :, -1] = [0.4, 0.5, 0.6, 0.7]
+    t.metrics["test_loss"][1, :, -1] = 0.45
+    t.diverged_step[1, 0] = 3  # a diverged run is never better than tau
+    taus, frac = plots_hparams.performance_profile(t, "test_loss")
+    assert taus[0] == pytest.approx(0.4) and taus[-1] == pytest.approx(0.7)
+    assert frac["he"][0] == 0.0 and frac["he"][-1] == 0.75  # 0.7 < 0.7 is not better
+    assert frac["xavier"][-1] == 0.75  # 3 of 4: the diverged one never counts
+    plots_hparams.plot_performance_profile(t, str(tmp_path / "p.png"), "test_loss")
+    with pytest.raises(ValueError, match="no hyperparameter axis"):
+        plots_hparams.plot_sensitivity(t, str(tmp_path / "x.png"))
