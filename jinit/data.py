@@ -766,3 +766,64 @@ def get(name: str, **kwargs: Any) -> Dataset:
             f"dataset {key!r}: {err}. Accepted keyword arguments: {accepted}."
         ) from None
     return loader(**kwargs)
+
+
+# --------------------------------------------------------------------------------------------
+# Image (NHWC) and sequence data for the conv, residual and attention models
+# --------------------------------------------------------------------------------------------
+
+
+def digits_images(test_size: int = 360, seed: int = 0) -> Dataset:
+    """:func:`digits` as NHWC images ``(n, 8, 8, 1)`` (``digits(flatten=False)``)."""
+    return digits(test_size, seed, flatten=False)
+
+
+def mnist_images(
+    path: str | os.PathLike[str] | None = None, *, split: str = "standard", scale: float = 1 / 255
+) -> Dataset:
+    """:func:`mnist` as NHWC images ``(n, 28, 28, 1)`` (``mnist(..., flatten=False)``)."""
+    return mnist(path, split=split, scale=scale, flatten=False)
+
+
+def modular_addition(
+    p: int = 23, n_train: int | None = None, n_test: int | None = None, seed: int = 0
+) -> Dataset:
+    """Modular addition, the grokking task of Power et al. (2022): ``[a, b, =] -> (a + b) mod p``.
+
+    All ``p * p`` pairs ``0 <= a, b < p`` as token sequences ``[a, b, p]`` (token ``p`` is
+    ``=``; vocabulary ``p + 1``, sequence length 3), stored as float32 like every ``x`` (a
+    :class:`jinit.models.Transformer` casts them back to ints); labels ``(a + b) mod p``, ``p``
+    classes. The pairs are ordered by ``np.random.default_rng(seed).permutation(p * p)``: the
+    first ``n_train`` (default 80%) train, the next ``n_test`` (default: the rest) test.
+
+    Example:
+        >>> import jinit
+        >>> d = jinit.data.modular_addition(p=5)
+        >>> d.x_train.shape, d.x_test.shape, d.n_classes
+        ((20, 3), (5, 3), 5)
+        >>> a, b, eq = d.x_train[0].astype(int)
+        >>> bool(d.y_train[0] == (a + b) % 5 and eq == 5)
+        True
+    """
+    p = _check_int(p, "p", minimum=2)
+    seed = _check_int(seed, "seed", minimum=0)
+    total = p * p
+    n_train = round(0.8 * total) if n_train is None else _check_int(n_train, "n_train", minimum=1)
+    n_test = total - n_train if n_test is None else _check_int(n_test, "n_test", minimum=1)
+    if n_train + n_test > total or n_test < 1:
+        raise ValueError(
+            f"n_train + n_test must be at most p * p = {total} with n_test >= 1, got n_train="
+            f"{n_train}, n_test={n_test}."
+        )
+    a, b = np.divmod(np.random.default_rng(seed).permutation(total), p)
+    x = np.stack([a, b, np.full_like(a, p)], axis=1).astype(np.float32)
+    y = ((a + b) % p).astype(np.int32)
+    cut = n_train + n_test
+    return Dataset(x[:n_train], y[:n_train], x[n_train:cut], y[n_train:cut])
+
+
+_LOADERS.update(
+    {"digits-images": digits_images, "mnist-images": mnist_images,
+     "modular-addition": modular_addition}
+)  # fmt: skip
+__all__ += ["digits_images", "mnist_images", "modular_addition"]

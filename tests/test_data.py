@@ -526,5 +526,5 @@ def test_check_dataset_names_the_split_and_the_problem():
         check_dataset(Dataset(x, y, np.zeros((8, 3), np.float32), y[:8]))
     with pytest.raises(ValueError, match=r"y_train must hold one label per example"):
         check_dataset(Dataset(x, np.zeros((64, 10)), x[:8], y[:8]))
-    with pytest.raises(TypeError, match="must be a jinit.data.Dataset"):
+    with pytest.raises(TypeError, match=r"must be a jinit\.data\.Dataset"):
         check_dataset((x, y, x, y))

@@ -270,13 +270,11 @@ def sweep(
       extra_metrics: ``{name: (logits, labels) -> scalar}``, evaluated on both splits.
       track: ``params -> pytree`` evaluated for every run at every eval point (``.tracked``).
       devices: devices to shard the run axis over (default: all). dtype: parameters and inputs.
-      formulation: ``"vmap"`` (all runs of a step at once), ``"map"`` (runs in turn: conv
-        nets) or ``"auto"`` (``"map"`` when the model has convolutions).
+      formulation: ``"vmap"``, ``"map"`` or ``"auto"`` (see ``program.choose_formulation``).
       out_dir, resume: a checkpoint after every chunk (atomic) and the lock
         ``out_dir/sweep.lock`` while running; ``resume=True`` restarts from it to the same
         numbers. Another sweep's checkpoint is never resumed nor overwritten.
-      keep_params: keep final parameters (``.params``). progress: a progress bar (default: in
-        a terminal or Jupyter; tqdm if installed).
+      keep_params: keep final parameters. progress: a bar (default: in a terminal/Jupyter).
 
     Returns:
       A :class:`jinit.results.SweepResult`; ``result.metrics["train_loss"]`` has shape

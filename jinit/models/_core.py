@@ -1,4 +1,5 @@
-"""Small functional models: ``init(key, weight_init, bias_init)`` and a pure ``apply``.
+"""The layer-list models :class:`MLP` and :class:`ConvNet`: ``init(key, weight_init, bias_init)``
+and a pure ``apply``.
 
 Parameters are plain pytrees (a list of ``{"kernel", "bias"}`` dicts, kernels in JAX
 layout ``(in, out)`` / ``(kh, kw, in, out)``), so they stack on a run axis and vmap.
@@ -25,6 +26,7 @@ import jax.numpy as jnp
 
 from jinit import activations
 from jinit.laws import zeros
+from jinit.ops import conv2d
 
 Params = list[dict[str, jax.Array]]
 Initializer = Callable[..., jax.Array]
@@ -256,10 +258,7 @@ class ConvNet:
         n = len(params)
         for i, layer in enumerate(params):
             if i < n - 1:
-                z = jax.lax.conv_general_dilated(
-                    h, layer["kernel"], window_strides=(2, 2), padding="SAME",
-                    dimension_numbers=("NHWC", "HWIO", "NHWC"),
-                ) + layer["bias"]  # fmt: skip
+                z = conv2d(h, layer["kernel"], (2, 2), "SAME") + layer["bias"]
             else:
                 h = h.mean(axis=(1, 2))
                 z = h @ layer["kernel"] + layer["bias"]
@@ -274,32 +273,11 @@ class ConvNet:
         return output_transform(self.output)(self.apply(params, x))
 
 
-def parse(spec: str, *, activation: str = "relu", output: str | None = None, n_classes: int = 2):
-    """A model from a spec string: ``"mlp:2,10,5,1"`` or ``"conv:28x28x1:16,32"``.
-
-    For an MLP, ``output`` defaults to sigmoid for one output unit and softmax otherwise.
-    """
-    kind, _, rest = spec.partition(":")
-    try:
-        if kind == "mlp":
-            widths = [int(w) for w in rest.split(",")]
-            out = output or ("sigmoid" if widths[-1] == 1 else "softmax")
-            return MLP(widths, activation=activation, output=out)
-        if kind == "conv":
-            image, _, chans = rest.partition(":")
-            image_shape = tuple(int(d) for d in image.split("x"))
-            channels = tuple(int(c) for c in chans.split(",")) if chans else (16, 32)
-            return ConvNet(image_shape, channels, n_classes, activation, output or "softmax")
-    except ValueError as err:
-        raise ValueError(f"malformed model spec {spec!r}: {err}") from None
-    raise ValueError(
-        f"malformed model spec {spec!r}; accepted: 'mlp:IN,HIDDEN,...,OUT' "
-        "(e.g. mlp:2,10,5,1) or 'conv:HxWxC:CH1,CH2' (e.g. conv:28x28x1:16,32)."
-    )
-
-
 def count_flops(model: MLP | ConvNet, batch: int) -> float:
-    """Multiply-add FLOPs of one forward pass (2 per MAC) for ``batch`` examples."""
+    """Multiply-add FLOPs of one forward pass (2 per MAC) for ``batch`` examples of an
+    :class:`MLP` or :class:`ConvNet` (other models raise ``TypeError``)."""
+    if not isinstance(model, MLP | ConvNet):
+        raise TypeError(f"count_flops: model must be an MLP or a ConvNet, got {model!r}.")
     if isinstance(model, MLP):
         return 2.0 * batch * sum(a * b for a, b in model.shapes())
     h, w = model.image_shape[:2]
