@@ -36,6 +36,8 @@ import jax.numpy as jnp
 import numpy as np
 from numpy.typing import ArrayLike
 
+from jinit._split import validation_mask
+
 __all__ = [
     "Dataset",
     "available",
@@ -120,12 +122,9 @@ class Dataset(NamedTuple):
         )
 
     def split_validation(self, fraction: float, seed: int = 0) -> Dataset:
-        """A validation split carved from the training set: ``fraction`` of the training
-        examples of every class (rounded, at least one per class with two or more examples),
-        drawn by a fixed permutation (``numpy.random.default_rng(seed)``), moved to
-        ``x_val, y_val``; the rest stays for training, in its original order. Labels that
-        are not integers (regression) are split without strata. Tune hyperparameters on the
-        validation split, report the test split.
+        """``fraction`` of the training examples of every class, drawn with ``seed``
+        (:func:`jinit._split.validation_mask`), moved to ``x_val, y_val``; the rest stays
+        for training in its order. Tune on the validation split, report the test split.
 
         Example:
             >>> import jinit
@@ -135,44 +134,16 @@ class Dataset(NamedTuple):
         """
         if self.x_val is not None:
             raise ValueError("split_validation: this dataset already has a validation split.")
-        if isinstance(fraction, bool) or not isinstance(fraction, float | int) or not (
-            0 < fraction < 1
-        ):
-            raise ValueError(
-                f"split_validation: fraction must be a number in (0, 1), got {fraction!r}."
-            )
-        y = np.asarray(self.y_train)
-        labels = y.reshape(len(y), -1)[:, 0]
-        strata = labels if labels.dtype.kind in "iub" else np.zeros(len(y), int)
-        rng = np.random.default_rng(seed)
-        val = []
-        for c in np.unique(strata):
-            members = np.flatnonzero(strata == c)
-            take = round(fraction * len(members))
-            take = min(max(take, 1 if len(members) > 1 else 0), len(members) - 1)
-            val.append(rng.permutation(members)[:take])
-        is_val = np.zeros(len(y), bool)
-        is_val[np.concatenate(val)] = True
-        if not is_val.any():
-            raise ValueError(
-                f"split_validation: fraction {fraction} of {len(y)} training examples leaves "
-                "no validation example."
-            )
-        x = np.asarray(self.x_train)
-        return self._replace(
-            x_train=x[~is_val], y_train=y[~is_val], x_val=x[is_val], y_val=y[is_val]
-        )
+        x, y = np.asarray(self.x_train), np.asarray(self.y_train)
+        v = validation_mask(y, fraction, seed)
+        return self._replace(x_train=x[~v], y_train=y[~v], x_val=x[v], y_val=y[v])
 
     def __repr__(self) -> str:
         def spec(a: Any) -> str:
             a = np.asarray(a)
             return f"{a.dtype}{list(a.shape)}"
 
-        fields = ", ".join(
-            f"{name}={spec(getattr(self, name))}"
-            for name in self._fields
-            if getattr(self, name) is not None
-        )
+        fields = ", ".join(f"{k}={spec(v)}" for k, v in self._asdict().items() if v is not None)
         return f"Dataset({fields})"
 
 
@@ -188,9 +159,9 @@ def check_dataset(data: Any, name: str = "data") -> Dataset:
             f"{name} must be a jinit.data.Dataset(x_train, y_train, x_test, y_test); "
             f"got {type(data).__name__}. Build one from arrays with Dataset.from_arrays."
         )
-    shapes = {}
     if (data.x_val is None) != (data.y_val is None):
         raise ValueError(f"{name}: x_val and y_val must be given together (or neither).")
+    shapes = {}
     for split in ("train", "test") if data.x_val is None else ("train", "test", "val"):
         x, y = np.asarray(getattr(data, f"x_{split}")), np.asarray(getattr(data, f"y_{split}"))
         if x.ndim < 2 or x.shape[0] < 1:

@@ -251,16 +251,12 @@ def sweep(
         dtype it is given (bfloat16 in a float32 sweep is refused, not cast).
       data: a :class:`jinit.data.Dataset` with finite inputs and labels the output can
         represent (sigmoid: 0/1; softmax over k units: ``[0, k)``).
-      optimizer: an optax transformation (default ``optax.sgd(0.01)``), or with ``hparams``
-        an optax factory such as ``optax.adam``.
-      hparams: hyperparameter axes of the optimizer factory (:mod:`jinit.hparams`): a
-        product grid ``{"learning_rate": [1e-3, 1e-2], "b1": [0.9, 0.99]}`` or a list of
-        dicts; values may be numbers or, for one name, optax schedules. Every run gets its
-        own values inside the optimizer state, so the whole grid is one compiled program.
-        Run (init, config, seed) starts from the same weights as (init, seed) without hparams
-        and sees the same data order: configs are paired. Metrics then have shape
-        ``[n_inits, n_configs, n_seeds, n_evals]`` (``result.configs``; see
-        ``SweepResult.select`` and ``SweepResult.tune``).
+      optimizer: an optax transformation (default ``optax.sgd(0.01)``); with ``hparams``
+        a factory (``optax.adam``).
+      hparams: a grid of the optimizer factory's arguments, ``{"learning_rate": [1e-3,
+        1e-2]}`` or a list of dicts, trained in the same program (:mod:`jinit.hparams`);
+        metrics become ``[n_inits, n_configs, n_seeds, n_evals]`` (``SweepResult.select``,
+        ``SweepResult.tune``), configs of an init paired (same weights, same data order).
       loss: a :mod:`jinit.losses` name or ``(logits, labels) -> scalar``; default from the
         model's output (sigmoid: binary, softmax: softmax cross-entropy, linear: MSE).
       steps: optimizer steps per run. seeds: a count (``0..n-1``) or distinct seeds in
