@@ -135,3 +135,17 @@ def test_grid_of_inits_names_and_values():
     assert two["law(a=2, b=1)"].keywords == {"a": 2.0, "b": 1}
     with pytest.raises(TypeError, match="initializer"):
         jinit.grid(3, stddev=[1])
+
+
+def test_grid_checkpoint_resumes_and_refuses_another_grid(data, tmp_path):
+    def run(lrs, **kw):
+        return jinit.sweep(
+            MODEL, INITS, data, optimizer=optax.sgd, hparams={"learning_rate": lrs},
+            out_dir=tmp_path, **KW, **kw,
+        )  # fmt: skip
+
+    first = run([0.01, 0.1])
+    again = run([0.01, 0.1], resume=True)  # restored from the last checkpoint
+    np.testing.assert_array_equal(first.metrics["train_loss"], again.metrics["train_loss"])
+    with pytest.raises(ValueError, match="different sweep"):
+        run([0.01, 0.3], resume=True)  # other learning rates: another sweep
