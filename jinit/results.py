@@ -171,7 +171,7 @@ class SweepResult:
                 f"select: {_config_label(values)} matches {len(hits)} configs, not one; the "
                 f"configs are: {listed}."
             )
-        return self._take([hits[0]] * len(self.inits), {"hparams": self.configs[hits[0]]})
+        return self._take([hits[0]] * len(self.inits), {"hparams": _plain(self.configs[hits[0]])})
 
     def tune(
         self, metric: str = "val_loss", mode: str | None = None, *, at: str = "final"
@@ -457,8 +457,8 @@ class SweepResult:
                 "summary": None if self.configs is not None else self.summary(),
                 "config": self.config,
                 "timing": self.timing,
-                "configs": self.configs,
-                "chosen": self.chosen,
+                "configs": None if self.configs is None else [_plain(c) for c in self.configs],
+                "chosen": {k: _plain(c) for k, c in (self.chosen or {}).items()} or None,
             }
         )
 
@@ -508,6 +508,11 @@ def _matches(config: dict[str, Any], values: dict[str, Any]) -> bool:
         elif not np.isclose(float(have), float(v), rtol=1e-9, atol=0.0):
             return False
     return True
+
+
+def _plain(config: dict[str, Any]) -> dict[str, Any]:
+    """A config for JSON and ``result.config``: a schedule by its name."""
+    return {k: getattr(v, "__name__", repr(v)) if callable(v) else v for k, v in config.items()}
 
 
 def _config_label(config: dict[str, Any]) -> str:

@@ -200,3 +200,17 @@ def test_sensitivity_plot_and_performance_profile(tmp_path):
     plots_hparams.plot_performance_profile(t, str(tmp_path / "p.png"), "test_loss")
     with pytest.raises(ValueError, match="no hyperparameter axis"):
         plots_hparams.plot_sensitivity(t, str(tmp_path / "x.png"))
+
+
+def test_results_with_schedules_write_json(tmp_path):
+    sched = optax.cosine_decay_schedule(0.1, 10)
+    r = _result([[0.1, 0.2, 0.3]] * 2, [[0.4, 0.5, 0.6]] * 2)
+    r.configs = [{"learning_rate": sched}, *CONFIGS[1:]]
+    d = r.to_dict()
+    assert d["configs"][0] == {"learning_rate": "schedule"} and d["summary"] is None
+    t = r.tune("val_loss")
+    t.to_json(tmp_path / "t.json")
+    assert json.loads((tmp_path / "t.json").read_text())["chosen"]["he"] == {
+        "learning_rate": "schedule"
+    }
+    assert r.select(learning_rate=sched).config["hparams"] == {"learning_rate": "schedule"}
