@@ -169,10 +169,11 @@ def check_dataset(data: Any, name: str = "data") -> Dataset:
                 f"{name}.x_{split} must have shape (n_examples, n_features, ...) with n >= 1, "
                 f"got shape {x.shape}."
             )
-        if y.ndim not in (1, 2) or (y.ndim == 2 and y.shape[1] != 1):
+        integer = y.dtype.kind in "biu"
+        if y.ndim < 1 or (integer and (y.ndim > 2 or (y.ndim == 2 and y.shape[1] != 1))):
             raise ValueError(
-                f"{name}.y_{split} must hold one label per example, shape (n,) or (n, 1), got "
-                f"shape {y.shape}."
+                f"{name}.y_{split} must hold one label per example, shape (n,) or (n, 1) "
+                f"(float regression targets: (n, ...)), got shape {y.shape}."
             )
         if x.shape[0] != y.shape[0]:
             raise ValueError(

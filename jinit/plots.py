@@ -8,7 +8,13 @@ PNG and returns its path.
 
 from __future__ import annotations
 
-from jinit.results import plural
+# plots draws only: it imports nothing from jinit (results, report and the experiments import
+# plots lazily, when a figure is asked for).
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
 
 # --------------------------------------------------------------------------- sweep results
 
@@ -61,30 +67,32 @@ def plot_sweep(result, path, metrics=("train_loss", "test_acc")) -> str:
 
 def plot_report(report, out_dir) -> dict:
     """The figures of a reproduction report: training curves with seed bands and final
-    distributions, and activation std per layer where the report measured it."""
+    distributions (``report.result`` and each of ``report.results``), and the per-layer
+    profiles (``report.profiles``: one line per init and depth, one figure per statistic).
+    Everything drawn is already in the report: nothing is computed here."""
     import os
 
     import numpy as np
 
     figures = {}
-    if report.result is not None:
-        metrics = tuple(
-            m for m in ("train_loss", "test_acc", "test_loss") if m in report.result.metrics
-        )[:2]
-        figures["curves"] = plot_sweep(report.result, os.path.join(out_dir, "curves.png"), metrics)
-    layer = {k: np.asarray(v) for k, v in report.extra.items() if k.startswith("layer_std_")}
-    if layer:
+    named = {"": report.result} if report.result is not None else {}
+    for name, result in (named | dict(report.results)).items():
+        metrics = tuple(m for m in ("train_loss", "test_acc", "test_loss") if m in result.metrics)
+        key = f"curves_{name}" if name else "curves"
+        figures[key] = plot_sweep(result, os.path.join(out_dir, f"{key}.png"), metrics[:2])
+    for stat in dict.fromkeys(p.stat for p in report.profiles):
         fig = _figure(figsize=(6, 4))
         ax = fig.subplots()
-        for key, stds in layer.items():
-            ax.plot(np.arange(1, len(stds) + 1), stds, marker=".", label=key[len("layer_std_") :])
+        for p in (p for p in report.profiles if p.stat == stat):
+            ax.plot(np.arange(1, len(p.values) + 1), p.values, marker=".", label=p.label)
         ax.set_yscale("log")
         ax.set_xlabel("hidden layer")
-        ax.set_ylabel("activation std at init (mean over seeds)")
+        ax.set_ylabel(f"{stat} at init (mean over seeds)")
         ax.legend(fontsize=7)
         fig.tight_layout()
-        figures["layer_std"] = os.path.join(out_dir, "layer_std.png")
-        fig.savefig(figures["layer_std"], dpi=110)
+        name = f"layer_{stat}"
+        figures[name] = os.path.join(out_dir, f"{name}.png")
+        fig.savefig(figures[name], dpi=110)
     return figures
 
 

@@ -525,6 +525,8 @@ def test_check_dataset_names_the_split_and_the_problem():
     with pytest.raises(ValueError, match=r"x_test examples have shape \(3,\)"):
         check_dataset(Dataset(x, y, np.zeros((8, 3), np.float32), y[:8]))
     with pytest.raises(ValueError, match=r"y_train must hold one label per example"):
-        check_dataset(Dataset(x, np.zeros((64, 10)), x[:8], y[:8]))
+        check_dataset(Dataset(x, np.zeros((64, 10), np.int32), x[:8], y[:8]))
+    targets = np.zeros((64, 10), np.float32)  # regression targets may have any shape (n, ...)
+    assert check_dataset(Dataset(x, targets, x[:8], targets[:8])) is not None
     with pytest.raises(TypeError, match=r"must be a jinit\.data\.Dataset"):
         check_dataset((x, y, x, y))

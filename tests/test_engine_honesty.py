@@ -116,6 +116,13 @@ def test_labels_beyond_a_softmax_are_refused(circles):
     sweep(net, {"he": jinit.he_normal}, _relabel(circles, 2), **KW)  # in range: fine
 
 
+def test_one_hot_labels_on_a_softmax_are_refused(circles):
+    net = jinit.models.MLP([2, 4, 2], output="softmax")
+    one_hot = np.eye(2, dtype=np.float32)[np.asarray(circles.y_train).astype(int).ravel()]
+    with pytest.raises(ValueError, match=r"one integer label per example.*not one-hot"):
+        sweep(net, {"he": jinit.he_normal}, circles._replace(y_train=one_hot), **KW)
+
+
 def test_integer_labels_with_a_linear_output_are_fine(circles):
     net = jinit.models.MLP([2, 4, 1], output="linear")
     r = sweep(net, {"he": jinit.he_normal}, _relabel(circles, 7), **KW)

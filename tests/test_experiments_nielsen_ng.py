@@ -98,7 +98,8 @@ def test_nielsen_faithful_falls_back_to_digits(no_mnist):
     assert lead.passed is None and lead.published == pytest.approx(6.27)
     assert all(c.passed is None for c in rep.checks)
     assert rep.passed
-    assert "validation correct per epoch" in rep.extra
+    assert [t.title for t in rep.tables] == ["validation correct per epoch"]
+    assert rep.tables[0].header == ["epoch", "1", "2"]
     assert "Fell back" in rep.text()
 
 
@@ -205,6 +206,22 @@ def test_nielsen_faithful_784_30_10_on_mnist():
     assert acc[0, 1] - acc[1, 1] >= 3.0, acc[:, 1]
     assert (acc[:, -1] > 95.5).all(), acc[:, -1]
     assert rep.passed, rep.text()
+    # one seed beside the book's one run: the counts are context, judged in the sweep mode
+    counts = [c for c in rep.checks if "correct of 10000" in c.label]
+    assert len(counts) == 6 and all(c.passed is None and c.kind == "published" for c in counts)
+
+
+@pytest.mark.slow
+@needs_mnist
+def test_nielsen_sweep_judges_the_book_on_the_seed_distribution():
+    """Three seeds, one epoch of 784-30-10: the book's epoch-1 counts against the seeds' 95%
+    prediction interval (the tolerance comes from the seed spread)."""
+    rep = experiments.run("nielsen", seeds=3, mnist=str(MNIST_DIR), hidden=30, epochs=1)
+    counts = [c for c in rep.checks if "epoch 1 (correct of 10000), mean over seeds" in c.label]
+    assert len(counts) == 2, rep.text()
+    for c in counts:
+        assert c.tolerance > 0 and "seeds' range" in c.note
+        assert c.passed, rep.text()
 
 
 @pytest.mark.slow

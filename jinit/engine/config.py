@@ -244,6 +244,11 @@ def _check_labels(output: str | None, units: int, data: Dataset) -> None:
         if getattr(data, f"y_{split}") is None:
             continue
         y = np.asarray(getattr(data, f"y_{split}"))
+        if y.ndim > 2 or (y.ndim == 2 and y.shape[1] != 1):
+            raise ValueError(
+                f"sweep: data.y_{split} has shape {y.shape}; a {output} output takes one "
+                "integer label per example, shape (n,) or (n, 1) (not one-hot rows)."
+            )
         bad = (y < 0) | (y >= top) | (y != np.round(y))
         if bad.any():
             label = y[bad].flat[0].item()

@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 
 import jax.numpy as jnp
 import numpy as np
 import optax
 
-import jinit
 from jinit import data as data_lib
-from jinit import losses
+from jinit import laws, losses
 from jinit.engine import sweep
-from jinit.experiments import Experiment, register
+from jinit.experiments.registry import Experiment, checkpointing, register
+from jinit.models import MLP
 from jinit.report import Check, Report, sweep_mode
 
 CIRCLES_DIMS = (2, 10, 5, 1)
@@ -57,15 +58,27 @@ def as_params(weights: list[np.ndarray]) -> list[dict]:
 
 INIT_SOURCE = (
     "Coursera DLS course 2 week 1 'Initialization' (seed 003): make_circles data, "
-    "[2,10,5,1] ReLU net, full-batch GD lr 0.01, 15000 iterations"
+    "[2,10,5,1] ReLU net, full-batch GD at lr 0.01"
+)
+COURSE_STEPS = 15000
+#: Where the faithful numbers come from.
+COURSE_OUTPUT = (
+    "Coursera DLS course 2 week 1 'Initialization' notebook: the expected outputs of "
+    "model() for zeros, random (x10) and He (cost printed every 1000 iterations, accuracies)"
+)
+#: Where the sweep's medians come from: nobody published them.
+SEED_RERUN = (
+    "jinit project notes (REFERENCE.md, section 1): the course's NumPy model() re-run on "
+    "its own schedule over np.random.seed 0-9, train accuracy (min / median / max); the "
+    "course itself runs one seed and never runs x0.01"
 )
 
 
-def _coursera_faithful(steps: int = 15000) -> Report:
+def _coursera_faithful(steps: int = COURSE_STEPS, checkpoint_dir: str | None = None) -> Report:
     data = data_lib.coursera_circles()
     inits = {k: as_params(course_weights(k, CIRCLES_DIMS)) for k in ("zeros", "random", "he")}
     r = sweep(
-        jinit.models.MLP(CIRCLES_DIMS),
+        MLP(CIRCLES_DIMS),
         inits,
         data,
         optimizer=optax.sgd(0.01),
@@ -73,26 +86,32 @@ def _coursera_faithful(steps: int = 15000) -> Report:
         seeds=1,
         eval_every=1000,
         extra_metrics={"course_cost": losses.course_cost},
+        **checkpointing(checkpoint_dir, "coursera-faithful"),
     )
     cost = r.metrics["train_course_cost"][:, 0]
     at = {int(s): i for i, s in enumerate(r.eval_steps)}
-    checks = []
-    if 14000 in at:
-        e = at[14000]
-        checks += [
-            Check("He: cost at iteration 0", 0.8830537463419761, cost[2, 0], 1e-5),
-            Check("He: cost at iteration 14000", 0.07357895962677366, cost[2, e], 1e-3),
-            Check("zeros: cost at iteration 0", LN2, cost[0, 0], 1e-6),
-            Check("zeros: cost at iteration 14000", LN2, cost[0, e], 1e-6),
-            Check("random x10: cost at iteration 0", math.inf, cost[1, 0], 0.0),
-            Check("random x10: cost at iteration 14000", 0.38278, cost[1, e], 3e-3,
-                  "chaotic path: +-0.002 between platforms"),
-        ]  # fmt: skip
+    pub = functools.partial(Check, kind="published", source=COURSE_OUTPUT)
+    checks = [
+        pub("He: cost at iteration 0", 0.8830537463419761, cost[2, 0], 1e-5),
+        pub("zeros: cost at iteration 0", LN2, cost[0, 0], 1e-6),
+        pub("random x10: cost at iteration 0", math.inf, cost[1, 0], 0.0),
+    ]
+    # The course's later numbers are after 15000 iterations: with fewer they cannot be made.
+    short = None if steps == COURSE_STEPS else f"the run has {steps} iterations, the course 15000"
+    e = at.get(14000, 0)
+    checks += [
+        pub("He: cost at iteration 14000", 0.07357895962677366, cost[2, e], 1e-3, not_run=short),
+        pub("zeros: cost at iteration 14000", LN2, cost[0, e], 1e-6, not_run=short),
+        pub("random x10: cost at iteration 14000", 0.38278, cost[1, e], 3e-3,
+            "chaotic path: +-0.002 between platforms", not_run=short),
+    ]  # fmt: skip
     acc = {"train": r.final("train_acc")[:, 0], "test": r.final("test_acc")[:, 0]}
     for i, name, train, test in ((2, "He", 0.99333, 0.96), (0, "zeros", 0.5, 0.5),
                                  (1, "random x10", 0.83, 0.86)):  # fmt: skip
-        checks.append(Check(f"{name}: train accuracy", train, acc["train"][i], 0.5 / 300 + 1e-6))
-        checks.append(Check(f"{name}: test accuracy", test, acc["test"][i], 0.5 / 100 + 1e-6))
+        checks.append(pub(f"{name}: train accuracy", train, acc["train"][i], 0.5 / 300 + 1e-6,
+                          not_run=short))  # fmt: skip
+        checks.append(pub(f"{name}: test accuracy", test, acc["test"][i], 0.5 / 100 + 1e-6,
+                          not_run=short))  # fmt: skip
     return Report(
         "coursera-init",
         "faithful",
@@ -101,6 +120,7 @@ def _coursera_faithful(steps: int = 15000) -> Report:
         checks=checks,
         result=r,
         notes=[
+            f"This run: {steps} full-batch iterations (the course: 15000).",
             "Weights are the course's own NumPy draws (np.random.seed(3), layout (out, in)), "
             "transposed into jinit's (in, out) kernels; training runs in float32 JAX.",
             "The course's cost is inf at iteration 0 for x10 (sigmoid outputs saturate to "
@@ -112,51 +132,75 @@ def _coursera_faithful(steps: int = 15000) -> Report:
 
 
 SWEEP_INITS = {
-    "zeros": jinit.zeros,
-    "small x0.01": functools.partial(jinit.normal, stddev=0.01),
-    "large x10": functools.partial(jinit.normal, stddev=10.0),
-    "lecun": jinit.lecun_normal,
-    "xavier": jinit.xavier_normal,
-    "he": jinit.he_normal,
+    "zeros": laws.zeros,
+    "small x0.01": functools.partial(laws.normal, stddev=0.01),
+    "large x10": functools.partial(laws.normal, stddev=10.0),
+    "lecun": laws.lecun_normal,
+    "xavier": laws.xavier_normal,
+    "he": laws.he_normal,
 }
+#: The reference run over NumPy seeds 0-9 (SEED_RERUN): train accuracy (min, median, max).
+SEED_RERUN_ACC = {"he": (0.67, 0.98, 0.99), "lecun": (0.53, 0.99, 0.99),
+                  "large x10": (0.55, 0.73, 0.89)}  # fmt: skip
 
 
-def _coursera_sweep(seeds: int = 100, steps: int = 15000, lr: float = 0.01) -> Report:
+def _rerun_check(name: str, label: str, median: float, full: bool) -> Check:
+    """jinit's median beside the reference run's, inside the reference run's seed range
+    (widened by the 2-decimal rounding) when the schedule is the course's."""
+    lo, med, hi = SEED_RERUN_ACC[name]
+    return Check(f"{label}: median train accuracy", med, median, None,
+                 f"NumPy seeds 0-9: {lo} .. {hi}", above=lo - 0.005 if full else None,
+                 below=hi + 0.005 if full else None, kind="reference run",
+                 source=SEED_RERUN)  # fmt: skip
+
+
+def _coursera_sweep(
+    seeds: int = 100,
+    steps: int = COURSE_STEPS,
+    lr: float = 0.01,
+    checkpoint_dir: str | os.PathLike[str] | None = None,
+) -> Report:
     r = sweep(
-        jinit.models.MLP(CIRCLES_DIMS),
+        MLP(CIRCLES_DIMS),
         SWEEP_INITS,
         data_lib.coursera_circles(),
         optimizer=optax.sgd(lr),
         steps=steps,
         seeds=seeds,
         eval_every=max(1, steps // 15),
+        **checkpointing(checkpoint_dir, "coursera-sweep"),
     )
     med = {name: float(np.median(r.final("train_acc")[i])) for i, name in enumerate(r.inits)}
+    full = steps == COURSE_STEPS and lr == 0.01
+    small = r.inits.index("small x0.01")
     checks = [
-        Check("He: median train accuracy", 0.98, med["he"], None,
-              "published over NumPy seeds 0-9 (min 0.67, max 0.99)"),
-        Check("lecun ('Xavier' in the course): median train accuracy", 0.99, med["lecun"], None,
-              "NumPy seeds 0-9 (min 0.53)"),
-        Check("large x10: median train accuracy", 0.73, med["large x10"], None,
-              "NumPy seeds 0-9 (0.55 .. 0.89)"),
-        Check("small x0.01: median train accuracy", 0.5, med["small x0.01"], None,
-              "never leaves cost 0.6931 in the course"),
+        _rerun_check("he", "He", med["he"], full),
+        _rerun_check("lecun", "lecun ('Xavier' in the course)", med["lecun"], full),
+        _rerun_check("large x10", "large x10", med["large x10"], full),
+        Check("small x0.01: fraction of seeds stuck at the initial cost", 1.0,
+              float(np.mean(r.stuck()[small])), 0.0 if full else None,
+              "never leaves cost 0.6931 on NumPy seeds 0-9", kind="reference run",
+              source=SEED_RERUN),
     ]  # fmt: skip
+    notes = [
+        f"This run: {steps} full-batch steps at lr {lr}.",
+        "Weights are drawn by jinit (JAX PRNG, not NumPy). The expected medians are a "
+        "reference run over NumPy seeds 0-9, not published numbers: jinit's median must lie "
+        "inside that run's min..max over seeds.",
+        "'lecun' is N(0, 1/n_in), what the course calls Xavier; 'xavier' is Glorot's "
+        "N(0, 2/(n_in+n_out)).",
+    ]
+    if not full:
+        notes.append("Not the course's schedule (lr 0.01 for the course's number of "
+                     "iterations): the reference medians are context only.")  # fmt: skip
     return Report(
         "coursera-init",
-        sweep_mode(seeds),
+        sweep_mode(len(r.seeds)),
         "Which init trains the Coursera circles net, across seeds",
         INIT_SOURCE,
         checks=checks,
         result=r,
-        fail_below=0.9,
-        notes=[
-            "A run fails if it diverges, stays at its initial loss, or ends below 90% train "
-            "accuracy. Weights are drawn by jinit (JAX PRNG, not NumPy), so the published "
-            "medians over NumPy seeds 0-9 are context, not a pass/fail target.",
-            "'lecun' is N(0, 1/n_in), what the course calls Xavier; 'xavier' is Glorot's "
-            "N(0, 2/(n_in+n_out)).",
-        ],
+        notes=notes,
     )
 
 
@@ -175,7 +219,12 @@ register(
 
 PLANAR_SOURCE = (
     "Coursera DLS course 1 week 3 'Planar data' (seed 001): flower data, 2-4-1 tanh net, "
-    "randn*0.01, full-batch GD lr 1.2, 10000 iterations"
+    "randn*0.01, full-batch GD at lr 1.2"
+)
+PLANAR_STEPS = 10000
+PLANAR_OUTPUT = (
+    "Coursera DLS course 1 week 3 'Planar data classification with one hidden layer' notebook: "
+    "expected outputs of nn_model (cost every 1000 iterations) and the printed accuracy (90%)"
 )
 PLANAR_DIMS = (2, 4, 1)
 
@@ -187,14 +236,14 @@ def _hidden_units_distinct(params: list[dict]) -> int:
     return symmetry(params)[0]
 
 
-def _planar_faithful(steps: int = 10000) -> Report:
+def _planar_faithful(steps: int = PLANAR_STEPS, checkpoint_dir: str | None = None) -> Report:
     data = data_lib.planar_flower()
     inits = {
         "randn*0.01": as_params(course_weights("small", PLANAR_DIMS, seed=2)),
         "zeros": as_params(course_weights("zeros", PLANAR_DIMS)),
     }
     r = sweep(
-        jinit.models.MLP(PLANAR_DIMS, activation="tanh"),
+        MLP(PLANAR_DIMS, activation="tanh"),
         inits,
         data,
         optimizer=optax.sgd(1.2),
@@ -203,26 +252,30 @@ def _planar_faithful(steps: int = 10000) -> Report:
         eval_every=1000,
         extra_metrics={"course_cost": losses.course_cost},
         keep_params=True,
+        **checkpointing(checkpoint_dir, "planar-faithful"),
     )
     cost = r.metrics["train_course_cost"][:, 0]
     at = {int(s): i for i, s in enumerate(r.eval_steps)}
-    checks = [Check("randn*0.01: cost at iteration 0", 0.693048, cost[0, 0], 1e-5)]
-    if 9000 in at:
-        checks.append(Check("randn*0.01: cost at iteration 9000", 0.2186, cost[0, at[9000]], 2e-3))
-    checks += [
-        Check("randn*0.01: accuracy (training set)", 0.90, r.final("train_acc")[0, 0], 0.01),
+    pub = functools.partial(Check, kind="published", source=PLANAR_OUTPUT)
+    short = None if steps == PLANAR_STEPS else f"the run has {steps} iterations, the course 10000"
+    checks = [
+        pub("randn*0.01: cost at iteration 0", 0.693048, cost[0, 0], 1e-5),
+        pub("randn*0.01: cost at iteration 9000", 0.2186, cost[0, at.get(9000, 0)], 2e-3,
+            not_run=short),
+        pub("randn*0.01: accuracy (training set)", 0.90, r.final("train_acc")[0, 0], 0.01,
+            not_run=short),
         Check("zeros: cost at every iteration (max |cost - ln 2|)", 0.0,
-              float(np.max(np.abs(cost[1] - LN2))), 1e-6),
-        Check("zeros: accuracy", 0.5, r.final("train_acc")[1, 0], 1e-6),
+              float(np.max(np.abs(cost[1] - LN2))), 1e-6, kind="derived"),
+        Check("zeros: accuracy", 0.5, r.final("train_acc")[1, 0], 1e-6, kind="derived"),
     ]  # fmt: skip
     distinct = {
         name: _hidden_units_distinct([{k: v[i, 0] for k, v in layer.items()} for layer in r.params])
         for i, name in enumerate(r.inits)
     }
-    checks.append(Check("zeros: distinct hidden units after training", 1, distinct["zeros"], 0))
-    checks.append(
-        Check("randn*0.01: distinct hidden units after training", 4, distinct["randn*0.01"], 0)
-    )
+    checks.append(Check("zeros: distinct hidden units after training", 1, distinct["zeros"], 0,
+                        kind="derived"))  # fmt: skip
+    checks.append(Check("randn*0.01: distinct hidden units after training", 4,
+                        distinct["randn*0.01"], 0, kind="derived"))  # fmt: skip
     return Report(
         "planar",
         "faithful",
@@ -239,22 +292,28 @@ def _planar_faithful(steps: int = 10000) -> Report:
     )
 
 
-def _planar_sweep(seeds: int = 100, steps: int = 10000, lr: float = 1.2) -> Report:
+def _planar_sweep(
+    seeds: int = 100,
+    steps: int = PLANAR_STEPS,
+    lr: float = 1.2,
+    checkpoint_dir: str | os.PathLike[str] | None = None,
+) -> Report:
     inits = {
-        "zeros": jinit.zeros,
-        "small x0.01": functools.partial(jinit.normal, stddev=0.01),
-        "lecun": jinit.lecun_normal,
-        "xavier": jinit.xavier_normal,
-        "he": jinit.he_normal,
+        "zeros": laws.zeros,
+        "small x0.01": functools.partial(laws.normal, stddev=0.01),
+        "lecun": laws.lecun_normal,
+        "xavier": laws.xavier_normal,
+        "he": laws.he_normal,
     }
     r = sweep(
-        jinit.models.MLP(PLANAR_DIMS, activation="tanh"),
+        MLP(PLANAR_DIMS, activation="tanh"),
         inits,
         data_lib.planar_flower(),
         optimizer=optax.sgd(lr),
         steps=steps,
         seeds=seeds,
         eval_every=max(1, steps // 10),
+        **checkpointing(checkpoint_dir, "planar-sweep"),
     )
     return Report(
         "planar",
@@ -262,8 +321,7 @@ def _planar_sweep(seeds: int = 100, steps: int = 10000, lr: float = 1.2) -> Repo
         "Planar flower, 2-4-1 tanh: inits across seeds",
         PLANAR_SOURCE,
         result=r,
-        fail_below=0.85,
-        notes=["A run fails if it diverges, stays at its initial loss or ends below 85%."],
+        notes=[f"This run: {steps} full-batch steps at lr {lr}."],
     )
 
 
