@@ -122,9 +122,8 @@ class Dataset(NamedTuple):
         )
 
     def split_validation(self, fraction: float, seed: int = 0) -> Dataset:
-        """``fraction`` of the training examples of every class, drawn with ``seed``
-        (:func:`jinit._split.validation_mask`), moved to ``x_val, y_val``; the rest stays
-        for training in its order. Tune on the validation split, report the test split.
+        """``fraction`` of each class's training examples, drawn with ``seed``
+        (:func:`jinit._split.validation_mask`), moved to ``x_val, y_val``: tune on them.
 
         Example:
             >>> import jinit

@@ -246,17 +246,13 @@ def sweep(
         -> logits, ``output``), a Flax linen / NNX or Equinox module (:mod:`jinit.adapters`),
         or an ``(init_fn, apply_fn)`` pair with ``init_fn(key, weight_init, bias_init)``.
       inits: ``{name: initializer}`` (biases zeros), ``{name: (weight_init, bias_init)}`` or
-        ``{name: params}`` with a leading seed axis. Run (name, s) draws with
-        ``jinit.keys.run_key(s, name)``; an initializer must return the model's shapes in the
-        dtype it is given (bfloat16 in a float32 sweep is refused, not cast).
+        ``{name: params}`` with a leading seed axis. Run (name, s) draws with ``run_key(s,
+        name)`` in the model's shapes and the dtype given (bfloat16 in float32: refused).
       data: a :class:`jinit.data.Dataset` with finite inputs and labels the output can
         represent (sigmoid: 0/1; softmax over k units: ``[0, k)``).
-      optimizer: an optax transformation (default ``optax.sgd(0.01)``); with ``hparams``
-        a factory (``optax.adam``).
-      hparams: a grid of the optimizer factory's arguments, ``{"learning_rate": [1e-3,
-        1e-2]}`` or a list of dicts, trained in the same program (:mod:`jinit.hparams`);
-        metrics become ``[n_inits, n_configs, n_seeds, n_evals]`` (``SweepResult.select``,
-        ``SweepResult.tune``), configs of an init paired (same weights, same data order).
+      optimizer: an optax transformation (default ``optax.sgd(0.01)``).
+      hparams: with an optax factory as ``optimizer`` (``optax.adam``), a grid of its
+        arguments trained in one program (:mod:`jinit.hparams`; ``SweepResult.tune``).
       loss: a :mod:`jinit.losses` name or ``(logits, labels) -> scalar``; default from the
         model's output (sigmoid: binary, softmax: softmax cross-entropy, linear: MSE).
       steps: optimizer steps per run. seeds: a count (``0..n-1``) or distinct seeds in
@@ -267,15 +263,13 @@ def sweep(
       track: ``params -> pytree`` evaluated for every run at every eval point (``.tracked``).
       devices: devices to shard the run axis over (default: all). dtype: parameters and inputs.
       formulation: ``"vmap"``, ``"map"`` or ``"auto"`` (see ``program.choose_formulation``).
-      out_dir, resume: a checkpoint after every chunk (atomic) and the lock
-        ``out_dir/sweep.lock`` while running; ``resume=True`` restarts from it to the same
-        numbers. Another sweep's checkpoint is never resumed nor overwritten.
+      out_dir, resume: an atomic checkpoint after every chunk, ``out_dir/sweep.lock`` while
+        running; ``resume=True`` continues it to the same numbers (never another sweep's).
       keep_params: keep final parameters. progress: a bar (default: in a terminal/Jupyter).
 
     Returns:
-      A :class:`jinit.results.SweepResult`; ``result.metrics["train_loss"]`` has shape
-      ``[n_inits, n_seeds, n_evals]``. Ctrl-C during training raises
-      :class:`SweepInterrupted`, whose ``.partial`` holds the evaluations done.
+      A :class:`jinit.results.SweepResult` (metrics ``[n_inits, n_seeds, n_evals]``); Ctrl-C
+      raises :class:`SweepInterrupted`, whose ``.partial`` holds the evaluations done.
 
     Example:
         >>> import optax, jinit
