@@ -267,10 +267,14 @@ def _reproduce_options(exp, args: argparse.Namespace) -> dict:
         options["steps"] = args.steps
     if args.mnist:
         options["mnist"] = args.mnist
+    if args.tuned:
+        options["tuned"] = True
     accepted = set(inspect.signature(exp.sweep).parameters)
     for option in options:
         if option not in accepted:
             raise UsageError(f"--{option} does not apply to experiment {args.name!r}")
+    if args.faithful and args.tuned:
+        raise UsageError("--tuned tunes the sweep across seeds; drop --faithful")
     if args.faithful and exp.faithful is None:
         raise UsageError(f"experiment {args.name!r} has no faithful mode; drop --faithful")
     return options
@@ -298,6 +302,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     _check_mnist(args.mnist)
     out = _prepare_out(args.out)
     faithful_too = exp.faithful is not None and (args.faithful or args.steps is None)
+    faithful_too = faithful_too and not args.tuned  # --tuned: the sweep only
     modes = (["faithful"] if faithful_too else []) + ([] if args.faithful else ["sweep"])
     status = 0
     for mode in modes:
@@ -369,29 +374,30 @@ def _tuned_report(result, title: str, spec: str, args: argparse.Namespace, val: 
     import numpy as np
 
     from jinit import _format
-    from jinit.report import Report, sweep_mode
+    from jinit.report import Report, Table, sweep_mode
 
     tuned = result.tune("val_loss", "min")
     test = "test_acc" if "test_acc" in tuned.metrics else "test_loss"
     score = np.median(tuned.final("val_loss"), axis=1)
     best = tuned.inits[int(np.nanargmin(np.where(np.isnan(score), np.inf, score)))]
     lrs = [c["learning_rate"] for c in result.configs]
-    rows = [["init", *(f"lr={_format.number(lr)}" for lr in lrs), "chosen"]]
     val_loss = np.median(result.metrics["val_loss"][..., -1], axis=2)  # [inits, configs]
-    for i, name in enumerate(result.inits):
-        chosen = tuned.chosen[name]["learning_rate"]
-        rows.append([name, *(_format.number(v) for v in val_loss[i]), _format.number(chosen)])
+    rows = [
+        [name, *val_loss[i], tuned.chosen[name]["learning_rate"]]
+        for i, name in enumerate(result.inits)
+    ]
+    header = ["init", *(f"lr={_format.number(lr)}" for lr in lrs), "chosen"]
     report = Report(
         "compare", sweep_mode(args.seeds), f"{title}, each init at its best learning rate",
         f"jinit compare, model {spec}, {args.optimizer}", result=tuned,
     )  # fmt: skip
-    report.extra["chosen learning rates (median final val_loss over seeds at each rate)"] = (
-        _format.table(rows)
-    )
-    report.extra[f"paired comparison against the best tuned init ({best})"] = (
-        tuned.comparison_table(test, baseline=best)
-    )
-    report.extra["chosen"] = {k: v["learning_rate"] for k, v in tuned.chosen.items()}
+    report.tables.append(
+        Table("chosen learning rates (median final val_loss over seeds at each rate)", header,
+              rows)
+    )  # fmt: skip
+    paired = tuned.comparison_rows(test, baseline=best)
+    report.tables.append(Table(f"paired comparison against the best tuned init ({best}): "
+                               f"{paired[0]}", *paired[1:]))  # fmt: skip
     report.notes.append(
         f"learning rates tuned per init on a validation split of {val:.0%} of the training "
         "set (stratified, seed 0); the test split was not used for any choice."
@@ -453,6 +459,9 @@ def _reproduce_parser(sub) -> argparse.ArgumentParser:
     r.add_argument("--seeds", type=SEEDS, default=None, help="seeds for the sweep mode")
     r.add_argument("--steps", type=STEPS, default=None, help="training steps (default: original)")
     r.add_argument("--mnist", default=None, help="MNIST directory (nielsen; or $JINIT_MNIST)")
+    r.add_argument("--tuned", action="store_true",
+                   help="each init at its best learning rate, chosen on validation "
+                        "(coursera-init)")  # fmt: skip
     r.set_defaults(fn=cmd_reproduce)
     return r
 

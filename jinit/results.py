@@ -424,8 +424,10 @@ class SweepResult:
             Pair(x, y, c, float(p)) for (x, y), c, p in zip(pairs, comps, adjusted, strict=True)
         ]
 
-    def comparison_table(self, metric: str = "test_acc", baseline: str | None = None) -> str:
-        """:meth:`compare_all` as an aligned text table."""
+    def comparison_rows(
+        self, metric: str = "test_acc", baseline: str | None = None
+    ) -> tuple[str, list[str], list[list[str]]]:
+        """:meth:`compare_all` as ``(title, header, rows)`` of formatted cells."""
         header = ["a", "b", "diff [95% CI]", "P(a better) [95% CI]", "p (Wilcoxon)", "p (Holm)"]
         body = []
         for pair in self.compare_all(metric, baseline):
@@ -440,6 +442,11 @@ class SweepResult:
             ])  # fmt: skip
         seeds = plural(len(self.seeds), "seed")
         title = f"{metric}, paired by seed ({seeds}); failed runs count at the worst value"
+        return title, header, body
+
+    def comparison_table(self, metric: str = "test_acc", baseline: str | None = None) -> str:
+        """:meth:`compare_all` as an aligned text table."""
+        title, header, body = self.comparison_rows(metric, baseline)
         return title + "\n" + _format.table([header, *body])
 
     # ------------------------------------------------------------------ files

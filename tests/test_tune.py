@@ -161,7 +161,8 @@ def test_cli_compare_tunes_each_init_on_validation(tmp_path, capsys):
     assert "paired comparison against the best tuned init" in text
     assert "validation split of 25%" in text
     data = json.loads((out / "results.json").read_text())
-    assert set(data["extra"]["chosen"]) == {"zeros", "he_normal"}
+    assert set(data["result"]["chosen"]) == {"zeros", "he_normal"}
+    assert data["tables"][0]["header"] == ["init", "lr=0.01", "lr=0.3", "chosen"]
     assert data["result"]["config"]["tuned_on"] == "val_loss"
     assert len(data["result"]["metrics"]["val_loss"][0]) == 3  # [inits, seeds, evals]
 
@@ -214,3 +215,33 @@ def test_results_with_schedules_write_json(tmp_path):
         "learning_rate": "schedule"
     }
     assert r.select(learning_rate=sched).config["hparams"] == {"learning_rate": "schedule"}
+
+
+def _tuned_accs(zeros, x10, he):
+    acc = np.array([zeros, x10, he], float)[:, :, None]
+    return SweepResult(["zeros", "large x10", "he"], ["z", "x", "h"], np.arange(acc.shape[1]),
+                       np.array([10]), {"test_acc": acc}, np.full(acc.shape[:2], -1))  # fmt: skip
+
+
+def test_coursera_tuned_ranking_checks_can_fail():
+    from jinit.experiments.coursera import ranking_checks
+
+    noise = np.linspace(-0.01, 0.01, 8)
+    holds = ranking_checks(_tuned_accs(0.5 + noise, 0.75 + noise[::-1], 0.94 + noise))
+    assert [c.passed for c in holds] == [True, True]
+    wrong = ranking_checks(_tuned_accs(0.5 + noise, 0.95 + noise[::-1], 0.94 + noise))
+    assert [c.passed for c in wrong] == [True, False]  # x10 above He: the ranking breaks
+
+
+def test_cli_reproduce_coursera_tuned(capsys):
+    from jinit.cli import main
+
+    status = main(["reproduce", "coursera-init", "--tuned", "--seeds", "3", "--steps", "60"])
+    text = capsys.readouterr().out
+    assert "survive tuning" in text and "Learning rates chosen on validation" in text
+    assert "Expected vs measured" not in text.split("survive tuning")[0]  # no faithful run
+    assert status in (0, 1)  # 60 steps need not reproduce the ranking
+    assert main(["reproduce", "coursera-init", "--tuned", "--faithful"]) == 2
+    assert main(["reproduce", "planar", "--tuned", "--steps", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "drop --faithful" in err and "--tuned does not apply to experiment 'planar'" in err
