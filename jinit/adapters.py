@@ -42,11 +42,16 @@ the same in every run. For parameters named differently pass ``rules``, a functi
 
     rules=lambda w, b: {"*kernel": w, "*embedding": w, "*bias": b}
 
-State that is not a parameter is not supported yet: a linen module with a ``batch_stats``
-(or any other collection besides ``params`` and sown ``intermediates``), an NNX module with
-``nnx.BatchStat`` or RNG state (``nnx.Dropout(..., rngs=...)``), a stateful Equinox layer
-(``eqx.nn.BatchNorm``) and Haiku state raise ``ValueError``; other NNX variables are held
-fixed.
+Models with state or randomness get a train mode, as each framework's own examples write
+them (see each function): a linen ``__call__(x, train)`` with ``nn.BatchNorm`` /
+``nn.Dropout`` (``batch_stats`` is the state, ``rngs={"dropout": key}``), an NNX module with
+``nnx.BatchNorm`` / ``nnx.Dropout`` (``model.train()`` / ``model.eval()``), an Equinox model
+``model(x, state, *, key)`` from ``eqx.nn.make_with_state`` (pass ``(model, state)``), a
+Haiku ``f(x, is_training)`` under ``hk.transform_with_state`` or ``hk.transform``. The
+adapter then has ``state``, ``apply_train(params, state, x, key) -> (logits, state)`` and
+``apply_eval(params, state, x)``; :func:`jinit.sweep` carries every run's state, trains in
+training mode with a dropout key per (seed, step) and evaluates in evaluation mode.
+``train_flag`` names another flag (``"training"``) or ``None`` for a model without one.
 
 Example:
     >>> import flax.linen as nn, jax, jax.numpy as jnp, jinit, jinit.adapters

@@ -105,6 +105,8 @@ class SweepResult:
       tracked: what ``track`` returned, with leading axes ``[n_inits, n_seeds, n_evals]``.
       params: final parameters ``[n_inits, n_seeds, ...]`` if ``keep_params=True``.
       config, timing: how the sweep was run and how long it took.
+      model_state: final model state ``[n_inits, n_seeds, ...]`` (batch statistics) if
+        ``keep_params=True`` and the model has state.
       configs: with a hyperparameter axis (``jinit.sweep(..., hparams=...)``), the list of
         hyperparameter dicts; every metric then has shape ``[n_inits, n_configs, n_seeds,
         n_evals]`` (``diverged_step``: ``[n_inits, n_configs, n_seeds]``) until
@@ -122,6 +124,7 @@ class SweepResult:
     params: Any = None
     config: dict = dataclasses.field(default_factory=dict)
     timing: dict = dataclasses.field(default_factory=dict)
+    model_state: Any = None
     configs: list[dict[str, Any]] | None = None
     chosen: dict[str, dict[str, Any]] | None = None
 
@@ -235,6 +238,7 @@ class SweepResult:
             diverged_step=take(self.diverged_step),
             tracked=_tree_map(take, self.tracked),
             params=_tree_map(take, self.params),
+            model_state=_tree_map(take, self.model_state),
             config=self.config | note,
             configs=None,
             chosen=None,

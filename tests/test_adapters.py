@@ -241,28 +241,7 @@ def test_mutable_state_is_a_clear_error(circles):
     with pytest.raises(ValueError, match=r"'batch_stats'.*not support"):
         sweep(LinenBN(), INITS, circles, loss=BCE, steps=1, seeds=1)
 
-    class NNXBN(nnx.Module):
-        def __init__(self, rngs):
-            self.bn = nnx.BatchNorm(2, rngs=rngs)
-            self.out = nnx.Linear(2, 1, rngs=rngs)
-
-        def __call__(self, x):
-            return self.out(self.bn(x))
-
-    with pytest.raises(ValueError, match="BatchStat"):
-        sweep(NNXBN(nnx.Rngs(0)), INITS, circles, loss=BCE, steps=1, seeds=1)
-
-    class NNXDropout(nnx.Module):
-        def __init__(self, rngs):
-            self.out = nnx.Linear(2, 1, rngs=rngs)
-            self.drop = nnx.Dropout(0.5, rngs=rngs)
-
-        def __call__(self, x):
-            return self.drop(self.out(x))
-
-    with pytest.raises(ValueError, match="RNG streams"):
-        adapters.from_nnx(NNXDropout(nnx.Rngs(0)))
-
+    # NNX BatchNorm and Dropout are supported: tests/test_stateful.py
     bn, _ = eqx.nn.make_with_state(eqx.nn.BatchNorm)(2, "batch", mode="batch")
     with pytest.raises(ValueError, match="StateIndex"):
         sweep(bn, INITS, circles, loss=BCE, steps=1, seeds=1)

@@ -46,7 +46,11 @@ def choose_formulation(model: Model, params: Any, x: Any, requested: str) -> tup
     if not ops.has_convolutions(model.apply, params, x):
         return model, "vmap" if requested == "auto" else requested
     apply = ops.with_canonical_convs(model.apply)
-    model = dataclasses.replace(model, apply=apply, apply_runs=vmapped_apply(apply))
+    changes = {"apply": apply, "apply_runs": vmapped_apply(apply)}
+    if model.has_train_mode:
+        changes["apply_train"] = ops.with_canonical_convs(model.apply_train)
+        changes["apply_eval"] = ops.with_canonical_convs(model.apply_eval)
+    model = dataclasses.replace(model, **changes)
     return model, "map" if requested == "auto" else requested
 
 
@@ -62,35 +66,75 @@ def block_logits(apply: Callable, params: Any, x: jax.Array) -> jax.Array:
     return out.reshape(n_blocks * EVAL_BLOCK, *out.shape[2:])[:n]
 
 
+def step_keys(streams: jax.Array | None, t: Any) -> jax.Array | None:
+    """Every run's key of global step ``t``: ``fold_in(streams[run], t)`` (``streams[run]`` =
+    :func:`jinit.keys.step_stream` of the run's seed), or ``None`` without streams."""
+    if streams is None:
+        return None
+    return jax.vmap(jax.random.fold_in, in_axes=(0, None))(streams, t)
+
+
+def _losses_and_grads(model: Model, loss_fn: Callable, shared: bool, formulation: str) -> Callable:
+    """``(params, model_state, x, y, keys) -> (per-run losses, grads, new model_state)``
+    of every run: ``apply`` for models without a train mode (``model_state`` passed
+    through), ``apply_train`` with each run's state and key otherwise."""
+    data_axis = None if shared else 0
+    train_mode = model.has_train_mode
+
+    def run_loss(params, mstate, key, x, y):
+        if train_mode:
+            logits, mstate = model.apply_train(params, mstate, x, key)
+        else:
+            logits = model.apply(params, x)
+        return loss_fn(logits, y), mstate
+
+    def total_loss(params, mstate, keys, x, y):
+        if train_mode:
+            apply = jax.vmap(model.apply_train, in_axes=(0, 0, data_axis, 0))
+            logits, mstate = apply(params, mstate, x, keys)
+        else:
+            logits = model.apply_runs(params, x, shared)
+        per_run = jax.vmap(loss_fn, in_axes=(0, data_axis))(logits, y)
+        return per_run.sum(), (per_run, mstate)
+
+    def losses_and_grads(params, mstate, x, y, keys):
+        if formulation == "vmap":
+            grad_fn = jax.value_and_grad(total_loss, has_aux=True)
+            (_, (per_run, mstate)), grads = grad_fn(params, mstate, keys, x, y)
+            return per_run, grads, mstate
+        grad_fn = jax.value_and_grad(run_loss, has_aux=True)
+        if shared:
+            out = jax.lax.map(lambda a: grad_fn(*a, x, y), (params, mstate, keys))
+        else:
+            out = jax.lax.map(lambda a: grad_fn(*a), (params, mstate, keys, x, y))
+        (per_run, mstate), grads = out
+        return per_run, grads, mstate
+
+    return losses_and_grads
+
+
 def make_step(
     model: Model,
     loss_fn: Callable,
     optimizer: optax.GradientTransformationExtraArgs,
     order: Any,
     formulation: str = "vmap",
+    streams: jax.Array | None = None,
 ) -> Callable:
-    """``step(state, t, x, y) -> state``: one update of every run on its batch ``x, y``."""
+    """``step(state, t, x, y) -> state``: one update of every run on its batch ``x, y``.
+
+    A model with a train mode (state or dropout) is called with ``apply_train``: each run
+    with its own state (``state.model_state``, replaced by the updated one) and its key of
+    step ``t`` (:func:`step_keys` of ``streams``, one step-stream key per run)."""
     shared = order.shared
+    losses_and_grads = _losses_and_grads(model, loss_fn, shared, formulation)
+    train_mode = model.has_train_mode
 
-    def total_loss(params, x, y):
-        logits = model.apply_runs(params, x, shared)
-        per_run = jax.vmap(loss_fn, in_axes=(0, None if shared else 0))(logits, y)
-        return per_run.sum(), per_run
-
-    def run_loss(params, x, y):
-        return loss_fn(model.apply(params, x), y)
-
-    def losses_and_grads(params, x, y):
-        if formulation == "vmap":
-            (_, per_run), grads = jax.value_and_grad(total_loss, has_aux=True)(params, x, y)
-            return per_run, grads
-        if shared:
-            return jax.lax.map(lambda p: jax.value_and_grad(run_loss)(p, x, y), params)
-        return jax.lax.map(lambda a: jax.value_and_grad(run_loss)(*a), (params, x, y))
-
-    def run_update(grads, opt_state, params, value, x, y):
+    def run_update(grads, opt_state, params, value, mstate, key, x, y):
         # Line-search optimizers (optax.lbfgs) also need the run's loss as a function.
         def value_fn(p):
+            if train_mode:
+                return loss_fn(model.apply_train(p, mstate, x, key)[0], y)
             return loss_fn(model.apply(p, x), y)
 
         return optimizer.update(
@@ -98,14 +142,17 @@ def make_step(
         )
 
     data_axis = None if shared else 0
-    update = jax.vmap(run_update, in_axes=(0, 0, 0, 0, data_axis, data_axis))
+    update = jax.vmap(run_update, in_axes=(0, 0, 0, 0, 0, 0, data_axis, data_axis))
 
     def step(state: TrainState, t, x, y) -> TrainState:
-        per_run, grads = losses_and_grads(state.params, x, y)
-        updates, opt_state = update(grads, state.opt_state, state.params, per_run, x, y)
+        keys = step_keys(streams, t) if train_mode else None
+        mstate = state.model_state
+        per_run, grads, new_mstate = losses_and_grads(state.params, mstate, x, y, keys)
+        updates, opt_state = update(grads, state.opt_state, state.params, per_run, mstate, keys,
+                                    x, y)  # fmt: skip
         params = optax.apply_updates(state.params, updates)
         diverged = jnp.where((state.diverged < 0) & ~jnp.isfinite(per_run), t, state.diverged)
-        return TrainState(params, opt_state, diverged)
+        return TrainState(params, opt_state, diverged, new_mstate)
 
     return step
 
@@ -118,15 +165,19 @@ def make_evaluate(
     track: Callable | None,
     formulation: str = "vmap",
 ) -> Callable:
-    """``evaluate(params) -> {metric: [runs]}`` on every split (train, test, then val when
-    ``data`` holds six arrays) (and ``tracked``)."""
+    """``evaluate(params, model_state) -> {metric: [runs]}`` on every split (train, test,
+    then val when ``data`` holds six arrays) (and ``tracked``); a model with a train mode is
+    evaluated in evaluation mode (``apply_eval``: running averages, no dropout) with each
+    run's state."""
     splits = tuple(zip(("train", "test", "val"), data[0::2], data[1::2], strict=False))
     classification = jnp.issubdtype(data[1].dtype, jnp.integer)
+    train_mode = model.has_train_mode
 
-    def evaluate_run(params):
+    def evaluate_run(params, mstate):
+        apply = (lambda p, x: model.apply_eval(p, mstate, x)) if train_mode else model.apply
         out = {}
         for split, x, y in splits:
-            logits = block_logits(model.apply, params, x)
+            logits = block_logits(apply, params, x)
             out[f"{split}_loss"] = loss_fn(logits, y)
             if classification:
                 out[f"{split}_acc"] = losses_lib.accuracy(logits, y)
@@ -137,7 +188,7 @@ def make_evaluate(
         return out
 
     if formulation == "map":
-        return lambda params: jax.lax.map(evaluate_run, params)
+        return lambda params, mstate: jax.lax.map(lambda a: evaluate_run(*a), (params, mstate))
     return jax.vmap(evaluate_run)
 
 
@@ -166,6 +217,6 @@ def make_chunk(
 
         xs = (jnp.arange(chunk_len), order.scan_xs(indices))
         state, _ = jax.lax.scan(body, state, xs, length=chunk_len)
-        return state, evaluate(state.params)
+        return state, evaluate(state.params, state.model_state)
 
     return chunk

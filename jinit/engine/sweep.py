@@ -6,6 +6,12 @@ The path of one sweep: :class:`~jinit.engine.config.SweepConfig` (validated argu
 ``chunk`` program (:mod:`~jinit.engine.program`) fed by the data order
 (:mod:`~jinit.engine.order`) -> checkpoints (:mod:`~jinit.engine.checkpoint`) and progress ->
 a :class:`~jinit.results.SweepResult`.
+
+Models with BatchNorm or Dropout (:mod:`jinit.adapters`: ``Model.has_train_mode``) train in
+training mode, each run's state (running averages) in its carry, stacked on the run axis like
+the parameters and checkpointed with them; their dropout key at global step ``t`` is
+``fold_in(jinit.keys.step_stream(seed), t)``, shared by all inits of a seed, like the data
+order. Evaluation uses evaluation mode (running averages, no dropout).
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from jinit.engine.program import make_chunk, make_evaluate, make_step
 from jinit.engine.progress import Progress
 from jinit.engine.sharding import RunLayout
 from jinit.engine.state import TrainState
+from jinit.keys import step_stream
 from jinit.results import SweepResult
 
 
@@ -64,18 +71,22 @@ class _Compiled:
             per_run = config.hparams.per_run(len(config.inits), len(config.seeds))
             like = jax.tree_util.tree_leaves(params)[0].sharding
             opt_state = config.hparams.set(opt_state, layout.shard(per_run), like)
-        self.state = TrainState(params, opt_state, layout.full(-1, jnp.int32))
+        model_state = _initial_model_state(config, layout)
+        self.state = TrainState(params, opt_state, layout.full(-1, jnp.int32), model_state)
         args = (config.model, config.loss_fn)
         how = config.formulation
         evaluate = make_evaluate(*args, arrays, config.extra_metrics, config.track, how)
-        step = make_step(*args, config.optimizer, self.order, how)
+        streams = None
+        if config.model.has_train_mode:  # dropout keys: (seed, global step), as the data order
+            streams = layout.replicate(step_stream(config.seeds)[layout.seed_of_run])
+        step = make_step(*args, config.optimizer, self.order, how, streams)
         masked = config.steps % config.eval_every != 0
         chunk = make_chunk(
             step, evaluate, self.order, arrays, layout.seed_of_run, config.eval_every, masked
         )
         t = time.perf_counter()
         self.chunk = jax.jit(chunk).lower(self.state, 0, 0, self.order.placeholder()).compile()
-        self.evaluate = jax.jit(evaluate).lower(params).compile()
+        self.evaluate = jax.jit(evaluate).lower(params, model_state).compile()
         self.evaluate_fn = evaluate  # for the checkpoint's tree structure on resume
         self.compile_s = time.perf_counter() - t
         self.layout = layout
@@ -85,6 +96,16 @@ class _Compiled:
             return None
         idx = self.order.indices(c)
         return None if idx is None else self.layout.replicate(jnp.asarray(idx, jnp.int32))
+
+
+def _initial_model_state(config: SweepConfig, layout: RunLayout) -> Any:
+    """Every run's initial model state (the model's, the same for every run), stacked on
+    the run axis and sharded like the parameters; ``()`` for models without state."""
+    one = config.model.init_state(config.dtype)
+    stacked = jax.tree_util.tree_map(
+        lambda a: jnp.broadcast_to(a, (layout.n_runs, *jnp.shape(a))), one
+    )
+    return layout.shard(stacked)
 
 
 def _fetch(tree: Any) -> Any:
@@ -120,7 +141,9 @@ class _Store:
             )
         if not self.resume:  # the same sweep again: start over
             return compiled.state, []
-        eval_tree = jax.eval_shape(compiled.evaluate_fn, compiled.initial_params)
+        eval_tree = jax.eval_shape(
+            compiled.evaluate_fn, compiled.initial_params, compiled.state.model_state
+        )
         chunk, loaded, evals = checkpoint.load(self.path, compiled.state, eval_tree)
         state = jax.tree_util.tree_map(
             lambda ref, new: jax.device_put(jnp.asarray(new, ref.dtype), ref.sharding),
@@ -144,7 +167,7 @@ def _start(
     store = None if out_dir is None else _Store(out_dir, config, compiled.initial_params, resume)
     state, evals = (compiled.state, []) if store is None else store.restore(compiled)
     if not evals:
-        evals.append(_fetch(compiled.evaluate(state.params)))
+        evals.append(_fetch(compiled.evaluate(state.params, state.model_state)))
     return store, state, evals
 
 
@@ -202,6 +225,9 @@ def _result(
     order = [f"{split}_{m}" for m in ("loss", "acc", *extra) for split in splits]
     order += [k for k in stacked if k not in order]
     params = jax.tree_util.tree_map(layout.unstack, state.params) if keep_params else None
+    model_state = None
+    if keep_params and config.model.stateful:
+        model_state = jax.tree_util.tree_map(layout.unstack, state.model_state)
     return SweepResult(
         inits=[i.name for i in config.inits],
         specs=[i.spec for i in config.inits],
@@ -213,6 +239,7 @@ def _result(
         params=params,
         config=config.as_dict() | ({"partial": True} if partial else {}),
         timing=timing | {"model_steps": layout.n_runs * int(eval_steps[-1])},
+        model_state=model_state,
         configs=None if config.hparams is None else [dict(c) for c in config.hparams.configs],
     )
 
@@ -243,8 +270,8 @@ def sweep(
 
     Args:
       model: a jinit model (``init(key, weight_init, bias_init, dtype)``, ``apply(params, x)``
-        -> logits, ``output``), a Flax linen / NNX or Equinox module (:mod:`jinit.adapters`),
-        or an ``(init_fn, apply_fn)`` pair with ``init_fn(key, weight_init, bias_init)``.
+        -> logits, ``output``), a Flax linen / NNX, Equinox or Haiku model (BatchNorm and
+        Dropout: see the module docstring), or an ``(init_fn, apply_fn)`` pair.
       inits: ``{name: initializer}`` (biases zeros), ``{name: (weight_init, bias_init)}`` or
         ``{name: params}`` with a leading seed axis. Run (name, s) draws with ``run_key(s,
         name)`` in the model's shapes and the dtype given (bfloat16 in float32: refused).
@@ -265,7 +292,7 @@ def sweep(
       formulation: ``"vmap"``, ``"map"`` or ``"auto"`` (see ``program.choose_formulation``).
       out_dir, resume: an atomic checkpoint after every chunk, ``out_dir/sweep.lock`` while
         running; ``resume=True`` continues it to the same numbers (never another sweep's).
-      keep_params: keep final parameters. progress: a bar (default: in a terminal/Jupyter).
+      keep_params: keep final ``.params``, ``.model_state``. progress: a bar (terminal, Jupyter).
 
     Returns:
       A :class:`jinit.results.SweepResult` (metrics ``[n_inits, n_seeds, n_evals]``); Ctrl-C

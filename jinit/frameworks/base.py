@@ -15,9 +15,10 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import inspect
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -168,6 +169,20 @@ class Model:
         to dtype), rules(w, b))``.
       tap: the :class:`Tap` the probe reads layers through, or ``None``.
       source: the framework model this was built from (``None`` for jinit models).
+      state: one run's initial non-trainable state (linen collections besides ``params``
+        such as ``batch_stats``, NNX ``BatchStat`` variables, an ``eqx.nn.State``, Haiku
+        state), as the framework built it; ``None`` for a model without state.
+      apply_train: ``(params, state, x, key) -> (logits, new_state)``, the training-mode
+        call: batch statistics used and running averages updated, dropout drawn from
+        ``key`` (a typed PRNG key). Given only for models with state or randomness.
+      apply_eval: ``(params, state, x) -> logits``, the evaluation-mode call (running
+        averages, no dropout).
+      stochastic: whether the training-mode call draws random numbers (dropout).
+
+    A model without state or randomness (``has_train_mode`` false) trains and evaluates
+    with ``apply``; its ``apply_train``/``apply_eval`` are ``apply`` with the state passed
+    through, so any engine may call them alike. For a framework model with a train mode,
+    ``apply`` is ``apply_eval`` with the initial state; a jinit model keeps its own.
     """
 
     init: Callable[..., Any]
@@ -180,6 +195,34 @@ class Model:
     rules: RulesFn | None = None
     tap: Tap | None = None
     source: Any = None
+    state: Any = None
+    apply_train: Callable[[Any, Any, Array, Array], tuple[Array, Any]] | None = None
+    apply_eval: Callable[[Any, Any, Array], Array] | None = None
+    stochastic: bool = False
+
+    def __post_init__(self) -> None:
+        if self.apply_train is None:
+            apply = self.apply
+            object.__setattr__(self, "apply_train", lambda p, s, x, key: (apply(p, x), s))
+        if self.apply_eval is None:
+            apply = self.apply
+            object.__setattr__(self, "apply_eval", lambda p, s, x: apply(p, x))
+
+    @property
+    def stateful(self) -> bool:
+        """Whether the model carries non-trainable state (batch statistics)."""
+        return bool(jax.tree_util.tree_leaves(self.state))
+
+    @property
+    def has_train_mode(self) -> bool:
+        """Whether training and evaluation differ (state or randomness): engines then call
+        ``apply_train`` / ``apply_eval`` and carry the state; otherwise ``apply``."""
+        return self.stateful or self.stochastic
+
+    def init_state(self, dtype: Any = jnp.float32) -> Any:
+        """One run's initial state, real float arrays cast to ``dtype`` (``()`` for a
+        model without state)."""
+        return () if self.state is None else cast(self.state, dtype)
 
     def __repr__(self) -> str:
         return self.description
@@ -291,16 +334,89 @@ def is_rules(init: Any) -> bool:
     return isinstance(init, Mapping) or (isinstance(init, Sequence) and not isinstance(init, str))
 
 
+def find_flag(fn: Callable | None, train_flag: Any, default: str, what: str) -> str | None:
+    """The keyword a model takes its train flag by: ``train_flag`` if ``fn`` (the model's
+    call; ``None`` when unknown) takes it; ``None`` if ``train_flag`` is ``None``, or is the
+    ``default`` and not taken; an error otherwise."""
+    if train_flag is None:
+        return None
+    if not isinstance(train_flag, str) or not train_flag.isidentifier():
+        raise TypeError(
+            f"{what}: train_flag must be the name of the model's train argument (a string "
+            f"such as {default!r}) or None, got {train_flag!r}."
+        )
+    params = inspect.signature(fn).parameters if fn is not None else {}
+    if train_flag in params or any(p.kind == p.VAR_KEYWORD for p in params.values()):
+        return train_flag
+    if train_flag == default:
+        return None
+    raise ValueError(
+        f"{what}: train_flag={train_flag!r}, but the model's call takes no such argument (it "
+        f"takes {', '.join(params) or 'nothing known'})."
+    )
+
+
+def no_flag_error(what: str, state: str, flag: str) -> None:
+    """Raise: a model with state but without the conventional train flag."""
+    raise ValueError(
+        f"{what}: the model has {state} (e.g. batch statistics) but takes no {flag!r} "
+        "argument, so separate training and evaluation modes are not supported for it; name "
+        "its train flag with train_flag=..., or pass train_flag=None to train and evaluate it "
+        "in its one mode."
+    )
+
+
+class TrainMode(NamedTuple):
+    """What a framework adapter gives for a model with state or randomness: the initial
+    ``state``, ``apply_train(params, state, x, key) -> (logits, state)``,
+    ``apply_eval(params, state, x) -> logits`` and whether training draws random numbers."""
+
+    state: Any
+    apply_train: Callable[[Any, Any, Array, Array], tuple[Array, Any]]
+    apply_eval: Callable[[Any, Any, Array], Array]
+    stochastic: bool
+
+
+def check_train_mode(model: Model, example_x: Any, what: str) -> None:
+    """Trace both modes of ``model`` on ``example_x`` (a batch), so a model that cannot be
+    called as its adapter calls it fails when adapted, not mid-sweep."""
+    if not model.has_train_mode:
+        return
+    x = jnp.asarray(example_x)[:2]
+    params, state = model.template, model.state
+    try:
+        jax.eval_shape(model.apply_train, params, state, x, jax.random.key(0))
+        jax.eval_shape(model.apply_eval, params, state, x)
+    except (TypeError, ValueError) as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ValueError(
+            f"{what}: the model cannot be called in training and evaluation mode as the "
+            f"adapter calls it (see its docstring): {reason}"
+        ) from err
+
+
+def _eval_with(apply_eval: Callable, state: Any) -> Callable[[Any, Array], Array]:
+    """``apply(params, x)``: evaluation mode with the initial state (a named function, so
+    its name is the same in every process: it is part of a sweep's fingerprint)."""
+
+    def apply(params: Any, x: Array) -> Array:
+        return apply_eval(params, state, x)
+
+    return apply
+
+
 def adapter(
     kind: str,
     model: Any,
     template: Any,
     rules: RulesFn,
-    apply: Callable[[Any, Array], Array],
+    apply: Callable[[Any, Array], Array] | None,
     *,
     output: str | None,
     user_rules: RulesFn | None,
     tap: Tap | None,
+    mode: TrainMode | None = None,
+    options: str = "",
 ) -> Model:
     """A framework :class:`Model` whose runs redraw ``template`` with ``rules``; checked by
     tracing one draw, so a rule that matches nothing fails here, not mid-sweep. Its
@@ -319,7 +435,11 @@ def adapter(
     extras = "" if user_rules is None else f", rules={fn_name(user_rules)}"
     if output is not None:
         extras += f", output={output!r}"
+    extras += options
     name = {"linen": "flax"}.get(kind, kind)
+    if mode is not None and apply is None:
+        apply = _eval_with(mode.apply_eval, mode.state)
+    modes = {} if mode is None else mode._asdict()
     out = Model(
         init=init,
         apply=apply,
@@ -331,6 +451,7 @@ def adapter(
         rules=with_default,
         tap=tap,
         source=model,
+        **modes,
     )
     jax.eval_shape(lambda: out.init(jax.random.key(0), zeros, zeros, None))
     return out

@@ -16,8 +16,15 @@ _SUPPORTED = (
 
 
 def adapt(model: Any, example_x: Any = None) -> Model | None:
-    """The :class:`Model` of a framework model (linen, NNX, Equinox, Haiku); ``None`` for
-    anything else. ``example_x`` (a batch of inputs) is needed for linen and Haiku."""
+    """The :class:`Model` of a framework model (linen, NNX, Equinox, Haiku; a stateful
+    Equinox model as the ``(model, state)`` pair of ``eqx.nn.make_with_state``); ``None``
+    for anything else. ``example_x`` (a batch of inputs) is needed for linen and Haiku."""
+    if equinox.is_with_state(model):  # (model, state) of eqx.nn.make_with_state
+        model, state = model
+        adapted = equinox.from_equinox(model, state=state)
+        if example_x is not None:
+            equinox.check_example(adapted, example_x)
+        return adapted
     kind = detection.detect(model)
     if kind == "linen":
         return linen.from_flax(model, example_x)

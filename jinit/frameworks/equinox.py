@@ -120,17 +120,31 @@ def tap_equinox(model: Any) -> base.Tap:
 
 
 def from_equinox(
-    model: Any, rules: base.RulesFn | None = None, *, output: str | None = None
+    model: Any,
+    rules: base.RulesFn | None = None,
+    *,
+    output: str | None = None,
+    state: Any = None,
 ) -> base.Model:
     """An ``equinox.Module`` acting on one example as a sweep model.
 
     ``params, static = eqx.partition(model, eqx.is_inexact_array)``: the template is
     ``params`` (an Equinox module, so :func:`jinit.reinit` uses the torch layout: each law
     is drawn in the JAX layout and transposed, and ``Linear.weight`` ``(out, in)`` gets
-    fan_in = in); ``apply(params, x)`` is ``jax.vmap(eqx.combine(params, static))(x)``.
-    Default rules: every ``weight`` of 2+ dimensions gets ``weight_init``, every ``*bias``
-    ``bias_init``. Every float array is trained. A stateful layer (``eqx.nn.BatchNorm``,
-    anything with an ``eqx.nn.StateIndex``) raises ``ValueError``.
+    fan_in = in). Default rules: every ``weight`` of 2+ dimensions gets ``weight_init``,
+    every ``*bias`` ``bias_init``. Every float array is trained. A model without state or
+    dropout trains with ``apply(params, x) = jax.vmap(eqx.combine(params, static))(x)``.
+
+    Models with state or dropout, written as Equinox's examples write them, get a train
+    mode; the supported call is ``model(x, state, *, key)`` -> ``(y, state)`` for a
+    stateful model (``eqx.nn.BatchNorm``, anything with an ``eqx.nn.StateIndex``; build it
+    with ``model, state = eqx.nn.make_with_state(Model)(...)`` and pass ``state=state``)
+    and ``model(x, *, key)`` -> ``y`` for a model with ``eqx.nn.Dropout`` but no state.
+    ``key`` is one example's key (the engine's key split over the batch); if ``__call__``
+    also takes ``inference``, it is passed too. Training calls the model as it is
+    (``BatchNorm``/``Dropout`` with ``inference=False``), evaluation calls
+    ``eqx.nn.inference_mode(model)`` (running averages, no dropout); both vmap over the
+    batch with ``axis_name`` = the models' ``BatchNorm`` axis name (``"batch"``).
 
     Example:
         >>> import equinox as eqx, jax, jinit, jinit.adapters
@@ -146,17 +160,10 @@ def from_equinox(
     )
     import equinox as eqx
 
-    state_index = eqx.nn.StateIndex
-    nodes = jax.tree_util.tree_leaves(model, is_leaf=lambda x: isinstance(x, state_index))
-    if any(isinstance(n, state_index) for n in nodes):
-        raise ValueError(
-            f"{what}: the module has stateful layers (eqx.nn.StateIndex, e.g. eqx.nn.BatchNorm); "
-            "jinit.sweep trains parameters only and does not thread eqx.nn.State yet. Remove "
-            "those layers (or use eqx.nn.LayerNorm)."
-        )
     params, static = eqx.partition(model, eqx.is_inexact_array)
     if not base.has_float_leaves(params):
         raise ValueError(f"{what}: the module has no float arrays to train.")
+    mode = _train_mode(model, state, what)
     rules_fn = user_rules or base.default_rules(params, (_is_weight_matrix, _WEIGHT), "*bias", what)
 
     def apply(p: Any, x: jax.Array) -> jax.Array:
@@ -167,9 +174,88 @@ def from_equinox(
         tap_equinox(model) if walkable else tap_equinox_blocks(model) if _children(model) else None
     )
     return base.adapter(
-        "equinox", model, params, rules_fn, apply,
-        output=output, user_rules=user_rules, tap=tap,
+        "equinox", model, params, rules_fn, None if mode else apply,
+        output=output, user_rules=user_rules, tap=None if mode else tap, mode=mode,
     )  # fmt: skip
+
+
+def _layers(model: Any, kind: type) -> list:
+    """Every ``kind`` instance in ``model``'s tree."""
+    leaves = jax.tree_util.tree_leaves(model, is_leaf=lambda x: isinstance(x, kind))
+    return [leaf for leaf in leaves if isinstance(leaf, kind)]
+
+
+def _axis_name(model: Any, what: str) -> Any:
+    """The one ``axis_name`` of the model's ``BatchNorm`` layers (``"batch"`` if none)."""
+    import equinox as eqx
+
+    names = {repr(bn.axis_name): bn.axis_name for bn in _layers(model, eqx.nn.BatchNorm)}
+    if len(names) > 1:
+        raise ValueError(
+            f"{what}: the model's BatchNorm layers use different axis names "
+            f"({', '.join(sorted(names))}); jinit vmaps the batch over one axis name."
+        )
+    return next(iter(names.values()), "batch")
+
+
+def _train_mode(model: Any, state: Any, what: str) -> base.TrainMode | None:
+    """The train mode of a model with ``eqx.nn.StateIndex`` or ``eqx.nn.Dropout`` layers."""
+    import inspect
+
+    import equinox as eqx
+
+    stateful = bool(_layers(model, eqx.nn.StateIndex))
+    stochastic = any(d.p > 0 for d in _layers(model, eqx.nn.Dropout))
+    if stateful and not isinstance(state, eqx.nn.State):
+        raise ValueError(
+            f"{what}: the model has stateful layers (eqx.nn.StateIndex, e.g. eqx.nn.BatchNorm); "
+            "pass its state: model, state = eqx.nn.make_with_state(Model)(...); "
+            f"from_equinox(model, state=state). Got state={type(state).__name__}."
+        )
+    if state is not None and not stateful:
+        raise ValueError(f"{what}: state= given, but the model has no eqx.nn.StateIndex.")
+    if not (stateful or stochastic):
+        return None
+    takes = inspect.signature(model.__call__).parameters
+    if "key" not in takes:
+        form = "(x, state, *, key)" if stateful else "(x, *, key)"
+        raise TypeError(
+            f"{what}: a model with state or dropout is called as model{form} (key: one "
+            f"example's PRNG key); {type(model).__name__}.__call__ takes ({', '.join(takes)})."
+        )
+    axis = _axis_name(model, what)
+    _, train_static = eqx.partition(model, eqx.is_inexact_array)
+    _, eval_static = eqx.partition(eqx.nn.inference_mode(model), eqx.is_inexact_array)
+
+    def call(static, inference, p, s, x, key):
+        m = eqx.combine(p, static)
+        kw = {"inference": inference} if "inference" in takes else {}
+        keys = jax.random.split(key, x.shape[0]) if key is not None else None
+
+        def one(xi, ki, si):
+            if stateful:
+                return m(xi, si, key=ki, **kw)
+            return m(xi, key=ki, **kw), si
+
+        in_axes = (0, None if keys is None else 0, None)
+        return jax.vmap(one, in_axes=in_axes, out_axes=(0, None), axis_name=axis)(x, keys, s)
+
+    def apply_train(params, state, x, key):
+        return call(train_static, False, params, state, x, key)
+
+    def apply_eval(params, state, x):
+        return call(eval_static, True, params, state, x, None)[0]
+
+    return base.TrainMode(state if stateful else {}, apply_train, apply_eval, stochastic)
+
+
+def is_with_state(obj: Any) -> bool:
+    """An ``(equinox module, eqx.nn.State)`` pair, as ``eqx.nn.make_with_state`` returns."""
+    if not (isinstance(obj, tuple) and len(obj) == 2 and detection.is_equinox(obj[0])):
+        return False
+    import equinox as eqx
+
+    return isinstance(obj[1], eqx.nn.State)
 
 
 def check_example(model: base.Model, example_x: Any) -> None:
@@ -178,6 +264,7 @@ def check_example(model: base.Model, example_x: Any) -> None:
     x = jax.numpy.asarray(example_x)
     try:
         jax.eval_shape(model.apply, model.template, x[:1])
+        base.check_train_mode(model, x, "jinit.adapters.from_equinox")
     except (ValueError, TypeError) as err:
         if x.ndim < 3 or "conv" not in str(err).lower():
             raise

@@ -30,21 +30,65 @@ def _apply_fn(transformed: Any, state: Any = None) -> Any:
     return transformed.apply
 
 
-def _build(transformed: Any, example_x: Any, what: str) -> tuple[Any, Any]:
-    """The template and ``apply(params, x)`` of a Haiku model."""
+def _calls(transformed: Any, flag: str | None) -> tuple[Any, Any]:
+    """``apply_train(params, state, x, key) -> (out, state)`` and ``apply_eval(params,
+    state, x) -> out`` of a Haiku model (state ``{}`` for ``hk.transform``)."""
+    import haiku as hk
+
+    train_kw = {} if flag is None else {flag: True}
+    eval_kw = {} if flag is None else {flag: False}
+    if isinstance(transformed, hk.TransformedWithState):
+
+        def apply_train(params, state, x, key):
+            return transformed.apply(params, state, key, x, **train_kw)
+
+        def apply_eval(params, state, x):
+            return transformed.apply(params, state, None, x, **eval_kw)[0]
+
+    else:
+        takes_rng = "rng" in inspect.signature(transformed.apply).parameters
+        rng = (lambda key: (key,)) if takes_rng else (lambda key: ())
+
+        def apply_train(params, state, x, key):
+            return transformed.apply(params, *rng(key), x, **train_kw), state
+
+        def apply_eval(params, state, x):
+            return transformed.apply(params, *rng(None), x, **eval_kw)
+
+    return apply_train, apply_eval
+
+
+def _needs_rng(call: Any) -> bool:
+    """Whether tracing ``call()`` stops at Haiku's missing-rng error (the model draws random
+    numbers, e.g. ``hk.dropout``); other errors propagate."""
+    try:
+        jax.eval_shape(call)
+    except ValueError as err:
+        if "non-None PRNGKey" in str(err):
+            return True
+        raise
+    return False
+
+
+def _build(transformed: Any, example_x: Any, flag: str | None) -> tuple[Any, Any, Any]:
+    """The template, the ``apply(params, x)`` (or ``None``) and the train mode (or
+    ``None``) of a Haiku model."""
     import haiku as hk
 
     x = jnp.asarray(example_x)
-    if not isinstance(transformed, hk.TransformedWithState):
-        return transformed.init(jax.random.key(0), x), _apply_fn(transformed)
-    params, state = transformed.init(jax.random.key(0), x)
-    if jax.tree_util.tree_leaves(state):
-        raise ValueError(
-            f"{what}: the model has Haiku state ({', '.join(sorted(state))}, e.g. "
-            "hk.BatchNorm statistics); jinit.sweep trains parameters only and does not "
-            "thread state yet. Remove those layers (or use hk.LayerNorm)."
-        )
-    return params, _apply_fn(transformed, state)
+    kw = {} if flag is None else {flag: True}
+    key = jax.random.key(0)
+    if isinstance(transformed, hk.TransformedWithState):
+        params, state = transformed.init(key, x, **kw)
+    else:
+        params, state = transformed.init(key, x, **kw), {}
+    if flag is None and not jax.tree_util.tree_leaves(state):
+        fn = _apply_fn(transformed, state)
+        if not _needs_rng(lambda: fn(params, x)):
+            return params, fn, None
+    apply_train, apply_eval = _calls(transformed, flag)
+    stochastic = _needs_rng(lambda: apply_train(params, state, x, None))
+    return params, None, base.TrainMode(state, apply_train, apply_eval, stochastic)
 
 
 def tap_haiku(transformed: Any) -> base.Tap:
@@ -84,14 +128,24 @@ def from_haiku(
     rules: base.RulesFn | None = None,
     *,
     output: str | None = None,
+    train_flag: str | None = "is_training",
 ) -> base.Model:
-    """An ``hk.transform`` (or ``hk.without_apply_rng``) model, or an
-    ``hk.transform_with_state`` one without state, as a sweep model.
+    """An ``hk.transform`` (or ``hk.without_apply_rng``) or ``hk.transform_with_state``
+    model as a sweep model.
 
-    The template is ``transformed.init(jax.random.key(0), example_x)``; ``apply(params,
-    x)`` is ``transformed.apply(params, None, x)`` (no rng: a model drawing random numbers in
-    ``apply``, such as dropout, is not supported yet). Default rules: ``{"*/w":
-    weight_init, "*/b": bias_init}`` (Haiku's names for kernels and biases).
+    The template is the params of ``transformed.init(jax.random.key(0), example_x)``
+    (default rules ``{"*/w": weight_init, "*/b": bias_init}``, Haiku's names for kernels
+    and biases). A model without state, randomness or train flag trains with ``apply(params,
+    x) = transformed.apply(params, None, x)``.
+
+    A function following Haiku's examples, ``f(x, is_training)`` with ``hk.BatchNorm(...)(x,
+    is_training)`` and ``hk.dropout(hk.next_rng_key(), rate, x)`` when training, gets a
+    train mode: it is initialised with ``is_training=True``; its Haiku state
+    (``transform_with_state``) is the state; ``apply_train(params, state, x, key)`` is
+    ``transformed.apply(params, state, key, x, is_training=True)`` and ``apply_eval`` the
+    same with ``rng=None`` and ``is_training=False`` (for ``hk.transform``: no state, the
+    same calls without it). The flag is passed as a keyword; ``train_flag`` names another
+    one, ``None`` means the function has none.
 
     Example:
         >>> import haiku as hk, jax, jax.numpy as jnp, jinit, jinit.adapters
@@ -115,12 +169,20 @@ def from_haiku(
             f"{what}: a Haiku model needs an example input batch to build its parameters "
             "(jinit.sweep passes data.x_train[:1])."
         )
-    template, apply = _build(transformed, example_x, what)
+    fn = getattr(transformed.init, "_original_fn", None)  # the transformed function
+    flag = base.find_flag(fn, train_flag, "is_training", what)
+    template, apply, mode = _build(transformed, example_x, flag)
+    if flag is None and train_flag == "is_training" and mode is not None and mode.state:
+        base.no_flag_error(what, f"Haiku state {', '.join(map(repr, mode.state))}", "is_training")
     rules_fn = user_rules or base.default_rules(template, ("*/w", "'*/w'"), "*/b", what)
-    return base.adapter(
+    options = "" if train_flag == "is_training" else f", train_flag={train_flag!r}"
+    out = base.adapter(
         "haiku", transformed, template, rules_fn, apply,
-        output=output, user_rules=user_rules, tap=tap_haiku(transformed),
+        output=output, user_rules=user_rules, tap=tap_haiku(transformed), mode=mode,
+        options=options,
     )  # fmt: skip
+    base.check_train_mode(out, example_x, what)
+    return out
 
 
 def tap_haiku_blocks(transformed: Any) -> base.Tap:

@@ -4,6 +4,7 @@ weight_init, bias_init)`` and ``apply(params, x)``) and ``(init_fn, apply_fn)`` 
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -64,7 +65,39 @@ def from_jinit(model: Any) -> Model:
         description=repr(model),
         kind="jinit",
         tap=tap,
+        **_train_mode(model),
     )
+
+
+def _train_mode(model: Any) -> dict[str, Any]:
+    """The train mode of a jinit model with state (``jinit.models.ResNet(norm="batch")``):
+    ``init_state(dtype)`` gives it, ``apply_train(params, state, x)`` (or with ``key=``,
+    for a model drawing random numbers) trains, ``apply(params, x, state=state)``
+    evaluates. ``{}`` for a model without (or whose ``init_state`` raises ``ValueError``:
+    no state in this configuration)."""
+    if not (callable(getattr(model, "init_state", None)) and callable(
+            getattr(model, "apply_train", None))):  # fmt: skip
+        return {}
+    try:
+        state = model.init_state(jnp.float32)
+    except ValueError:
+        return {}
+    stochastic = "key" in inspect.signature(model.apply_train).parameters
+
+    def apply_train(params, state, x, key):
+        if stochastic:
+            return model.apply_train(params, state, x, key=key)
+        return model.apply_train(params, state, x)
+
+    def apply_eval(params, state, x):
+        return model.apply(params, x, state=state)
+
+    return {
+        "state": state,
+        "apply_train": apply_train,
+        "apply_eval": apply_eval,
+        "stochastic": stochastic,
+    }
 
 
 def from_pair(pair: tuple[Callable, Callable]) -> Model:

@@ -52,17 +52,27 @@ def from_flax(
     rules: base.RulesFn | None = None,
     *,
     output: str | None = None,
+    train_flag: str | None = "train",
 ) -> base.Model:
     """A ``flax.linen`` module as a sweep model.
 
-    The template is ``module.init(jax.random.key(0), example_x)["params"]`` (metadata boxes
-    such as ``nn.Partitioned`` removed); ``apply(params, x)`` is
-    ``module.apply({"params": params}, x)``, so the module is called as ``module(x)`` (wrap
-    it in a module of that signature for other arguments). ``example_x`` is a batch of
-    example inputs (one is enough). Default rules: ``{"*kernel": weight_init, "*bias":
-    bias_init}``; ``rules`` replaces them (see :mod:`jinit.adapters`). A module with
-    collections besides ``params`` (``batch_stats`` of ``nn.BatchNorm``) raises
-    ``ValueError``.
+    The template is the ``params`` collection of ``module.init(jax.random.key(0),
+    example_x)`` (metadata boxes such as ``nn.Partitioned`` removed); ``example_x`` is a
+    batch of example inputs (one is enough). Default rules: ``{"*kernel": weight_init,
+    "*bias": bias_init}``; ``rules`` replaces them (see :mod:`jinit.adapters`).
+
+    A module called as ``module(x)`` trains with ``apply(params, x) = module.apply({"params":
+    params}, x)``. A module following Flax's examples, ``__call__(self, x, train: bool)``
+    with ``nn.BatchNorm(use_running_average=not train)`` and ``nn.Dropout(rate,
+    deterministic=not train)``, gets a train mode: its other collections (``batch_stats``)
+    are its state, initialised by ``module.init(..., train=False)``;
+    ``apply_train(params, state, x, key)`` is ``module.apply({"params": params, **state},
+    x, train=True, rngs={"dropout": key}, mutable=[the state collections])`` and
+    ``apply_eval(params, state, x)`` the same with ``train=False``, no rngs, nothing
+    mutable. ``train_flag`` names the flag where the module calls it otherwise
+    (``"training"``, ``"is_training"``); it is passed as a keyword. ``train_flag=None``: the
+    module has no flag (both modes call ``module(x)``, training with ``rngs`` and mutable
+    state, evaluation without). Random numbers come from the ``"dropout"`` stream only.
 
     Example:
         >>> import flax.linen as nn, jax, jax.numpy as jnp, jinit, jinit.adapters
@@ -75,6 +85,14 @@ def from_flax(
         >>> params = net.init(jax.random.key(0), jinit.he_normal, jinit.zeros)
         >>> params["Dense_0"]["kernel"].shape, net.apply(params, jnp.ones((4, 2))).shape
         ((2, 16), (4, 1))
+        >>> class BNNet(nn.Module):
+        ...     @nn.compact
+        ...     def __call__(self, x, train: bool):
+        ...         h = nn.BatchNorm(use_running_average=not train)(nn.Dense(8)(x))
+        ...         return nn.Dense(1)(nn.Dropout(0.5, deterministic=not train)(h))
+        >>> bn = jinit.adapters.from_flax(BNNet(), jnp.ones((1, 2)))
+        >>> bn.stateful, bn.stochastic, list(bn.state)
+        (True, True, ['batch_stats'])
     """
     what = "jinit.adapters.from_flax"
     user_rules, output = base.check_args(
@@ -85,28 +103,74 @@ def from_flax(
             f"{what}: a linen module needs an example input batch to build its parameters "
             "(jinit.sweep passes data.x_train[:1])."
         )
+    x = jnp.asarray(example_x)
+    flag = base.find_flag(module.__call__, train_flag, "train", what)
+    eval_kw = {} if flag is None else {flag: False}
+    template, state = _variables(module, x, eval_kw, what)
+    rules_fn = user_rules or base.default_rules(template, ("*kernel", "'*kernel'"), "*bias", what)
+    if flag is None and train_flag == "train" and state:
+        base.no_flag_error(what, ", ".join(map(repr, state)), "train")
+    mode = _train_mode(module, flag, state, template, x)
+    if mode is None:
+
+        def apply(params: Any, x: jax.Array) -> jax.Array:
+            return module.apply({"params": params}, x)
+
+    options = "" if train_flag == "train" else f", train_flag={train_flag!r}"
+    out = base.adapter(
+        "linen", module, template, rules_fn, None if mode else apply,
+        output=output, user_rules=user_rules, tap=tap_flax(module, **eval_kw), mode=mode,
+        options=options,
+    )  # fmt: skip
+    base.check_train_mode(out, x, what)
+    return out
+
+
+def _variables(module: Any, x: jax.Array, eval_kw: dict, what: str) -> tuple[Any, dict]:
+    """``(params, state)`` of ``module.init`` in evaluation mode: the ``params`` collection
+    (metadata boxes removed) and every other collection but sown ``intermediates``."""
     from flax.core import meta, unfreeze
 
-    variables = unfreeze(module.init(jax.random.key(0), jnp.asarray(example_x)))
-    others = sorted(c for c in variables if c not in ("params", "intermediates"))
-    if others:
-        raise ValueError(
-            f"{what}: the module has the collection(s) {', '.join(map(repr, others))} besides "
-            "'params' (e.g. batch_stats of nn.BatchNorm); jinit.sweep trains parameters only "
-            "and does not support mutable state yet. Remove the layer (or use nn.LayerNorm)."
-        )
+    key = jax.random.key(0)
+    variables = unfreeze(module.init({"params": key, "dropout": key}, x, **eval_kw))
     if "params" not in variables:
         raise ValueError(f"{what}: the module has no parameters (module.init gave no 'params').")
-    template = meta.unbox(variables["params"])
-    rules_fn = user_rules or base.default_rules(template, ("*kernel", "'*kernel'"), "*bias", what)
+    skip = ("params", "intermediates")
+    state = {c: meta.unbox(v) for c, v in variables.items() if c not in skip}
+    return meta.unbox(variables["params"]), state
 
-    def apply(params: Any, x: jax.Array) -> jax.Array:
-        return module.apply({"params": params}, x)
 
-    return base.adapter(
-        "linen", module, template, rules_fn, apply,
-        output=output, user_rules=user_rules, tap=tap_flax(module),
-    )  # fmt: skip
+def _train_mode(
+    module: Any, flag: str | None, state: dict, template: Any, x: jax.Array
+) -> base.TrainMode | None:
+    """The train mode of a module with a flag, state or randomness (``None`` for none)."""
+    import flax
+
+    train_kw = {} if flag is None else {flag: True}
+    eval_kw = {} if flag is None else {flag: False}
+    mutable = sorted(state) or False
+    try:
+        jax.eval_shape(
+            lambda: module.apply({"params": template, **state}, x, **train_kw, mutable=mutable)
+        )
+        stochastic = False
+    except flax.errors.InvalidRngError:
+        stochastic = True
+    if flag is None and not state and not stochastic:
+        return None
+
+    def apply_train(params, state, x, key):
+        out = module.apply(
+            {"params": params, **state}, x, **train_kw, rngs={"dropout": key}, mutable=mutable
+        )
+        return out if mutable else (out, state)
+
+    def apply_eval(params, state, x):
+        if flag is None and mutable:  # one mode only: statistics updated and discarded
+            return module.apply({"params": params, **state}, x, mutable=mutable)[0]
+        return module.apply({"params": params, **state}, x, **eval_kw)
+
+    return base.TrainMode(state, apply_train, apply_eval, stochastic)
 
 
 def tap_flax_blocks(module: Any, **apply_kwargs: Any) -> base.Tap:

@@ -10,6 +10,7 @@ from typing import Any
 import jax
 
 from jinit.frameworks import base, detection
+from jinit.keys import path_key
 
 # The recorder of the forward pass in progress (one per thread/context; None outside).
 _RECORDER: contextvars.ContextVar[Callable | None] = contextvars.ContextVar(
@@ -74,13 +75,22 @@ def from_nnx(
 ) -> base.Model:
     """A ``flax.nnx`` module as a sweep model.
 
-    ``graphdef, params, rest = nnx.split(model, nnx.Param, ...)``: the template is the
-    ``nnx.State`` of its ``nnx.Param`` variables; ``apply(params, x)`` is
-    ``nnx.merge(graphdef, params, rest)(x)`` (a fresh module per call, so ``model`` itself is
-    never changed and the engine can vmap ``apply`` over runs). Default rules:
-    ``{"*kernel": weight_init, "*bias": bias_init}``. Other variables are held fixed; batch
-    statistics (``nnx.BatchNorm``) and RNG state kept in the module (``nnx.Dropout(...,
-    rngs=...)``) raise ``ValueError``, since the engine would never update them.
+    ``graphdef, params, stats, rngs, rest = nnx.split(model, nnx.Param, nnx.BatchStat,
+    nnx.RngState, ...)``: the template is the ``nnx.State`` of its ``nnx.Param`` variables
+    (default rules ``{"*kernel": weight_init, "*bias": bias_init}``); other variables are
+    held fixed. A module without batch statistics or RNG streams trains with ``apply(params,
+    x) = nnx.merge(graphdef, params, ..., rest)(x)`` (a fresh module per call, so ``model``
+    itself is never changed and the engine can vmap ``apply`` over runs).
+
+    A module with ``nnx.BatchNorm`` and/or ``nnx.Dropout(rate, rngs=rngs)`` (dropout
+    streams stored in the module, as in Flax's examples) gets a train mode: its
+    ``nnx.BatchStat`` variables are the state; ``apply_train(params, state, x, key)`` calls
+    a copy put in training mode (``model.train()``: batch statistics, running averages
+    updated, dropout on) and returns its new batch statistics; ``apply_eval(params, state,
+    x)`` a copy in evaluation mode (``model.eval()``). The module's own RNG streams are
+    never used: each stream's key is replaced by ``jinit.path_key(key, <stream path>)`` and
+    its count by 0, so dropout masks come from the engine's ``key`` alone. The module is
+    called as ``model(x)``.
 
     Example:
         >>> import jax, jinit, jinit.adapters
@@ -96,29 +106,58 @@ def from_nnx(
     )
     from flax import nnx
 
-    graphdef, params, rest = nnx.split(model, nnx.Param, ...)
-    unsupported = sorted(
-        {
-            type(v).__name__
-            for v in jax.tree_util.tree_leaves(rest, is_leaf=lambda x: isinstance(x, nnx.Variable))
-            if isinstance(v, nnx.BatchStat | nnx.RngState)
-        }
-    )
-    if unsupported:
-        raise ValueError(
-            f"{what}: the module holds {', '.join(unsupported)} variables (batch statistics of "
-            "nnx.BatchNorm, or RNG streams such as nnx.Dropout(..., rngs=...)); jinit.sweep "
-            "trains nnx.Param only and would never update them. Remove those layers (or use "
-            "nnx.LayerNorm, and dropout without stored rngs)."
-        )
+    filters = (nnx.Param, nnx.BatchStat, nnx.RngState, ...)
+    graphdef, params, stats, rngs, rest = nnx.split(model, *filters)
     if not base.has_float_leaves(params):
         raise ValueError(f"{what}: the module has no float nnx.Param variables to train.")
     rules_fn = user_rules or base.default_rules(params, ("*kernel", "'*kernel'"), "*bias", what)
+    mode = None
+    if jax.tree_util.tree_leaves(stats) or jax.tree_util.tree_leaves(rngs):
+        mode = _train_mode(model, filters, stats, rngs, rest)
 
     def apply(p: Any, x: jax.Array) -> jax.Array:
-        return nnx.merge(graphdef, p, rest)(x)
+        return nnx.merge(graphdef, p, stats, rngs, rest)(x)
 
     return base.adapter(
-        "nnx", model, params, rules_fn, apply,
-        output=output, user_rules=user_rules, tap=tap_nnx(model),
+        "nnx", model, params, rules_fn, None if mode else apply,
+        output=output, user_rules=user_rules, tap=tap_nnx(model), mode=mode,
     )  # fmt: skip
+
+
+def _graphdef(model: Any, filters: tuple, train: bool) -> Any:
+    """The graphdef of a copy of ``model`` in training (``.train()``) or evaluation mode."""
+    from flax import nnx
+
+    copy = nnx.merge(*nnx.split(model))
+    copy.train() if train else copy.eval()
+    return nnx.split(copy, *filters)[0]
+
+
+def _reseed(rngs: Any, key: jax.Array) -> Any:
+    """``rngs`` (an ``nnx.RngState`` state) with every stream key ``path_key(key, path)``
+    and every count 0."""
+
+    def one(path, leaf):
+        if jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key):
+            return path_key(key, jax.tree_util.keystr(path))
+        return jax.numpy.zeros_like(leaf)
+
+    return jax.tree_util.tree_map_with_path(one, rngs)
+
+
+def _train_mode(model: Any, filters: tuple, stats: Any, rngs: Any, rest: Any) -> base.TrainMode:
+    from flax import nnx
+
+    train_def, eval_def = _graphdef(model, filters, True), _graphdef(model, filters, False)
+
+    def apply_train(params, state, x, key):
+        # copy=True: the update must not write into the caller's state (eager calls).
+        copy = nnx.merge(train_def, params, state, _reseed(rngs, key), rest, copy=True)
+        out = copy(x)
+        return out, nnx.state(copy, nnx.BatchStat)
+
+    def apply_eval(params, state, x):
+        return nnx.merge(eval_def, params, state, rngs, rest, copy=True)(x)
+
+    stochastic = bool(jax.tree_util.tree_leaves(rngs))
+    return base.TrainMode(stats, apply_train, apply_eval, stochastic)
