@@ -12,6 +12,7 @@ from jinit import (
     data,
     diagnostics,
     haiku,
+    hparams,
     keys,
     losses,
     meanfield,
@@ -32,6 +33,7 @@ from jinit.draw import draw, keys_from_seeds
 from jinit.engine import sweep
 from jinit.fans import fans
 from jinit.gain import gain, random_walk_gain
+from jinit.hparams import grid
 from jinit.keys import stable_hash
 from jinit.laws import (
     constant,
@@ -102,9 +104,11 @@ __all__ = [
     "get",
     "glorot_normal",
     "glorot_uniform",
+    "grid",
     "haiku",
     "he_normal",
     "he_uniform",
+    "hparams",
     "identity",
     "jacobian_spectrum",
     "kaiming_normal",
