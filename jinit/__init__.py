@@ -68,11 +68,12 @@ from jinit.trees import Description, describe, path_key, reinit
 
 __version__ = "0.1.0"
 
-_LAZY = ("experiments", "plots", "report")
+_LAZY = ("experiments", "plots", "report", "research")
 
 
 def __getattr__(name: str):
-    """Load ``jinit.experiments``, ``jinit.plots`` and ``jinit.report`` on first access."""
+    """Load ``jinit.experiments``, ``jinit.plots``, ``jinit.report`` and ``jinit.research`` on
+    first access."""
     if name in _LAZY:
         return _importlib.import_module(f"jinit.{name}")
     raise AttributeError(f"module 'jinit' has no attribute {name!r}")
@@ -132,6 +133,7 @@ __all__ = [
     "random_walk_gain",
     "reinit",
     "report",
+    "research",
     "sparse",
     "stable_hash",
     "stats",
