@@ -12,6 +12,7 @@ from jinit import (
     data,
     diagnostics,
     haiku,
+    hparams,
     keys,
     losses,
     meanfield,
@@ -32,6 +33,7 @@ from jinit.draw import draw, keys_from_seeds
 from jinit.engine import sweep
 from jinit.fans import fans
 from jinit.gain import gain, random_walk_gain
+from jinit.hparams import grid
 from jinit.keys import stable_hash
 from jinit.laws import (
     constant,
@@ -66,11 +68,12 @@ from jinit.trees import Description, describe, path_key, reinit
 
 __version__ = "0.1.0"
 
-_LAZY = ("experiments", "plots", "report")
+_LAZY = ("experiments", "plots", "report", "research")
 
 
 def __getattr__(name: str):
-    """Load ``jinit.experiments``, ``jinit.plots`` and ``jinit.report`` on first access."""
+    """Load ``jinit.experiments``, ``jinit.plots``, ``jinit.report`` and ``jinit.research`` on
+    first access."""
     if name in _LAZY:
         return _importlib.import_module(f"jinit.{name}")
     raise AttributeError(f"module 'jinit' has no attribute {name!r}")
@@ -102,9 +105,11 @@ __all__ = [
     "get",
     "glorot_normal",
     "glorot_uniform",
+    "grid",
     "haiku",
     "he_normal",
     "he_uniform",
+    "hparams",
     "identity",
     "jacobian_spectrum",
     "kaiming_normal",
@@ -128,6 +133,7 @@ __all__ = [
     "random_walk_gain",
     "reinit",
     "report",
+    "research",
     "sparse",
     "stable_hash",
     "stats",

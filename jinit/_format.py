@@ -61,17 +61,21 @@ def plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def jsonable(x: Any) -> Any:
+def jsonable(x: Any, *, nonfinite: str = "null") -> Any:
     """``x`` as JSON-ready Python types: dicts (keys as str), lists, NumPy arrays and scalars
-    converted; NaN and infinities become None."""
+    converted. NaN and infinities become None (``nonfinite="null"``) or the strings ``"nan"``,
+    ``"inf"`` and ``"-inf"`` (``nonfinite="string"``: JSON has no such numbers, and ``null``
+    would lose which)."""
+    if nonfinite not in ("null", "string"):
+        raise ValueError(f"jsonable: nonfinite must be 'null' or 'string', got {nonfinite!r}.")
     if isinstance(x, dict):
-        return {str(k): jsonable(v) for k, v in x.items()}
+        return {str(k): jsonable(v, nonfinite=nonfinite) for k, v in x.items()}
     if isinstance(x, list | tuple):
-        return [jsonable(v) for v in x]
-    if isinstance(x, np.ndarray):
-        return jsonable(x.tolist())
-    if isinstance(x, np.generic):
-        return jsonable(x.item())
+        return [jsonable(v, nonfinite=nonfinite) for v in x]
+    if isinstance(x, np.ndarray | np.generic):
+        return jsonable(x.tolist(), nonfinite=nonfinite)
     if isinstance(x, float) and not math.isfinite(x):
-        return None
+        if nonfinite == "null":
+            return None
+        return "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")
     return x

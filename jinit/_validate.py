@@ -114,23 +114,31 @@ def _is_tracer(x: Any) -> bool:
     return isinstance(x, jax.core.Tracer)
 
 
+def _as_float(value: Any, what: str, name: str, accepted: str) -> float | None:
+    """``float(value)``, None for a tracer (it passes unchecked); a ``TypeError`` naming
+    ``accepted`` if ``value`` is not a number."""
+    if _is_tracer(value):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{name}: {what} must be {accepted}, got {value!r}.") from err
+
+
 def check_positive(value: Any, what: str, name: str) -> Any:
     """Raise unless ``value`` is a finite number > 0 (tracers pass unchecked)."""
-    if _is_tracer(value):
-        return value
-    try:
-        v = float(value)
-    except (TypeError, ValueError) as err:
-        raise TypeError(f"{name}: {what} must be a positive number, got {value!r}.") from err
-    if not math.isfinite(v) or v <= 0:
+    v = _as_float(value, what, name, "a positive number")
+    if v is not None and (not math.isfinite(v) or v <= 0):
         raise ValueError(f"{name}: {what} must be a finite number > 0, got {value!r}.")
     return value
 
 
 def check_finite(value: Any, what: str, name: str) -> Any:
     """Raise unless ``value`` is a finite number (tracers pass unchecked)."""
-    if _is_tracer(value):
-        return value
+    v = _as_float(value, what, name, "a number")
+    if v is not None and not math.isfinite(v):
+        raise ValueError(f"{name}: {what} must be finite, got {value!r}.")
+    return value
     try:
         v = float(value)
     except (TypeError, ValueError) as err:

@@ -52,6 +52,22 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _positive_floats(text: str) -> list[float]:
+    """An argparse type: comma-separated finite floats > 0 (distinct)."""
+    values = [_positive_float(t.strip()) for t in text.split(",")]
+    if len(set(values)) != len(values):
+        raise argparse.ArgumentTypeError(f"values must be distinct, got {text}")
+    return values
+
+
+def _fraction(text: str) -> float:
+    """An argparse type: a number in (0, 1)."""
+    value = _positive_float(text)
+    if not value < 1:
+        raise argparse.ArgumentTypeError(f"must be a fraction in (0, 1), got {text}")
+    return value
+
+
 def split_inits(text: str) -> list[str]:
     """Split ``"zeros,normal:stddev=10,mean=1,he_normal"`` into specs: a comma-separated piece
     with ``=`` but no ``:`` continues the previous spec's options."""
@@ -159,13 +175,20 @@ def _load_data(args: argparse.Namespace):
         raise UsageError(str(err).splitlines()[0]) from None
 
 
-def _optimizer(name: str, lr: float):
+def _optimizer(name: str, lr: float | None):
+    """The optax optimizer ``name`` at learning rate ``lr``, or its factory for ``None``."""
+    import functools
+
     import optax
 
-    table = {"sgd": optax.sgd, "adam": optax.adam, "momentum": lambda lr: optax.sgd(lr, 0.9)}
+    table = {
+        "sgd": optax.sgd,
+        "adam": optax.adam,
+        "momentum": functools.partial(optax.sgd, momentum=0.9),
+    }
     if name not in table:
         raise UsageError(f"unknown optimizer {name!r}; accepted: {', '.join(table)}")
-    return table[name](lr)
+    return table[name] if lr is None else table[name](lr)
 
 
 def _emit(report, args: argparse.Namespace, out: str | None = None) -> int:
@@ -244,10 +267,14 @@ def _reproduce_options(exp, args: argparse.Namespace) -> dict:
         options["steps"] = args.steps
     if args.mnist:
         options["mnist"] = args.mnist
+    if args.tuned:
+        options["tuned"] = True
     accepted = set(inspect.signature(exp.sweep).parameters)
     for option in options:
         if option not in accepted:
             raise UsageError(f"--{option} does not apply to experiment {args.name!r}")
+    if args.faithful and args.tuned:
+        raise UsageError("--tuned tunes the sweep across seeds; drop --faithful")
     if args.faithful and exp.faithful is None:
         raise UsageError(f"experiment {args.name!r} has no faithful mode; drop --faithful")
     return options
@@ -275,6 +302,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     _check_mnist(args.mnist)
     out = _prepare_out(args.out)
     faithful_too = exp.faithful is not None and (args.faithful or args.steps is None)
+    faithful_too = faithful_too and not args.tuned  # --tuned: the sweep only
     modes = (["faithful"] if faithful_too else []) + ([] if args.faithful else ["sweep"])
     status = 0
     for mode in modes:
@@ -307,17 +335,28 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from jinit.report import Report, sweep_mode
 
     data = _load_data(args)
+    tuning = len(args.lr) > 1
+    val = args.val if args.val is not None or not tuning else 0.2
+    if val is not None:
+        data = data.split_validation(val)
     spec, model = _parse_model(args, data.n_classes, data.x_train.shape[1:])
     inits = _parse_inits(args.inits)
-    optimizer = _optimizer(args.optimizer, args.lr)
+    if tuning:
+        optimizer = _optimizer(args.optimizer, None)
+        grid = {"optimizer": optimizer, "hparams": {"learning_rate": args.lr}}
+    else:
+        grid = {"optimizer": _optimizer(args.optimizer, args.lr[0])}
     out = _prepare_out(args.out)
+    title = f"{args.inits} on {args.data}"
 
     def make_report(result):
-        return Report("compare", sweep_mode(args.seeds), f"{args.inits} on {args.data}",
+        if tuning and result.configs is not None:
+            return _tuned_report(result, title, spec, args, val)
+        return Report("compare", sweep_mode(args.seeds), title,
                       f"jinit compare, model {spec}", result=result)  # fmt: skip
 
     try:
-        r = jinit.sweep(model, inits, data, optimizer=optimizer, steps=args.steps,
+        r = jinit.sweep(model, inits, data, **grid, steps=args.steps,
                         seeds=args.seeds, batch_size=args.batch_size,
                         eval_every=args.eval_every, out_dir=_checkpoint_dir(out),
                         resume=out is not None)  # fmt: skip
@@ -326,6 +365,44 @@ def cmd_compare(args: argparse.Namespace) -> int:
     except (ValueError, TypeError) as err:
         raise UsageError(str(err).strip().splitlines()[0]) from None
     return _emit(make_report(r), args, out)
+
+
+def _tuned_report(result, title: str, spec: str, args: argparse.Namespace, val: float):
+    """The report of a learning-rate grid: each init at its best rate on the validation
+    split (median final val_loss over seeds), the validation loss at every rate, and the
+    paired comparison (test split) of every init against the best tuned one."""
+    import numpy as np
+
+    from jinit import _format
+    from jinit.report import Report, Table, sweep_mode
+
+    tuned = result.tune("val_loss", "min")
+    test = "test_acc" if "test_acc" in tuned.metrics else "test_loss"
+    score = np.median(tuned.final("val_loss"), axis=1)
+    best = tuned.inits[int(np.nanargmin(np.where(np.isnan(score), np.inf, score)))]
+    lrs = [c["learning_rate"] for c in result.configs]
+    val_loss = np.median(result.metrics["val_loss"][..., -1], axis=2)  # [inits, configs]
+    rows = [
+        [name, *val_loss[i], tuned.chosen[name]["learning_rate"]]
+        for i, name in enumerate(result.inits)
+    ]
+    header = ["init", *(f"lr={_format.number(lr)}" for lr in lrs), "chosen"]
+    report = Report(
+        "compare", sweep_mode(args.seeds), f"{title}, each init at its best learning rate",
+        f"jinit compare, model {spec}, {args.optimizer}", result=tuned,
+    )  # fmt: skip
+    report.tables.append(
+        Table("chosen learning rates (median final val_loss over seeds at each rate)", header,
+              rows)
+    )  # fmt: skip
+    paired = tuned.comparison_rows(test, baseline=best)
+    report.tables.append(Table(f"paired comparison against the best tuned init ({best}): "
+                               f"{paired[0]}", *paired[1:]))  # fmt: skip
+    report.notes.append(
+        f"learning rates tuned per init on a validation split of {val:.0%} of the training "
+        "set (stratified, seed 0); the test split was not used for any choice."
+    )
+    return report
 
 
 def cmd_probe(args: argparse.Namespace) -> int:
@@ -382,6 +459,9 @@ def _reproduce_parser(sub) -> argparse.ArgumentParser:
     r.add_argument("--seeds", type=SEEDS, default=None, help="seeds for the sweep mode")
     r.add_argument("--steps", type=STEPS, default=None, help="training steps (default: original)")
     r.add_argument("--mnist", default=None, help="MNIST directory (nielsen; or $JINIT_MNIST)")
+    r.add_argument("--tuned", action="store_true",
+                   help="each init at its best learning rate, chosen on validation "
+                        "(coursera-init)")  # fmt: skip
     r.set_defaults(fn=cmd_reproduce)
     return r
 
@@ -398,8 +478,13 @@ def _compare_parser(sub) -> argparse.ArgumentParser:
                    help="comma-separated initializer specs (default: %(default)s)")  # fmt: skip
     c.add_argument("--seeds", type=SEEDS, default=20, help="seeds per init (default: 20)")
     c.add_argument("--steps", type=STEPS, default=2000, help="training steps (default: 2000)")
-    c.add_argument("--lr", type=_positive_float, default=0.01, help="learning rate (0.01)")
+    c.add_argument("--lr", type=_positive_floats, default=[0.01],
+                   help="learning rate (0.01), or several (0.003,0.01,0.03): tune each init "
+                        "on a validation split")  # fmt: skip
     c.add_argument("--optimizer", default="sgd", help="sgd, momentum or adam")
+    c.add_argument("--val", type=_fraction, default=None,
+                   help="fraction of the training set held out for validation "
+                        "(default: none; 0.2 when --lr lists several rates)")  # fmt: skip
     c.add_argument("--batch-size", type=_int_at_least(1), default=None,
                    help="mini-batch size (default: full batch)")  # fmt: skip
     c.add_argument("--eval-every", type=_int_at_least(1), default=None,

@@ -36,6 +36,8 @@ import jax.numpy as jnp
 import numpy as np
 from numpy.typing import ArrayLike
 
+from jinit._split import validation_mask
+
 __all__ = [
     "Dataset",
     "available",
@@ -68,6 +70,8 @@ class Dataset(NamedTuple):
     y_train: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
+    x_val: np.ndarray | None = None
+    y_val: np.ndarray | None = None
 
     @classmethod
     def from_arrays(
@@ -110,19 +114,35 @@ class Dataset(NamedTuple):
         """The first ``n_train`` training and first ``n_test`` test examples (None: all)."""
         n_train = _check_take(n_train, len(self.x_train), "n_train", "training")
         n_test = _check_take(n_test, len(self.x_test), "n_test", "test")
-        return Dataset(
-            self.x_train[:n_train],
-            self.y_train[:n_train],
-            self.x_test[:n_test],
-            self.y_test[:n_test],
+        return self._replace(
+            x_train=self.x_train[:n_train],
+            y_train=self.y_train[:n_train],
+            x_test=self.x_test[:n_test],
+            y_test=self.y_test[:n_test],
         )
+
+    def split_validation(self, fraction: float, seed: int = 0) -> Dataset:
+        """``fraction`` of each class's training examples, drawn with ``seed``
+        (:func:`jinit._split.validation_mask`), moved to ``x_val, y_val``: tune on them.
+
+        Example:
+            >>> import jinit
+            >>> d = jinit.data.circles(n_train=100, n_test=10).split_validation(0.2)
+            >>> len(d.x_train), len(d.x_val)
+            (80, 20)
+        """
+        if self.x_val is not None:
+            raise ValueError("split_validation: this dataset already has a validation split.")
+        x, y = np.asarray(self.x_train), np.asarray(self.y_train)
+        v = validation_mask(y, fraction, seed)
+        return self._replace(x_train=x[~v], y_train=y[~v], x_val=x[v], y_val=y[v])
 
     def __repr__(self) -> str:
         def spec(a: Any) -> str:
             a = np.asarray(a)
             return f"{a.dtype}{list(a.shape)}"
 
-        fields = ", ".join(f"{name}={spec(getattr(self, name))}" for name in self._fields)
+        fields = ", ".join(f"{k}={spec(v)}" for k, v in self._asdict().items() if v is not None)
         return f"Dataset({fields})"
 
 
@@ -138,8 +158,10 @@ def check_dataset(data: Any, name: str = "data") -> Dataset:
             f"{name} must be a jinit.data.Dataset(x_train, y_train, x_test, y_test); "
             f"got {type(data).__name__}. Build one from arrays with Dataset.from_arrays."
         )
+    if (data.x_val is None) != (data.y_val is None):
+        raise ValueError(f"{name}: x_val and y_val must be given together (or neither).")
     shapes = {}
-    for split in ("train", "test"):
+    for split in ("train", "test") if data.x_val is None else ("train", "test", "val"):
         x, y = np.asarray(getattr(data, f"x_{split}")), np.asarray(getattr(data, f"y_{split}"))
         if x.ndim < 2 or x.shape[0] < 1:
             raise ValueError(
@@ -163,11 +185,12 @@ def check_dataset(data: Any, name: str = "data") -> Dataset:
                 f"(dtype {x.dtype})."
             )
         shapes[split] = x.shape[1:]
-    if shapes["train"] != shapes["test"]:
-        raise ValueError(
-            f"{name}: x_train examples have shape {shapes['train']} but x_test examples have "
-            f"shape {shapes['test']}; they must match."
-        )
+    for split in shapes:
+        if shapes[split] != shapes["train"]:
+            raise ValueError(
+                f"{name}: x_train examples have shape {shapes['train']} but x_{split} examples "
+                f"have shape {shapes[split]}; they must match."
+            )
     return data
 
 

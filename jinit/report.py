@@ -23,7 +23,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from jinit.results import SweepResult, _align, _fmt
+from jinit import _format
+from jinit.results import SweepResult
 
 KINDS = ("published", "reference run", "derived")
 Kind = Literal["published", "reference run", "derived"]
@@ -37,17 +38,7 @@ def sweep_mode(n_seeds: int) -> str:
 def encode(x: Any) -> Any:
     """``x`` as JSON values: arrays as lists, non-finite floats as the strings ``"inf"``,
     ``"-inf"`` and ``"nan"`` (JSON has no such numbers; ``null`` would lose which)."""
-    if isinstance(x, dict):
-        return {str(k): encode(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [encode(v) for v in x]
-    if isinstance(x, np.ndarray):
-        return encode(x.tolist())
-    if isinstance(x, np.generic):
-        return encode(x.item())
-    if isinstance(x, float) and not math.isfinite(x):
-        return "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")
-    return x
+    return _format.jsonable(x, nonfinite="string")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -158,9 +149,9 @@ class Table:
             if isinstance(v, str):
                 return v
             v = float(v)
-            return "never" if math.isinf(v) else _fmt(v)
+            return "never" if math.isinf(v) else _format.number(v)
 
-        return _align([list(self.header)] + [[cell(v) for v in row] for row in self.rows])
+        return _format.table([list(self.header)] + [[cell(v) for v in row] for row in self.rows])
 
     def to_dict(self) -> dict[str, Any]:
         return {"title": self.title, "header": list(self.header), "rows": encode(self.rows)}
@@ -238,12 +229,12 @@ class Report:
         cites = list(dict.fromkeys(c.source for c in self.checks if c.source))
         rows = [["", "expected", "kind of expected [source]", "measured", "criterion", "ok"]]
         for c in self.checks:
-            exp = c.expected if isinstance(c.expected, str) else _fmt(c.expected)
+            exp = c.expected if isinstance(c.expected, str) else _format.number(c.expected)
             kind = f"{c.kind} [{cites.index(c.source) + 1}]" if c.source else c.kind
-            rows.append([c.label, exp, kind, _fmt(c.measured), c.criterion, c.status])
+            rows.append([c.label, exp, kind, _format.number(c.measured), c.criterion, c.status])
         lines = [f"[{i}] {src}" for i, src in enumerate(cites, 1)]
         lines += [f"not run: {c.label}: {c.not_run}" for c in self.checks if c.not_run]
-        return "\n".join([_align(rows), *lines])
+        return "\n".join([_format.table(rows), *lines])
 
     def _sections(self) -> list[tuple[str, str]]:
         out = []
@@ -332,3 +323,9 @@ class Report:
             lines += ["## Notes", ""] + [f"- {n}" for n in self.notes] + [""]
         lines += ["Files: `results.json` (everything), `results.csv` (one row per run and eval)."]
         return "\n".join(lines) + "\n"
+
+
+def sweep_report(experiment: str, n_seeds: int, title: str, source: str, **fields: Any) -> Report:
+    """The :class:`Report` of a many-seed run: its mode is :func:`sweep_mode` of ``n_seeds``;
+    ``fields`` are the other :class:`Report` fields (checks, result, notes, tables, ...)."""
+    return Report(experiment, sweep_mode(n_seeds), title, source, **fields)

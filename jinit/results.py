@@ -15,6 +15,7 @@ import math
 import os
 from typing import Any, NamedTuple
 
+import jax
 import numpy as np
 
 from jinit import _format, losses, stats
@@ -106,6 +107,11 @@ class SweepResult:
       config, timing: how the sweep was run and how long it took.
       model_state: final model state ``[n_inits, n_seeds, ...]`` (batch statistics) if
         ``keep_params=True`` and the model has state.
+      configs: with a hyperparameter axis (``jinit.sweep(..., hparams=...)``), the list of
+        hyperparameter dicts; every metric then has shape ``[n_inits, n_configs, n_seeds,
+        n_evals]`` (``diverged_step``: ``[n_inits, n_configs, n_seeds]``) until
+        :meth:`select` or :meth:`tune` takes one config per init. None otherwise.
+      chosen: after :meth:`tune`, ``{init: config}``, the config each init was tuned to.
     """
 
     inits: list[str]
@@ -119,6 +125,8 @@ class SweepResult:
     config: dict = dataclasses.field(default_factory=dict)
     timing: dict = dataclasses.field(default_factory=dict)
     model_state: Any = None
+    configs: list[dict[str, Any]] | None = None
+    chosen: dict[str, dict[str, Any]] | None = None
 
     # ------------------------------------------------------------------ per-run facts
 
@@ -127,6 +135,7 @@ class SweepResult:
         return self._metric(metric)[:, :, -1]
 
     def _metric(self, metric: str) -> np.ndarray:
+        self._check_3d(f"metric {metric!r}")
         if metric not in self.metrics:
             raise KeyError(f"no metric {metric!r}; available: {', '.join(self.metrics)}.")
         return self.metrics[metric]
@@ -135,6 +144,106 @@ class SweepResult:
         if init not in self.inits:
             raise did_you_mean(init, self.inits, "init", accepted="In this result")
         return self.inits.index(init)
+
+    def _check_3d(self, what: str) -> None:
+        if self.configs is not None:
+            n = plural(len(self.configs), "config")
+            raise ValueError(
+                f"{what}: this result has a hyperparameter axis ({n}); take one config per "
+                "init first with result.select(...) or result.tune(...)."
+            )
+
+    # ------------------------------------------------------------------ hyperparameters
+
+    def select(self, **values: Any) -> SweepResult:
+        """The 3-D result (``[n_inits, n_seeds, n_evals]``) of the one config whose
+        hyperparameters equal ``values`` (numbers compared to float round-off; a name left
+        out may take any value, but exactly one config must match).
+
+        Example: ``result.select(learning_rate=1e-2).table()``.
+        """
+        if self.configs is None:
+            raise ValueError("select: this result has no hyperparameter axis (no hparams).")
+        for name in values:
+            if name not in self.configs[0]:
+                raise did_you_mean(name, list(self.configs[0]), "hyperparameter")
+        hits = [j for j, c in enumerate(self.configs) if _matches(c, values)]
+        if len(hits) != 1:
+            listed = "; ".join(_config_label(c) for c in self.configs)
+            raise ValueError(
+                f"select: {_config_label(values)} matches {len(hits)} configs, not one; the "
+                f"configs are: {listed}."
+            )
+        return self._take([hits[0]] * len(self.inits), {"hparams": _plain(self.configs[hits[0]])})
+
+    def tune(
+        self, metric: str = "val_loss", mode: str | None = None, *, at: str = "final"
+    ) -> SweepResult:
+        """Each init at its best config, chosen on ``metric`` (a validation metric, never a
+        test one; a train metric is accepted when there is no validation split): the config
+        with the best median over seeds of the metric at the final eval point (``at="final"``)
+        or at each run's best eval point (``at="best"``). Diverged runs (and NaN values)
+        count at the worst value, so a config that diverges on most seeds is not chosen.
+        Ties go to the first config. ``mode``: ``"min"`` or ``"max"`` (default: from the
+        metric, lower loss, higher accuracy). The 3-D result records ``chosen`` ({init:
+        config}) and the specs name each init's config.
+
+        Example: ``result.tune("val_loss").comparison_table("test_acc")``.
+        """
+        if self.configs is None:
+            raise ValueError("tune: this result has no hyperparameter axis (no hparams).")
+        m = self._tuning_metric(metric)
+        if mode is None:
+            mode = {True: "max", False: "min", None: None}[m.higher_is_better]
+        if mode not in ("min", "max"):
+            raise ValueError(f"tune: mode must be 'min' or 'max', got {mode!r}.")
+        if at not in ("final", "best"):
+            raise ValueError(f"tune: at must be 'final' or 'best', got {at!r}.")
+        sign = 1.0 if mode == "min" else -1.0
+        values = sign * self.metrics[metric].astype(np.float64)  # lower is better from here
+        values = np.where(np.isnan(values) | self.diverged[..., None], np.inf, values)
+        per_run = values[..., -1] if at == "final" else values.min(axis=-1)
+        score = np.median(per_run, axis=-1)  # [inits, configs]
+        best = [int(np.argmin(row)) for row in score]
+        out = self._take(best, {"tuned_on": metric, "tune_mode": mode, "tune_at": at})
+        out.chosen = {name: self.configs[j] for name, j in zip(self.inits, best, strict=True)}
+        out.specs = [
+            f"{spec} @ {_config_label(self.configs[j])}"
+            for spec, j in zip(self.specs, best, strict=True)
+        ]
+        return out
+
+    def _tuning_metric(self, metric: str) -> Metric:
+        m = self.metric(metric)
+        has_val = any(k.startswith("val_") for k in self.metrics)
+        if m.split == "val" or (m.split == "train" and not has_val):
+            return m
+        raise ValueError(
+            f"tune: refusing to select hyperparameters on {metric!r}: tune on a validation "
+            "metric (val_loss, val_acc; split one off with Dataset.split_validation) so the "
+            "test split stays an unbiased estimate."
+        )
+
+    def _take(self, config_index: list[int], note: dict[str, Any]) -> SweepResult:
+        """The 3-D result holding config ``config_index[i]`` of init ``i``."""
+        rows = np.arange(len(self.inits))
+        cols = np.asarray(config_index)
+
+        def take(a: Any) -> Any:
+            return None if a is None else np.asarray(a)[rows, cols]
+
+        return dataclasses.replace(
+            self,
+            metrics={k: take(v) for k, v in self.metrics.items()},
+            diverged_step=take(self.diverged_step),
+            tracked=_tree_map(take, self.tracked),
+            params=_tree_map(take, self.params),
+            model_state=_tree_map(take, self.model_state),
+            config=self.config | note,
+            configs=None,
+            chosen=None,
+            specs=list(self.specs),
+        )
 
     @property
     def diverged(self) -> np.ndarray:
@@ -177,7 +286,8 @@ class SweepResult:
     def metric(self, name: str) -> Metric:
         """``name`` parsed into a :class:`Metric` (a loss is bounded below by 0 unless the
         sweep trained a loss function of the user's, which may be negative)."""
-        self._metric(name)
+        if name not in self.metrics:
+            raise KeyError(f"no metric {name!r}; available: {', '.join(self.metrics)}.")
         loss = self.config.get("loss")
         return Metric.parse(name, loss_nonnegative=loss is None or loss in _BUILTIN_LOSSES)
 
@@ -318,8 +428,10 @@ class SweepResult:
             Pair(x, y, c, float(p)) for (x, y), c, p in zip(pairs, comps, adjusted, strict=True)
         ]
 
-    def comparison_table(self, metric: str = "test_acc", baseline: str | None = None) -> str:
-        """:meth:`compare_all` as an aligned text table."""
+    def comparison_rows(
+        self, metric: str = "test_acc", baseline: str | None = None
+    ) -> tuple[str, list[str], list[list[str]]]:
+        """:meth:`compare_all` as ``(title, header, rows)`` of formatted cells."""
         header = ["a", "b", "diff [95% CI]", "P(a better) [95% CI]", "p (Wilcoxon)", "p (Holm)"]
         body = []
         for pair in self.compare_all(metric, baseline):
@@ -334,6 +446,11 @@ class SweepResult:
             ])  # fmt: skip
         seeds = plural(len(self.seeds), "seed")
         title = f"{metric}, paired by seed ({seeds}); failed runs count at the worst value"
+        return title, header, body
+
+    def comparison_table(self, metric: str = "test_acc", baseline: str | None = None) -> str:
+        """:meth:`compare_all` as an aligned text table."""
+        title, header, body = self.comparison_rows(metric, baseline)
         return title + "\n" + _format.table([header, *body])
 
     # ------------------------------------------------------------------ files
@@ -348,9 +465,11 @@ class SweepResult:
                 "eval_steps": self.eval_steps,
                 "metrics": self.metrics,
                 "diverged_step": self.diverged_step,
-                "summary": self.summary(),
+                "summary": None if self.configs is not None else self.summary(),
                 "config": self.config,
                 "timing": self.timing,
+                "configs": None if self.configs is None else [_plain(c) for c in self.configs],
+                "chosen": {k: _plain(c) for k, c in (self.chosen or {}).items()} or None,
             }
         )
 
@@ -362,6 +481,7 @@ class SweepResult:
 
     def to_csv(self, path: str | os.PathLike) -> str:
         """Write one row per (init, seed, eval point) with every metric; returns the path."""
+        self._check_3d("to_csv")
         names = list(self.metrics)
         with open(path, "w", newline="") as f:
             w = csv.writer(f)
@@ -382,6 +502,37 @@ class SweepResult:
         from jinit.plots import plot_sweep
 
         return plot_sweep(self, path, metrics)
+
+
+def _tree_map(fn: Any, tree: Any) -> Any:
+    if tree is None:
+        return None
+    return jax.tree_util.tree_map(fn, tree)
+
+
+def _matches(config: dict[str, Any], values: dict[str, Any]) -> bool:
+    for k, v in values.items():
+        have = config[k]
+        if callable(have) or callable(v) or isinstance(have, str | bool) or isinstance(v, str):
+            if have is not v and have != v:
+                return False
+        elif not np.isclose(float(have), float(v), rtol=1e-9, atol=0.0):
+            return False
+    return True
+
+
+def _plain(config: dict[str, Any]) -> dict[str, Any]:
+    """A config for JSON and ``result.config``: a schedule by its name."""
+    return {k: getattr(v, "__name__", repr(v)) if callable(v) else v for k, v in config.items()}
+
+
+def _config_label(config: dict[str, Any]) -> str:
+    def show(v: Any) -> str:
+        if callable(v):
+            return getattr(v, "__name__", "schedule")
+        return _format.number(v) if isinstance(v, float) else repr(v)
+
+    return ", ".join(f"{k}={show(v)}" for k, v in config.items())
 
 
 # Old private names, kept until report and the experiments import jinit._format.

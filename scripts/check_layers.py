@@ -12,12 +12,12 @@ import sys
 
 ROOT = pathlib.Path(__file__).resolve().parents[1] / "jinit"
 LAYERS = {
-    1: ["_validate", "_format", "keys", "activations", "ops", "cache", "devices"],
+    1: ["_validate", "_format", "keys", "activations", "ops", "cache", "devices", "_split"],
     2: ["fans", "laws", "registry", "draw", "gain", "meanfield"],
     3: ["models", "data", "losses", "results", "stats"],
     4: ["trees", "describe", "frameworks", "adapters", "haiku"],
     5: ["engine", "diagnostics", "research", "hparams"],
-    6: ["experiments", "report", "plots", "cli"],
+    6: ["experiments", "report", "plots", "plots_hparams", "cli"],
 }
 LAYER_OF = {name: layer for layer, names in LAYERS.items() for name in names}
 

@@ -101,7 +101,8 @@ def test_synthetic_shapes_dtypes_balance(name):
     assert ds.x_train.shape == (N_TRAIN, 2) and ds.x_test.shape == (N_TEST, 2)
     assert ds.x_train.dtype == np.float32 and ds.y_train.dtype == np.int32
     assert isinstance(ds.x_train, np.ndarray) and isinstance(ds.y_test, np.ndarray)
-    assert all(a.flags.writeable for a in ds)  # plain NumPy, not read-only JAX views
+    assert ds.x_val is None and ds.y_val is None  # no validation split unless asked for
+    assert all(a.flags.writeable for a in ds[:4])  # plain NumPy, not read-only JAX views
     assert ds.n_classes == 2
     counts = np.bincount(ds.y_train)
     assert counts.max() - counts.min() <= 1
@@ -487,6 +488,9 @@ def test_registry():
         "planar-flower",
         "digits",
         "mnist",
+        "digits-images",
+        "mnist-images",
+        "modular-addition",
     }
     ds = data.get("circles", n_train=N_TRAIN, n_test=N_TEST, seed=2)
     np.testing.assert_array_equal(ds.x_train, data.circles(N_TRAIN, N_TEST, seed=2).x_train)

@@ -27,9 +27,8 @@ Example:
     >>> import jax, jinit
     >>> from jinit.diagnostics import probe
     >>> net = jinit.models.MLP([16, 32, 32, 4], output="softmax")
-    >>> params = net.init(jax.random.key(0), jinit.he_normal)
     >>> x = jax.random.normal(jax.random.key(1), (64, 16))
-    >>> result = probe(net, params, x)
+    >>> result = probe(net, net.init(jax.random.key(0), jinit.he_normal), x)
     >>> result.layers
     ('1', '2', '3')
     >>> bool(result.mean("frac_dead")[0] == 0.0)

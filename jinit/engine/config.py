@@ -28,6 +28,8 @@ from jinit.engine import fingerprint as fp
 from jinit.engine.inits import Init, as_inits
 from jinit.engine.model import Model, as_model, check_input, fn_name, template
 from jinit.engine.program import choose_formulation
+from jinit.hparams import HParamGrid
+from jinit.hparams import build as build_hparams
 from jinit.keys import check_seeds
 
 
@@ -51,6 +53,7 @@ class SweepConfig:
     dtype: np.dtype
     template: Any  # one run's parameter shapes and dtypes
     formulation: str  # how a step batches runs: "vmap" or "map" (program.choose_formulation)
+    hparams: HParamGrid | None = None  # a configs axis (jinit.hparams), or None
 
     @classmethod
     def build(cls, model: Any, inits: Mapping[str, Any], data: Any, **kwargs: Any) -> SweepConfig:
@@ -62,18 +65,24 @@ class SweepConfig:
         return math.ceil(self.steps / self.eval_every)
 
     @property
+    def n_configs(self) -> int | None:
+        """The number of hyperparameter configs, or None without ``hparams``."""
+        return None if self.hparams is None else len(self.hparams.configs)
+
+    @property
     def loss_name(self) -> str:
         return getattr(self.loss_fn, "__name__", str(self.loss_fn))
 
     def arrays(self) -> tuple[jax.Array, ...]:
-        """``x_train, y_train, x_test, y_test`` as JAX arrays (``x`` in the sweep's dtype)."""
+        """``x_train, y_train, x_test, y_test`` (then ``x_val, y_val`` when the data has a
+        validation split) as JAX arrays (``x`` in the sweep's dtype)."""
         d = self.data
-        return (
-            jnp.asarray(d.x_train, self.dtype),
-            jnp.asarray(d.y_train),
-            jnp.asarray(d.x_test, self.dtype),
-            jnp.asarray(d.y_test),
-        )
+        splits = ("train", "test", "val") if d.x_val is not None else ("train", "test")
+        out: tuple[jax.Array, ...] = ()
+        for split in splits:
+            x, y = getattr(d, f"x_{split}"), getattr(d, f"y_{split}")
+            out += (jnp.asarray(x, self.dtype), jnp.asarray(y))
+        return out
 
     def as_dict(self) -> dict[str, Any]:
         """How the sweep was run (``SweepResult.config``)."""
@@ -87,7 +96,18 @@ class SweepConfig:
             "n_test": len(self.data.x_test),
             "devices": len(self.devices),
             "formulation": self.formulation,
-        }
+        } | self._axes_dict()
+
+    def _axes_dict(self) -> dict[str, Any]:
+        """The validation split's size and the hyperparameter configs, when present."""
+        out: dict[str, Any] = {}
+        if self.data.x_val is not None:
+            out["n_val"] = len(self.data.x_val)
+        if self.hparams is not None:
+            out["hparams"] = [
+                {k: _readable(v) for k, v in c.items()} for c in self.hparams.configs
+            ]
+        return out
 
     def fingerprint(self, params: Any) -> tuple[str, list[str]]:
         """``(fingerprint, parts that could not be fingerprinted)`` of this sweep started from
@@ -114,9 +134,14 @@ class SweepConfig:
             "extra_metrics": {k: digest(f"metric {k!r}", f) for k, f in self.extra_metrics.items()},
             "track": None if self.track is None else digest("track", self.track),
         }
+        if self.hparams is not None:
+            parts["hparams"] = digest("hparams", list(self.hparams.configs))
         h = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode())
         d = self.data
-        for a in (d.x_train, d.y_train, d.x_test, d.y_test, *jax.tree_util.tree_leaves(params)):
+        val = () if d.x_val is None else (d.x_val, d.y_val)
+        for a in (d.x_train, d.y_train, d.x_test, d.y_test, *val, *jax.tree_util.tree_leaves(
+            params
+        )):
             h.update(np.ascontiguousarray(np.asarray(a)).tobytes())
         return h.hexdigest()[:16], unsure
 
@@ -138,6 +163,7 @@ def _build(
     devices: Any,
     dtype: Any,
     formulation: Any = "auto",
+    hparams: Any = None,
 ) -> SweepConfig:
     data = check_dataset(data, "sweep: data")
     dtype = check_dtype(dtype, "sweep: dtype", allow_complex=False)
@@ -149,7 +175,11 @@ def _build(
         batch_size = _check_int(batch_size, "batch_size", 1, "a positive int or None")
     seed_arr = check_seeds(seeds, "sweep: seeds")
     init_list = as_inits(inits)
-    tx = _check_optimizer(optax.sgd(0.01) if optimizer is None else optimizer)
+    grid = None if hparams is None else build_hparams(optimizer, hparams)
+    if grid is not None:
+        tx = grid.optimizer
+    else:
+        tx = _check_optimizer(optax.sgd(0.01) if optimizer is None else optimizer)
     net = as_model(model, jnp.asarray(data.x_train[:1], dtype))  # the one model call site
     params = template(net, dtype)
     out = check_input(net, params, np.shape(data.x_train), dtype)
@@ -166,6 +196,7 @@ def _build(
     return cls(
         net, init_list, data, tx, optimizer, losses_lib.get(loss), steps, seed_arr,
         batch_size, eval_every, extra, track, _check_devices(devices), dtype, params, formulation,
+        hparams=grid,
     )  # fmt: skip
 
 
@@ -209,7 +240,9 @@ def _check_labels(output: str | None, units: int, data: Dataset) -> None:
     if output not in ("sigmoid", "softmax"):
         return
     top = 2 if output == "sigmoid" and units == 1 else units
-    for split in ("train", "test"):
+    for split in ("train", "test", "val"):
+        if getattr(data, f"y_{split}") is None:
+            continue
         y = np.asarray(getattr(data, f"y_{split}"))
         if y.ndim > 2 or (y.ndim == 2 and y.shape[1] != 1):
             raise ValueError(
@@ -224,3 +257,8 @@ def _check_labels(output: str | None, units: int, data: Dataset) -> None:
                 f"output of {units} unit{'s' * (units != 1)} cannot represent; labels must be "
                 f"integers in [0, {top})."
             )
+
+
+def _readable(value: Any) -> Any:
+    """A hyperparameter value for ``SweepResult.config`` (a schedule by its name)."""
+    return fn_name(value) if callable(value) else value

@@ -238,7 +238,10 @@ def sweep_groups(config: Any, max_memory: float | None) -> list[Group]:
     """The groups of a validated sweep config (one group when everything fits, or when
     ``max_memory`` is ``math.inf``, which skips the estimate)."""
     n_inits, n_seeds = len(config.inits), len(config.seeds)
-    if max_memory == math.inf:
+    if getattr(config, "hparams", None) is not None and max_memory not in (None, math.inf):
+        raise ValueError("sweep: max_memory cannot be combined with hparams yet; drop one.")
+    if max_memory == math.inf or getattr(config, "hparams", None) is not None:
+        # a sweep over hyperparameter configs is not planned yet: one group, as before
         return [Group(slice(0, n_inits), slice(0, n_seeds))]
     budget = memory_budget(config.devices, max_memory)
     per_run = run_bytes(config.model, config.loss_fn, config.optimizer, config.template,

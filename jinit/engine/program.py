@@ -165,17 +165,18 @@ def make_evaluate(
     track: Callable | None,
     formulation: str = "vmap",
 ) -> Callable:
-    """``evaluate(params, model_state) -> {metric: [runs]}`` on both splits (and
-    ``tracked``); a model with a train mode is evaluated in evaluation mode
-    (``apply_eval``: running averages, no dropout) with each run's state."""
-    x_train, y_train, x_test, y_test = data
-    classification = jnp.issubdtype(y_train.dtype, jnp.integer)
+    """``evaluate(params, model_state) -> {metric: [runs]}`` on every split (train, test,
+    then val when ``data`` holds six arrays) (and ``tracked``); a model with a train mode is
+    evaluated in evaluation mode (``apply_eval``: running averages, no dropout) with each
+    run's state."""
+    splits = tuple(zip(("train", "test", "val"), data[0::2], data[1::2], strict=False))
+    classification = jnp.issubdtype(data[1].dtype, jnp.integer)
     train_mode = model.has_train_mode
 
     def evaluate_run(params, mstate):
         apply = (lambda p, x: model.apply_eval(p, mstate, x)) if train_mode else model.apply
         out = {}
-        for split, x, y in (("train", x_train, y_train), ("test", x_test, y_test)):
+        for split, x, y in splits:
             logits = block_logits(apply, params, x)
             out[f"{split}_loss"] = loss_fn(logits, y)
             if classification:

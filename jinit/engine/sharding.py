@@ -1,6 +1,8 @@
 """The run axis: its order, its padding to the device count, and its sharding.
 
-Runs are stacked init-major (``run = init_index * n_seeds + seed_index``) and padded with
+Runs are stacked init-major (``run = init_index * n_seeds + seed_index``; with a
+hyperparameter axis ``run = (init_index * n_configs + config_index) * n_seeds + seed_index``)
+and padded with
 copies of the last run up to a multiple of the device count; the padded axis is sharded over
 a one-axis ``Mesh(("runs",))`` (single device: no mesh, no padding). Data and indices are
 replicated. This is the one place that layout is written.
@@ -18,11 +20,18 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 
 class RunLayout:
-    """``n_inits x n_seeds`` runs on ``devices``."""
+    """``n_inits x n_seeds`` runs (``n_inits x n_configs x n_seeds`` with a configs axis) on
+    ``devices``."""
 
-    def __init__(self, n_inits: int, n_seeds: int, devices: Sequence[jax.Device]) -> None:
-        self.n_inits, self.n_seeds = n_inits, n_seeds
-        self.n_runs = n_inits * n_seeds
+    def __init__(
+        self,
+        n_inits: int,
+        n_seeds: int,
+        devices: Sequence[jax.Device],
+        n_configs: int | None = None,
+    ) -> None:
+        self.n_inits, self.n_seeds, self.n_configs = n_inits, n_seeds, n_configs
+        self.n_runs = n_inits * (n_configs or 1) * n_seeds
         self.mesh = Mesh(np.array(devices), ("runs",)) if len(devices) > 1 else None
         self.n_devices = 1 if self.mesh is None else self.mesh.size
         self.pad = -self.n_runs % self.n_devices
@@ -30,7 +39,7 @@ class RunLayout:
     @property
     def seed_of_run(self) -> np.ndarray:
         """The seed index of every (padded) run."""
-        seed_of_run = np.tile(np.arange(self.n_seeds), self.n_inits)
+        seed_of_run = np.tile(np.arange(self.n_seeds), self.n_runs // self.n_seeds)
         return np.concatenate([seed_of_run, np.repeat(seed_of_run[-1:], self.pad)])
 
     def shard(self, tree: Any) -> Any:
@@ -54,6 +63,8 @@ class RunLayout:
         return self.shard(jnp.full((self.n_runs,), value, dtype))
 
     def unstack(self, arr: Any) -> np.ndarray:
-        """Drop the padding of the leading run axis and split it into ``[n_inits, n_seeds]``."""
+        """Drop the padding of the leading run axis and split it into ``[n_inits, n_seeds]``
+        (``[n_inits, n_configs, n_seeds]`` with a configs axis)."""
         arr = np.asarray(arr)[: self.n_runs]
-        return arr.reshape(self.n_inits, self.n_seeds, *arr.shape[1:])
+        configs = () if self.n_configs is None else (self.n_configs,)
+        return arr.reshape(self.n_inits, *configs, self.n_seeds, *arr.shape[1:])

@@ -57,17 +57,22 @@ class _Compiled:
     """The sweep's compiled programs, its first state and the data order."""
 
     def __init__(self, config: SweepConfig) -> None:
-        layout = RunLayout(len(config.inits), len(config.seeds), config.devices)
+        layout = RunLayout(len(config.inits), len(config.seeds), config.devices, config.n_configs)
         self.order = data_order(
             config.seeds, len(config.data.x_train), config.batch_size, config.eval_every
         )
         arrays = layout.replicate(config.arrays())
         params = initial_params(
-            config.model, config.inits, config.seeds, config.dtype, config.template
-        )
+            config.model, config.inits, config.seeds, config.dtype, config.template,
+            config.n_configs,
+        )  # fmt: skip
         params = layout.shard(params)
         self.initial_params = params
         opt_state = jax.jit(jax.vmap(config.optimizer.init))(params)
+        if config.hparams is not None:  # every run's own hyperparameters, as traced values
+            per_run = config.hparams.per_run(len(config.inits), len(config.seeds))
+            like = jax.tree_util.tree_leaves(params)[0].sharding
+            opt_state = config.hparams.set(opt_state, layout.shard(per_run), like)
         model_state = _initial_model_state(config, layout)
         self.state = TrainState(params, opt_state, layout.full(-1, jnp.int32), model_state)
         args = (config.model, config.loss_fn)
@@ -218,7 +223,8 @@ def _result(
     )  # [inits, seeds, evals, ...]
     tracked = stacked.pop("tracked", None)
     extra = config.extra_metrics
-    order = [f"{split}_{m}" for m in ("loss", "acc", *extra) for split in ("train", "test")]
+    splits = ("train", "val", "test")
+    order = [f"{split}_{m}" for m in ("loss", "acc", *extra) for split in splits]
     order += [k for k in stacked if k not in order]
     params = jax.tree_util.tree_map(layout.unstack, state.params) if keep_params else None
     model_state = None
@@ -236,6 +242,7 @@ def _result(
         config=config.as_dict() | ({"partial": True} if partial else {}),
         timing=timing | {"model_steps": layout.n_runs * int(eval_steps[-1])},
         model_state=model_state,
+        configs=None if config.hparams is None else [dict(c) for c in config.hparams.configs],
     )
 
 
@@ -259,6 +266,7 @@ def sweep(
     progress: bool | None = None,
     dtype: Any = jnp.float32,
     formulation: str = "auto",
+    hparams: Mapping[str, Sequence[Any]] | Sequence[Mapping[str, Any]] | None = None,
     max_memory: float | None = None,
 ) -> SweepResult:
     """Train every (initializer, seed) pair and collect metrics at eval points.
@@ -267,13 +275,13 @@ def sweep(
       model: a jinit model (``init``, ``apply``, ``output``), a Flax linen / NNX, Equinox or
         Haiku model (BatchNorm, Dropout: see the module docstring) or ``(init_fn, apply_fn)``.
       inits: ``{name: initializer}`` (biases zeros), ``{name: (weight_init, bias_init)}`` or
-        ``{name: params}`` with a leading seed axis. Run (name, s) draws with ``run_key(s, name)``;
-        an initializer must return the model's shapes in the dtype it is given (never cast).
-      data: a :class:`jinit.data.Dataset` with finite inputs and labels the output can
-        represent (sigmoid: 0/1; softmax over k units: ``[0, k)``).
+        ``{name: params}`` with a leading seed axis. Run (name, s) draws with ``run_key(s,
+        name)`` in the model's shapes and the dtype given (bfloat16 in float32: refused).
+      data: a :class:`jinit.data.Dataset` (finite inputs, labels the output can represent).
       optimizer: an optax transformation (default ``optax.sgd(0.01)``).
-      loss: a :mod:`jinit.losses` name or ``(logits, labels) -> scalar``; default from the
-        model's output (sigmoid: binary, softmax: softmax cross-entropy, linear: MSE).
+      hparams: with an optax factory as ``optimizer`` (``optax.adam``), a grid of its
+        arguments trained in one program (:mod:`jinit.hparams`; ``SweepResult.tune``).
+      loss: a :mod:`jinit.losses` name or ``(logits, labels) -> scalar`` (default: by output).
       steps: optimizer steps per run. seeds: a count (``0..n-1``) or distinct seeds in
         ``[0, 2**32 - 1]``. batch_size: examples per step (each seed its own epoch
         permutations) or None (full batch). eval_every: steps between evaluations (10 evals).
@@ -282,14 +290,13 @@ def sweep(
       devices: devices to shard the run axis over (default: all). dtype: parameters and inputs.
       formulation: ``"vmap"``, ``"map"`` or ``"auto"`` (see ``program.choose_formulation``).
       max_memory: bytes the runs may use at once, else in groups (:mod:`jinit.engine.plan`).
-      out_dir, resume: a checkpoint after every chunk (atomic), the lock ``out_dir/sweep.lock``;
-        ``resume=True`` restarts from it (never from nor over another sweep's checkpoint).
+      out_dir, resume: an atomic checkpoint after every chunk, ``out_dir/sweep.lock`` while
+        running; ``resume=True`` continues it to the same numbers (never another sweep's).
       keep_params: keep final ``.params``, ``.model_state``. progress: a bar (terminal, Jupyter).
 
     Returns:
-      A :class:`jinit.results.SweepResult`; ``result.metrics["train_loss"]`` has shape
-      ``[n_inits, n_seeds, n_evals]``. Ctrl-C during training raises
-      :class:`SweepInterrupted`, whose ``.partial`` holds the evaluations done.
+      A :class:`jinit.results.SweepResult` (metrics ``[n_inits, n_seeds, n_evals]``); Ctrl-C
+      raises :class:`SweepInterrupted`, whose ``.partial`` holds the evaluations done.
 
     Example:
         >>> import optax, jinit
@@ -303,7 +310,7 @@ def sweep(
     config = SweepConfig.build(
         model, inits, data, optimizer=optimizer, loss=loss, steps=steps, seeds=seeds,
         batch_size=batch_size, eval_every=eval_every, extra_metrics=extra_metrics,
-        track=track, devices=devices, dtype=dtype, formulation=formulation,
+        track=track, devices=devices, dtype=dtype, formulation=formulation, hparams=hparams,
     )  # fmt: skip
     out_dir = None if out_dir is None else _check_out_dir(out_dir)
     if len(groups := plan.sweep_groups(config, max_memory)) > 1:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import math
 import os
+from typing import Any
 
 import jax.numpy as jnp
 import numpy as np
@@ -16,7 +17,8 @@ from jinit import laws, losses
 from jinit.engine import sweep
 from jinit.experiments.registry import Experiment, checkpointing, register
 from jinit.models import MLP
-from jinit.report import Check, Report, sweep_mode
+from jinit.report import Check, Report, Table, sweep_mode, sweep_report
+from jinit.results import SweepResult
 
 CIRCLES_DIMS = (2, 10, 5, 1)
 LN2 = math.log(2)
@@ -54,6 +56,29 @@ def as_params(weights: list[np.ndarray]) -> list[dict]:
     ]
 
 
+def _full_batch(
+    model: MLP, inits: dict, data: data_lib.Dataset, lr: float, steps: int, seeds: int,
+    eval_every: int, label: str, checkpoint_dir: str | os.PathLike[str] | None, **options: Any
+) -> SweepResult:
+    """The course's training: full-batch gradient descent at ``lr`` (``options`` go to
+    :func:`jinit.sweep`)."""
+    return sweep(model, inits, data, optimizer=optax.sgd(lr), steps=steps, seeds=seeds,
+                 eval_every=eval_every, **options,
+                 **checkpointing(checkpoint_dir, label))  # fmt: skip
+
+
+def _course_run(
+    model: MLP, inits: dict, data: data_lib.Dataset, lr: float, steps: int, label: str,
+    checkpoint_dir: str | None, **options: Any
+) -> tuple[SweepResult, np.ndarray, dict[int, int]]:
+    """One seed of the course's own weights, its cost printed every 1000 iterations: the
+    result, the course's cost ``[n_inits, n_evals]`` and the eval index of each step."""
+    r = _full_batch(model, inits, data, lr, steps, 1, 1000, label, checkpoint_dir,
+                    extra_metrics={"course_cost": losses.course_cost}, **options)  # fmt: skip
+    cost = r.metrics["train_course_cost"][:, 0]
+    return r, cost, {int(s): i for i, s in enumerate(r.eval_steps)}
+
+
 # --------------------------------------------------------------------------- coursera-init
 
 INIT_SOURCE = (
@@ -77,19 +102,8 @@ SEED_RERUN = (
 def _coursera_faithful(steps: int = COURSE_STEPS, checkpoint_dir: str | None = None) -> Report:
     data = data_lib.coursera_circles()
     inits = {k: as_params(course_weights(k, CIRCLES_DIMS)) for k in ("zeros", "random", "he")}
-    r = sweep(
-        MLP(CIRCLES_DIMS),
-        inits,
-        data,
-        optimizer=optax.sgd(0.01),
-        steps=steps,
-        seeds=1,
-        eval_every=1000,
-        extra_metrics={"course_cost": losses.course_cost},
-        **checkpointing(checkpoint_dir, "coursera-faithful"),
-    )
-    cost = r.metrics["train_course_cost"][:, 0]
-    at = {int(s): i for i, s in enumerate(r.eval_steps)}
+    r, cost, at = _course_run(MLP(CIRCLES_DIMS), inits, data, 0.01, steps, "coursera-faithful",
+                              checkpoint_dir)  # fmt: skip
     pub = functools.partial(Check, kind="published", source=COURSE_OUTPUT)
     checks = [
         pub("He: cost at iteration 0", 0.8830537463419761, cost[2, 0], 1e-5),
@@ -159,17 +173,12 @@ def _coursera_sweep(
     steps: int = COURSE_STEPS,
     lr: float = 0.01,
     checkpoint_dir: str | os.PathLike[str] | None = None,
+    tuned: bool = False,
 ) -> Report:
-    r = sweep(
-        MLP(CIRCLES_DIMS),
-        SWEEP_INITS,
-        data_lib.coursera_circles(),
-        optimizer=optax.sgd(lr),
-        steps=steps,
-        seeds=seeds,
-        eval_every=max(1, steps // 15),
-        **checkpointing(checkpoint_dir, "coursera-sweep"),
-    )
+    if tuned:
+        return _coursera_tuned(seeds, steps, checkpoint_dir)
+    r = _full_batch(MLP(CIRCLES_DIMS), SWEEP_INITS, data_lib.coursera_circles(), lr, steps, seeds,
+                    max(1, steps // 15), "coursera-sweep", checkpoint_dir)  # fmt: skip
     med = {name: float(np.median(r.final("train_acc")[i])) for i, name in enumerate(r.inits)}
     full = steps == COURSE_STEPS and lr == 0.01
     small = r.inits.index("small x0.01")
@@ -193,21 +202,62 @@ def _coursera_sweep(
     if not full:
         notes.append("Not the course's schedule (lr 0.01 for the course's number of "
                      "iterations): the reference medians are context only.")  # fmt: skip
-    return Report(
-        "coursera-init",
-        sweep_mode(len(r.seeds)),
-        "Which init trains the Coursera circles net, across seeds",
-        INIT_SOURCE,
-        checks=checks,
-        result=r,
-        notes=notes,
-    )
+    return sweep_report("coursera-init", len(r.seeds), "Which init trains the Coursera circles "
+                        "net, across seeds", INIT_SOURCE, checks=checks, result=r,
+                        notes=notes)  # fmt: skip
+
+
+TUNED_LRS = (0.003, 0.01, 0.03, 0.1)
+RANKING = (("large x10", "zeros"), ("he", "large x10"))
+"""The course's ranking (zeros < large x10 < He), as pairs (better, worse)."""
+
+
+def _coursera_tuned(
+    seeds: int, steps: int, checkpoint_dir: str | os.PathLike[str] | None = None
+) -> Report:
+    """Does the course's ranking zeros < x10 < He survive tuning? Every init at its own
+    best learning rate in :data:`TUNED_LRS`, chosen on a 20% validation split of the training
+    set (median final val_loss over seeds); the ranking is then tested on the test split,
+    paired by seed."""
+    inits = {name: SWEEP_INITS[name] for name in ("zeros", "large x10", "he")}
+    r = sweep(
+        MLP(CIRCLES_DIMS), inits, data_lib.coursera_circles().split_validation(0.2),
+        optimizer=optax.sgd, hparams={"learning_rate": list(TUNED_LRS)}, steps=steps,
+        seeds=seeds, eval_every=max(1, steps // 15),
+        **checkpointing(checkpoint_dir, "coursera-tuned"),
+    )  # fmt: skip
+    tuned = r.tune("val_loss")
+    chosen = ", ".join(f"{k} {c['learning_rate']:g}" for k, c in tuned.chosen.items())
+    report = Report(
+        "coursera-init", f"{sweep_mode(len(r.seeds))}, tuned",
+        "Does zeros < x10 < He survive tuning the learning rate per init?", INIT_SOURCE,
+        checks=ranking_checks(tuned), result=tuned,
+        notes=[f"Learning rates chosen on validation (of {TUNED_LRS}): {chosen}.",
+               f"{steps} full-batch steps; the test split was used for no choice."],
+    )  # fmt: skip
+    report.tables.append(Table(*tuned.comparison_rows("test_acc")))
+    return report
+
+
+def ranking_checks(tuned) -> list[Check]:
+    """One check per step of the course's ranking: the paired 95% CI of the test-accuracy
+    difference (better minus worse, by seed) lies above 0."""
+    checks = []
+    for better, worse in RANKING:
+        c = tuned.compare(better, worse, "test_acc")
+        checks.append(Check(
+            f"tuned: {better} beats {worse} (test acc, lower end of the paired 95% CI)",
+            f"{better} > {worse}", c.diff_ci[0], above=0.0,
+            note=f"diff {c.diff:.3f}, P(better) {c.prob_improvement:.2f}, p {c.p_value:.2g}",
+            kind="published", source=INIT_SOURCE,
+        ))  # fmt: skip
+    return checks
 
 
 register(
     Experiment(
         "coursera-init",
-        "Zeros vs large random vs He on the Coursera circles (REFERENCE 1)",
+        "Zeros vs large random vs He on the Coursera circles",
         INIT_SOURCE,
         _coursera_faithful,
         _coursera_sweep,
@@ -242,20 +292,8 @@ def _planar_faithful(steps: int = PLANAR_STEPS, checkpoint_dir: str | None = Non
         "randn*0.01": as_params(course_weights("small", PLANAR_DIMS, seed=2)),
         "zeros": as_params(course_weights("zeros", PLANAR_DIMS)),
     }
-    r = sweep(
-        MLP(PLANAR_DIMS, activation="tanh"),
-        inits,
-        data,
-        optimizer=optax.sgd(1.2),
-        steps=steps,
-        seeds=1,
-        eval_every=1000,
-        extra_metrics={"course_cost": losses.course_cost},
-        keep_params=True,
-        **checkpointing(checkpoint_dir, "planar-faithful"),
-    )
-    cost = r.metrics["train_course_cost"][:, 0]
-    at = {int(s): i for i, s in enumerate(r.eval_steps)}
+    r, cost, at = _course_run(MLP(PLANAR_DIMS, activation="tanh"), inits, data, 1.2, steps,
+                              "planar-faithful", checkpoint_dir, keep_params=True)  # fmt: skip
     pub = functools.partial(Check, kind="published", source=PLANAR_OUTPUT)
     short = None if steps == PLANAR_STEPS else f"the run has {steps} iterations, the course 10000"
     checks = [
@@ -305,30 +343,17 @@ def _planar_sweep(
         "xavier": laws.xavier_normal,
         "he": laws.he_normal,
     }
-    r = sweep(
-        MLP(PLANAR_DIMS, activation="tanh"),
-        inits,
-        data_lib.planar_flower(),
-        optimizer=optax.sgd(lr),
-        steps=steps,
-        seeds=seeds,
-        eval_every=max(1, steps // 10),
-        **checkpointing(checkpoint_dir, "planar-sweep"),
-    )
-    return Report(
-        "planar",
-        sweep_mode(seeds),
-        "Planar flower, 2-4-1 tanh: inits across seeds",
-        PLANAR_SOURCE,
-        result=r,
-        notes=[f"This run: {steps} full-batch steps at lr {lr}."],
-    )
+    r = _full_batch(MLP(PLANAR_DIMS, activation="tanh"), inits, data_lib.planar_flower(), lr,
+                    steps, seeds, max(1, steps // 10), "planar-sweep", checkpoint_dir)  # fmt: skip
+    return sweep_report("planar", seeds, "Planar flower, 2-4-1 tanh: inits across seeds",
+                        PLANAR_SOURCE, result=r,
+                        notes=[f"This run: {steps} full-batch steps at lr {lr}."])  # fmt: skip
 
 
 register(
     Experiment(
         "planar",
-        "Symmetry: randn*0.01 vs zeros on the planar flower (REFERENCE 2)",
+        "Symmetry: randn*0.01 vs zeros on the planar flower",
         PLANAR_SOURCE,
         _planar_faithful,
         _planar_sweep,

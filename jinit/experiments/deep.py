@@ -1,8 +1,8 @@
 """Depth experiments from the papers: He et al. 2015 (``deep-relu``) and Saxe et al. 2014
 (``deep-linear``). Glorot & Bengio 2010 is :mod:`jinit.experiments.saturation`.
 
-Per-layer statistics come from :func:`jinit.diagnostics.layer_stats`, the same function the probe
-and ``describe`` use.
+Per-layer statistics at init come from :func:`jinit.diagnostics.probe_seeds`, which draws the
+weights that :func:`jinit.sweep` starts from.
 """
 
 from __future__ import annotations
@@ -18,13 +18,13 @@ import optax
 
 from jinit import data as data_lib
 from jinit import laws
-from jinit.diagnostics import layer_stats
+from jinit.diagnostics import probe_seeds
 from jinit.engine import sweep
+from jinit.experiments._mnist import Setup
 from jinit.experiments.checks import prediction_halfwidth
 from jinit.experiments.registry import Experiment, checkpointing, register
-from jinit.keys import run_key
 from jinit.models import MLP
-from jinit.report import Check, LayerProfile, Report, Table, sweep_mode
+from jinit.report import Check, LayerProfile, Report, Table, sweep_report
 
 _PROBE_KEY = 20150206  # the batch that init-time statistics are measured on
 
@@ -35,27 +35,15 @@ def layer_std_at_init(
     """Activation std of every hidden layer at init, ``[n_seeds, n_hidden]``, for inputs
     x ~ N(0, I) of ``batch`` examples; and the input's std. Seed s draws the weights that
     ``jinit.sweep(model, {name: init}, ...)`` draws for seed s (``run_key(s, name)``)."""
-    # TODO(frameworks): use jinit.diagnostics.probe_seeds(model, init, x, seeds, name=name)
-    # once probe_seeds takes the sweep's keys (its ``name=`` parameter), instead of this copy.
     x = jax.random.normal(jax.random.key(_PROBE_KEY), (batch, model.widths[0]))
-
-    def one(key):
-        params = model.init(key, init)
-        _, layers = model.apply(params, x, capture=True)
-        return jnp.stack([layer_stats(lay["z"], lay["h"])["std"] for lay in layers[:-1]])
-
-    keys = jnp.stack([run_key(int(s), name) for s in seeds])
-    return np.asarray(jax.jit(jax.vmap(one))(keys)), float(x.std())
+    stds = probe_seeds(model, init, x, list(seeds), name=name).stats["std"]  # [seeds, layers]
+    return np.asarray(stds)[:, :-1], float(x.std())
 
 
 def _data_for(mnist: str | None):
     """MNIST from ``mnist`` or $JINIT_MNIST if present, else the bundled 8x8 digits."""
-    try:
-        return data_lib.mnist(mnist), "MNIST"
-    except FileNotFoundError:
-        if mnist:
-            raise
-        return data_lib.digits(), "8x8 digits (no MNIST found)"
+    setup = Setup.load(mnist, data_lib.mnist)
+    return setup.data, "MNIST" if setup.on_mnist else "8x8 digits (no MNIST found)"
 
 
 # --------------------------------------------------------------------------- deep-relu
@@ -161,15 +149,10 @@ def _deep_relu(
               "xavier stalls", float(np.nanmean(acc[1]) - np.nanmean(acc[0])), above=0.2,
               kind="published", source=HE_FIG3)
     )  # fmt: skip
-    return Report(
-        "deep-relu",
-        sweep_mode(seeds),
-        f"Xavier vs He in deep ReLU nets (width {width}, depths {', '.join(map(str, depths))})",
-        RELU_SOURCE,
-        checks=checks,
-        result=r,
+    title = f"Xavier vs He in deep ReLU nets (width {width}, depths {', '.join(map(str, depths))})"
+    return sweep_report(
+        "deep-relu", seeds, title, RELU_SOURCE, checks=checks, result=r, profiles=profiles,
         tables=[Table(RELU_TABLE, header, rows)],
-        profiles=profiles,
         notes=[
             f"Training: the depth-{deepest} net on {data_name}, SGD with momentum 0.9, "
             f"lr {lr}, batch {batch_size}, {steps} steps; the paper trains on ImageNet.",
@@ -296,15 +279,10 @@ def _deep_linear(
     rows = [[d, *table[d]] for d in depths]
     title = f"median steps until the loss falls to {target:g} of its initial value (never: not "
     title += "within the run)"
-    return Report(
-        "deep-linear",
-        sweep_mode(seeds),
-        f"Deep linear nets (width {width}): learning time vs depth",
-        LINEAR_SOURCE,
-        checks=checks,
-        results=results,
+    return sweep_report(
+        "deep-linear", seeds, f"Deep linear nets (width {width}): learning time vs depth",
+        LINEAR_SOURCE, checks=checks, results=results, notes=notes,
         tables=[Table(title, ["depth", "orthogonal", "gaussian"], rows)],
-        notes=notes,
     )
 
 

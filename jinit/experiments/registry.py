@@ -17,7 +17,8 @@ from typing import Any
 from jinit.report import Report
 
 #: The modules whose import registers the experiments.
-MODULES = ("coursera", "deep", "ng", "nielsen", "saturation")
+MODULES = ("coursera", "deep", "ng", "nielsen", "saturation", "research_lsuv", "research_mup",
+           "research_residual", "research_zero")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -23,10 +23,10 @@ from jinit import data as data_lib
 from jinit import laws
 from jinit.diagnostics import layer_stats, probe_seeds
 from jinit.engine import sweep
-from jinit.experiments.nielsen import mnist_directory
+from jinit.experiments._mnist import Setup
 from jinit.experiments.registry import Experiment, checkpointing, register
 from jinit.models import MLP
-from jinit.report import Check, LayerProfile, Report, Table, sweep_mode
+from jinit.report import Check, LayerProfile, Report, Table, sweep_report
 from jinit.results import SweepResult
 
 SOURCE = (
@@ -64,15 +64,10 @@ def _tracker(model: MLP, x_probe: jax.Array) -> Callable:
 
 
 def _load(mnist: str | None) -> tuple[data_lib.Dataset, str]:
-    directory, origin = mnist_directory(mnist)
-    if directory is not None:
-        try:
-            return data_lib.mnist(directory), origin
-        except FileNotFoundError as err:
-            if mnist is not None:
-                raise
-            origin = f"no MNIST: {str(err).splitlines()[0]}"
-    return data_lib.digits(), f"{origin}; fell back to the 8x8 digits shipped with jinit"
+    setup = Setup.load(mnist, data_lib.mnist)
+    if setup.on_mnist:
+        return setup.data, setup.origin
+    return setup.data, f"{setup.origin}; fell back to the 8x8 digits shipped with jinit"
 
 
 # --------------------------------------------------------------------------- the checks
@@ -206,15 +201,10 @@ def _saturation(
     ]
     profiles = [LayerProfile(f"tanh {name}", depth, stat, v)
                 for name, d in at_init.items() for stat, v in d.items()]  # fmt: skip
-    return Report(
-        "saturation",
-        sweep_mode(seeds),
-        f"Saturation in {depth}-hidden-layer sigmoid and tanh nets: standard vs normalized init",
-        SOURCE,
-        checks=checks,
-        results={"sigmoid": sig, "tanh": tanh},
-        tables=_tables(sig, tanh),
-        profiles=profiles,
+    title = f"Saturation in {depth}-hidden-layer sigmoid and tanh nets: standard vs normalized init"
+    return sweep_report(
+        "saturation", seeds, title, SOURCE, checks=checks, profiles=profiles,
+        results={"sigmoid": sig, "tanh": tanh}, tables=_tables(sig, tanh),
         notes=[
             f"Data: {origin} (the paper uses Shapeset-3x2 and MNIST among others); {depth} "
             f"hidden layers of {width} units (the paper: 1000); SGD lr {lr} (the paper picks "

@@ -10,9 +10,10 @@ from typing import Any
 
 import jax.numpy as jnp
 
-from jinit.frameworks.base import Model, Tap, selector, vmapped_apply
+from jinit.frameworks.base import Model, Tap, is_rules, selector, vmapped_apply
 from jinit.laws import zeros
 from jinit.models import MLP, ConvNet
+from jinit.trees import reinit
 
 
 def tap_jinit(model: MLP | ConvNet | Callable) -> Tap:
@@ -54,6 +55,8 @@ def from_jinit(model: Any) -> Model:
     """
 
     def init(key, weight_init, bias_init=zeros, dtype=jnp.float32):
+        if is_rules(weight_init):  # reinit rules: each leaf drawn with path_key(key, path)
+            return reinit(key, model.init(key, zeros, zeros, dtype), weight_init)
         return model.init(key, weight_init, bias_init, dtype)
 
     tap = tap_jinit(model if isinstance(model, MLP | ConvNet) else model.apply)
@@ -106,6 +109,8 @@ def from_pair(pair: tuple[Callable, Callable]) -> Model:
     init_fn, apply_fn = pair
 
     def init(key, weight_init, bias_init=zeros, dtype=jnp.float32):
+        if is_rules(weight_init):
+            return reinit(key, init_fn(key, zeros, zeros), weight_init)
         return init_fn(key, weight_init, bias_init)
 
     return Model(

@@ -11,6 +11,13 @@ import jax.numpy as jnp
 from jinit.frameworks import base, detection
 
 
+def _as_variables(params: Any) -> tuple[Any, tuple[str, ...]]:
+    """Flax variables for ``params`` (bare params or a variables dict) and the path prefix
+    of the parameters inside them."""
+    wrapped = not (isinstance(params, Mapping) and "params" in params)
+    return ({"params": params}, ()) if wrapped else (params, ("params",))
+
+
 def tap_flax(module: Any, **apply_kwargs: Any) -> base.Tap:
     """A tap for a Flax linen module; params are its variables ``{"params": ...}`` or the
     ``params`` collection alone (the template of :func:`from_flax`).
@@ -25,9 +32,7 @@ def tap_flax(module: Any, **apply_kwargs: Any) -> base.Tap:
     kinds = (nn.Dense, nn.DenseGeneral, nn.Conv, nn.ConvTranspose)
 
     def forward(params, x, perturbations):
-        wrapped = not (isinstance(params, Mapping) and "params" in params)
-        variables = {"params": params} if wrapped else params
-        prefix = () if wrapped else ("params",)
+        variables, prefix = _as_variables(params)
         calls, info = [], []
 
         def interceptor(next_fun, args, kwargs, context):
@@ -183,9 +188,7 @@ def tap_flax_blocks(module: Any, **apply_kwargs: Any) -> base.Tap:
     import flax.linen as nn
 
     def forward(params, x, perturbations):
-        wrapped = not (isinstance(params, Mapping) and "params" in params)
-        variables = {"params": params} if wrapped else params
-        prefix = () if wrapped else ("params",)
+        variables, prefix = _as_variables(params)
         layers, info = [], []
 
         def interceptor(next_fun, args, kwargs, context):

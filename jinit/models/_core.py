@@ -72,8 +72,69 @@ def _init_layers(
     return params
 
 
+class _LayerList:
+    """What :class:`MLP` and :class:`ConvNet` share: parameters drawn per kernel shape of
+    ``shapes()`` and a forward pass that runs ``_pre_activation`` layer by layer."""
+
+    activation: str | Callable
+    output: str
+
+    def shapes(self) -> list[tuple[int, ...]]:  # pragma: no cover - defined by each model
+        raise NotImplementedError
+
+    def _inputs(self, x: jax.Array) -> jax.Array:  # pragma: no cover - defined by each model
+        raise NotImplementedError
+
+    def _pre_activation(self, i: int, n: int, h: jax.Array, layer: dict) -> jax.Array:
+        raise NotImplementedError  # pragma: no cover - defined by each model
+
+    def init(
+        self,
+        key: jax.Array,
+        weight_init: Initializer,
+        bias_init: Initializer = zeros,
+        dtype: Any = jnp.float32,
+    ) -> Params:
+        """Parameters: one ``{"kernel": shape, "bias": (out,)}`` dict per kernel shape of
+        :meth:`shapes` (MLP: ``(in, out)``; ConvNet: HWIO conv kernels, then the dense layer)."""
+        return _init_layers(self.shapes(), key, weight_init, bias_init, dtype)
+
+    def apply(
+        self,
+        params: Params,
+        x: jax.Array,
+        *,
+        capture: bool = False,
+        perturbations: Sequence[jax.Array] | None = None,
+    ):
+        """Logits for inputs ``x`` (MLP: ``(batch, widths[0])``, other shapes are flattened;
+        ConvNet: images, flat inputs are reshaped).
+
+        With ``capture=True`` returns ``(logits, [{"z": pre-activation, "h": activation}, ...])``,
+        one entry per layer (the last layer's ``h`` is its logits). ``perturbations`` (one array
+        per layer, shaped like ``z``) are added to the pre-activations.
+        """
+        act = activation_fn(self.activation)
+        h = self._inputs(x)
+        layers = []
+        n = len(params)
+        for i, layer in enumerate(params):
+            z = self._pre_activation(i, n, h, layer)
+            if perturbations is not None:
+                z = z + perturbations[i]
+            h = act(z) if i < n - 1 else z
+            if capture:
+                layers.append({"z": z, "h": h})
+        return (h, layers) if capture else h
+
+    def predict(self, params: Params, x: jax.Array) -> jax.Array:
+        """Probabilities (sigmoid/softmax) or values (linear)."""
+        return output_transform(self.output)(self.apply(params, x))
+
+
+
 @dataclasses.dataclass(frozen=True)
-class MLP:
+class MLP(_LayerList):
     """Fully connected net ``widths[0] -> ... -> widths[-1]``.
 
     Hidden layers use ``activation`` (a name or callable); the last layer's nonlinearity
@@ -118,40 +179,11 @@ class MLP:
         """Kernel shapes ``(in, out)`` per layer."""
         return list(zip(self.widths[:-1], self.widths[1:], strict=True))
 
-    def init(
-        self,
-        key: jax.Array,
-        weight_init: Initializer,
-        bias_init: Initializer = zeros,
-        dtype: Any = jnp.float32,
-    ) -> Params:
-        """Parameters: one ``{"kernel": (in, out), "bias": (out,)}`` dict per layer."""
-        return _init_layers(self.shapes(), key, weight_init, bias_init, dtype)
+    def _inputs(self, x: jax.Array) -> jax.Array:
+        return x.reshape(x.shape[0], -1)
 
-    def apply(
-        self,
-        params: Params,
-        x: jax.Array,
-        *,
-        capture: bool = False,
-        perturbations: Sequence[jax.Array] | None = None,
-    ):
-        """Logits for inputs ``x`` of shape ``(batch, widths[0])`` (other shapes are flattened).
-
-        With ``capture=True`` returns ``(logits, [{"z": pre-activation, "h": activation}, ...])``,
-        one entry per layer (the last layer's ``h`` is its logits).
-        """
-        act = activation_fn(self.activation)
-        h = x.reshape(x.shape[0], -1)
-        layers = []
-        for i, layer in enumerate(params):
-            z = h @ layer["kernel"] + layer["bias"]
-            if perturbations is not None:
-                z = z + perturbations[i]
-            h = act(z) if i < len(params) - 1 else z
-            if capture:
-                layers.append({"z": z, "h": h})
-        return (h, layers) if capture else h
+    def _pre_activation(self, i: int, n: int, h: jax.Array, layer: dict) -> jax.Array:
+        return h @ layer["kernel"] + layer["bias"]
 
     def apply_runs(self, params: Params, x: jax.Array, shared: bool = True) -> jax.Array:
         """Logits ``[runs, batch, out]`` of many runs at once: ``params`` stacked on a leading
@@ -172,10 +204,6 @@ class MLP:
             h = jnp.einsum("rib,rio->rob", act(h), layer["kernel"]) + layer["bias"][:, :, None]
         return jnp.swapaxes(h, 1, 2)
 
-    def predict(self, params: Params, x: jax.Array) -> jax.Array:
-        """Probabilities (sigmoid/softmax) or values (linear)."""
-        return output_transform(self.output)(self.apply(params, x))
-
 
 def output_transform(output: str) -> Callable[[jax.Array], jax.Array]:
     """The output nonlinearity for ``"sigmoid"``, ``"softmax"`` or ``"linear"``."""
@@ -184,7 +212,7 @@ def output_transform(output: str) -> Callable[[jax.Array], jax.Array]:
 
 
 @dataclasses.dataclass(frozen=True)
-class ConvNet:
+class ConvNet(_LayerList):
     """A small conv net for images ``(batch, H, W, C)`` (flat inputs are reshaped).
 
     ``len(channels)`` 3x3 convolutions with stride 2 and ``activation``, then global average
@@ -233,44 +261,13 @@ class ConvNet:
         convs = [(k, k, c_in, c_out) for c_in, c_out in zip(ins, self.channels, strict=True)]
         return [*convs, (self.channels[-1], self.n_classes)]
 
-    def init(
-        self,
-        key: jax.Array,
-        weight_init: Initializer,
-        bias_init: Initializer = zeros,
-        dtype: Any = jnp.float32,
-    ) -> Params:
-        """Parameters: HWIO conv kernels with ``(out,)`` biases, then the dense layer."""
-        return _init_layers(self.shapes(), key, weight_init, bias_init, dtype)
+    def _inputs(self, x: jax.Array) -> jax.Array:
+        return x.reshape(x.shape[0], *self.image_shape)
 
-    def apply(
-        self,
-        params: Params,
-        x: jax.Array,
-        *,
-        capture: bool = False,
-        perturbations: Sequence[jax.Array] | None = None,
-    ):
-        """Logits for images ``x``; ``capture`` and ``perturbations`` as for :meth:`MLP.apply`."""
-        act = activation_fn(self.activation)
-        h = x.reshape(x.shape[0], *self.image_shape)
-        layers = []
-        n = len(params)
-        for i, layer in enumerate(params):
-            if i < n - 1:
-                z = conv2d(h, layer["kernel"], (2, 2), "SAME") + layer["bias"]
-            else:
-                h = h.mean(axis=(1, 2))
-                z = h @ layer["kernel"] + layer["bias"]
-            if perturbations is not None:
-                z = z + perturbations[i]
-            h = act(z) if i < n - 1 else z
-            if capture:
-                layers.append({"z": z, "h": h})
-        return (h, layers) if capture else h
-
-    def predict(self, params: Params, x: jax.Array) -> jax.Array:
-        return output_transform(self.output)(self.apply(params, x))
+    def _pre_activation(self, i: int, n: int, h: jax.Array, layer: dict) -> jax.Array:
+        if i < n - 1:
+            return conv2d(h, layer["kernel"], (2, 2), "SAME") + layer["bias"]
+        return h.mean(axis=(1, 2)) @ layer["kernel"] + layer["bias"]
 
 
 def count_flops(model: MLP | ConvNet, batch: int) -> float:

@@ -1,0 +1,80 @@
+"""The research experiments register, and their checks fail on a wrong measurement."""
+
+import numpy as np
+import pytest
+
+from jinit import experiments, stats
+from jinit.experiments import research_lsuv, research_mup
+
+
+def test_research_experiments_are_registered():
+    names = {"lsuv", "mup-coordcheck", "residual-no-norm", "zero-init"}
+    assert names <= set(experiments.available())
+
+
+def test_lsuv_checks_fail_when_variance_is_off_or_orthogonal_trains_as_well():
+    good = research_lsuv.lsuv_checks(np.ones((3, 31)), stats.compare(
+        np.array([0.9, 0.92, 0.91]), np.array([0.08, 0.07, 0.08]), method="t"), 0.1)  # fmt: skip
+    assert [c.passed for c in good] == [True, True]
+    bad = research_lsuv.lsuv_checks(np.full((3, 31), 1.5), stats.compare(
+        np.array([0.9, 0.92, 0.91]), np.array([0.89, 0.9, 0.92]), method="t"), 0.1)  # fmt: skip
+    assert [c.passed for c in bad] == [False, False]
+
+
+def test_mup_slope_and_checks_fail_when_mup_logits_grow_like_sp():
+    widths = [64, 128, 256, 512]
+    grows = np.array([[1.0, 2.0, 4.0, 8.0], [1.1, 2.1, 4.2, 8.1]])
+    flat = np.array([[1.0, 1.0, 1.01, 0.99], [1.0, 1.02, 1.0, 1.0]])
+    assert research_mup.slope(widths, grows) == pytest.approx([1.0, 0.97], abs=0.05)
+    ok = research_mup.mup_checks(
+        research_mup.slope(widths, grows), research_mup.slope(widths, flat)
+    )
+    assert [c.passed for c in ok] == [True, True]
+    wrong = research_mup.mup_checks(research_mup.slope(widths, flat),
+                                    research_mup.slope(widths, grows))  # fmt: skip
+    assert [c.passed for c in wrong] == [False, False]
+
+
+@pytest.mark.slow
+def test_lsuv_experiment_runs_and_passes():
+    report = experiments.run("lsuv", seeds=2, steps=400)
+    assert report.passed, report.checks_table()
+
+
+@pytest.mark.slow
+def test_mup_coordcheck_runs_and_passes():
+    report = experiments.run("mup-coordcheck", seeds=2, widths=(64, 256, 1024))
+    assert report.passed, report.checks_table()
+
+
+def test_residual_checks_fail_when_he_does_not_explode_or_fixup_lags_layer_norm():
+    from jinit.experiments import research_residual as rr
+
+    accs = np.array([0.97, 0.98]), np.array([0.1, 0.1]), np.array([0.98, 0.98])
+    ok = rr.residual_checks([1e6, 1e7], [1.0, 1.0], *accs)
+    assert [c.passed for c in ok] == [True, True, True, True]
+    bad = rr.residual_checks([3.0, 4.0], [1.5, 1.0], np.array([0.5, 0.6]), np.array([0.9, 0.9]),
+                             np.array([0.98, 0.98]))  # fmt: skip
+    assert [c.passed for c in bad] == [False, False, False, False]
+    diverged = rr.residual_checks([1e6, 1e7], [1.0, 1.0], accs[0], np.array([np.nan, 0.1]), accs[2])
+    assert diverged[2].passed  # a diverged run (nan accuracy) counts as failing, not as unknown
+
+
+@pytest.mark.slow
+def test_residual_no_norm_runs_and_passes():
+    report = experiments.run("residual-no-norm", seeds=2, depth=30, steps=200)
+    assert report.passed, report.checks_table()
+
+
+def test_zero_checks_fail_on_seed_dependent_init_or_worse_accuracy():
+    from jinit.experiments import research_zero as rz
+
+    he = np.array([0.97, 0.98, 0.975])
+    assert [c.passed for c in rz.zero_checks(0.0, he + 0.001, he)] == [True, True]
+    assert [c.passed for c in rz.zero_checks(0.1, he - 0.2, he)] == [False, False]
+
+
+@pytest.mark.slow
+def test_zero_init_runs_and_passes():
+    report = experiments.run("zero-init", seeds=2, steps=200)
+    assert report.passed, report.checks_table()
