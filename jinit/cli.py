@@ -402,6 +402,7 @@ def _tuned_report(result, title: str, spec: str, args: argparse.Namespace, val: 
         f"learning rates tuned per init on a validation split of {val:.0%} of the training "
         "set (stratified, seed 0); the test split was not used for any choice."
     )
+    report.grids["learning_rate"] = result
     return report
 
 

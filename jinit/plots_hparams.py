@@ -90,3 +90,20 @@ def plot_performance_profile(result: SweepResult, path: str, metric: str = "test
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     return str(path)
+
+
+def hparam_figures(report, out_dir) -> dict:
+    """Learning-rate sensitivity of each grid in ``report.grids`` and the performance profile
+    of the (tuned) ``report.result``, when the report has grids."""
+    import os
+
+    figures = {}
+    for name, grid in report.grids.items():
+        key = f"sensitivity_{name}" if name else "sensitivity"
+        path = os.path.join(out_dir, f"{key}.png")
+        figures[key] = plot_sensitivity(grid, path, "val_loss")
+    if report.grids and report.result is not None:
+        metric = "test_acc" if "test_acc" in report.result.metrics else "test_loss"
+        path = os.path.join(out_dir, "performance_profile.png")
+        figures["performance_profile"] = plot_performance_profile(report.result, path, metric)
+    return figures

@@ -211,6 +211,8 @@ class Report:
     tables: list[Table] = dataclasses.field(default_factory=list)
     profiles: list[LayerProfile] = dataclasses.field(default_factory=list)
     results: dict[str, SweepResult] = dataclasses.field(default_factory=dict)
+    grids: dict[str, SweepResult] = dataclasses.field(default_factory=dict)
+    """Results with a hyperparameter axis (before tuning): plotted, not written to JSON."""
     figures: dict[str, str] = dataclasses.field(default_factory=dict)
 
     @property
@@ -293,6 +295,10 @@ class Report:
                 from jinit import plots as plots_lib
 
                 self.figures.update(plots_lib.plot_report(self, out_dir))
+                if self.grids:
+                    from jinit import plots_hparams
+
+                    self.figures.update(plots_hparams.hparam_figures(self, out_dir))
             except ImportError as err:
                 self.notes.append(f"no plots: {err}")
         path = os.path.join(out_dir, "results.json")

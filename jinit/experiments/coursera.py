@@ -236,6 +236,7 @@ def _coursera_tuned(
                f"{steps} full-batch steps; the test split was used for no choice."],
     )  # fmt: skip
     report.tables.append(Table(*tuned.comparison_rows("test_acc")))
+    report.grids["learning_rate"] = r
     return report
 
 
