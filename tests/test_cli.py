@@ -299,3 +299,23 @@ def test_compare_out_resumes_and_refuses_another_sweeps_checkpoint(tmp_path, cap
     assert main([*args[:-3], "40", "--out", out]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "different sweep" in err[0], err
+
+
+CONSOLE = os.path.join(os.path.dirname(sys.executable), "jinit")
+
+
+@pytest.mark.skipif(not os.path.exists(CONSOLE), reason="no installed jinit console script")
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["compare", "--seeds", "0"], "--seeds"),
+        (["compare", "--model", "mlp:3,8,1", "--data", "circles", "--steps", "1"], "mlp:3,8,1"),
+        (["compare", "--inits", "he_normal,he_normal", "--steps", "1"], "he_normal"),
+    ],
+)
+def test_installed_console_script_gives_one_line_rc_2(args, fragment):
+    """The same errors through the installed ``jinit`` command, as a user types it."""
+    proc = subprocess.run(
+        [CONSOLE, *args], capture_output=True, text=True, timeout=300, env=_env(), check=False
+    )
+    assert_usage_error(proc, fragment)
