@@ -47,6 +47,12 @@ def _pattern(pattern: Any) -> str:
         getattr(pattern, "__qualname__", repr(pattern)))  # fmt: skip
 
 
+def stack_seeds(trees: Any) -> Any:
+    """Per-seed parameter trees stacked on a leading seed axis: the explicit-parameters form
+    of an ``inits`` entry (``{name: stack_seeds([params_seed0, params_seed1, ...])}``)."""
+    return jax.tree_util.tree_map(lambda *leaves: jnp.stack(leaves), *trees)
+
+
 def _has_arrays(tree: Any) -> bool:
     return any(hasattr(x, "shape") for x in jax.tree_util.tree_leaves(tree))
 

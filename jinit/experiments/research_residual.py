@@ -4,7 +4,6 @@ as the same net with layer norm."""
 
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
@@ -12,6 +11,7 @@ import optax
 from jinit import data as data_lib
 from jinit import laws, stats
 from jinit.engine import sweep
+from jinit.engine.inits import stack_seeds
 from jinit.experiments.registry import Experiment, checkpointing, register
 from jinit.keys import run_key
 from jinit.models import ResidualMLP
@@ -76,7 +76,7 @@ def _residual_no_norm(
     fixup_growth = [stream_growth(net, p, x) for p in fixed]
     common = dict(optimizer=optax.sgd(lr, momentum=0.9), steps=steps, seeds=seed_list,
                   batch_size=batch_size, eval_every=max(1, steps // 3))  # fmt: skip
-    stacked = jax.tree.map(lambda *a: jnp.stack(a), *fixed)
+    stacked = stack_seeds(fixed)
     r = sweep(net, {"he": laws.he_normal, "fixup": stacked}, data, **common,
               **checkpointing(checkpoint_dir, "residual-no-norm"))  # fmt: skip
     r_norm = sweep(normed, {"he+layernorm": laws.he_normal}, data, **common,

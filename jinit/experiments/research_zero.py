@@ -12,6 +12,7 @@ import optax
 from jinit import data as data_lib
 from jinit import laws, stats
 from jinit.engine import sweep
+from jinit.engine.inits import stack_seeds
 from jinit.experiments.registry import Experiment, checkpointing, register
 from jinit.keys import run_key
 from jinit.models import ResidualMLP
@@ -57,7 +58,7 @@ def _zero_init(
     seed_list = list(range(seeds))
     draws = [reinit(run_key(s, "zero"), net.init(run_key(s, "zero"), laws.zeros), ZERO_RULES)
              for s in seed_list]  # fmt: skip
-    stacked = jax.tree.map(lambda *a: jnp.stack(a), *draws)
+    stacked = stack_seeds(draws)
     spread = max(float(jnp.std(leaf, axis=0).max()) for leaf in jax.tree.leaves(stacked))
     r = sweep(net, {"he": laws.he_normal, "zero": stacked}, data,
               optimizer=optax.sgd(lr, momentum=0.9), steps=steps, seeds=seed_list,

@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jinit.engine.inits import stack_seeds
 from jinit.keys import run_key
 from jinit.laws import orthogonal, zeros
 
@@ -138,7 +139,7 @@ def lsuv_runs(
     # drawn eagerly, one run at a time: jit-compiling a deep net's QR draws costs far more
     # (13 s for a 31-layer MLP on 2 CPU cores) than running them (0.08 s)
     draws = [model.init(k, weight_init, bias_init, dtype) for k in keys]
-    params = jax.tree.map(lambda *a: jnp.stack(a), *draws)
+    params = stack_seeds(draws)
     params, variances = _rescale(model, params, x, tol, max_iters, layers)
     _raise_unconverged(np.asarray(variances), layers, tol, max_iters)
     return params if _stacked else jax.tree.map(lambda a: a[0], params)
