@@ -35,7 +35,7 @@ def test_every_registered_experiment_states_its_shared_options():
 
 
 def test_bad_options_are_one_line_errors_naming_the_option():
-    with pytest.raises(ValueError, match="unknown option 'stpes'. Did you mean 'steps'"):
+    with pytest.raises(ValueError, match=r"unknown option 'stpes'\. Did you mean 'steps'"):
         _toy(stpes=3)
     with pytest.raises(ValueError, match="steps must be an int >= 0"):
         _toy(steps=-1)

@@ -21,7 +21,7 @@ import inspect
 import math
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import jax
@@ -31,6 +31,7 @@ import optax
 
 from jinit.data import Dataset
 from jinit.engine import checkpoint, plan
+from jinit.engine.compiles import CompileCount
 from jinit.engine.config import SweepConfig
 from jinit.engine.inits import initial_params
 from jinit.engine.order import data_order
@@ -295,16 +296,17 @@ def sweep(
       keep_params: keep final ``.params``, ``.model_state``. progress: a bar (terminal, Jupyter).
 
     Returns:
-      A :class:`jinit.results.SweepResult` (metrics ``[n_inits, n_seeds, n_evals]``); Ctrl-C
-      raises :class:`SweepInterrupted`, whose ``.partial`` holds the evaluations done.
+      A :class:`jinit.results.SweepResult` (metrics ``[n_inits, n_seeds, n_evals]``;
+      ``timing["compiles"]``: compilations of the training program, 1 per sweep, counted with
+      ``jax.monitoring``). Ctrl-C raises :class:`SweepInterrupted` (``.partial``: evals done).
 
     Example:
         >>> import optax, jinit
         >>> r = jinit.sweep(jinit.models.MLP([2, 8, 1]), {"he": jinit.he_normal},
         ...                 jinit.data.circles(n_train=64, n_test=32), optimizer=optax.sgd(0.1),
         ...                 steps=20, seeds=3, eval_every=10)
-        >>> r.metrics["train_loss"].shape
-        (1, 3, 3)
+        >>> r.metrics["train_loss"].shape, r.timing["compiles"]
+        ((1, 3, 3), 1)
     """
     t_start = time.perf_counter()
     config = SweepConfig.build(
@@ -315,17 +317,35 @@ def sweep(
     out_dir = None if out_dir is None else _check_out_dir(out_dir)
     if len(groups := plan.sweep_groups(config, max_memory)) > 1:
         return _in_groups(groups, config, locals())
-    with contextlib.nullcontext() if out_dir is None else checkpoint.locked(out_dir):
+    with _running(out_dir) as compiles:
         compiled = _Compiled(config)
         store, state, evals = _start(config, compiled, out_dir, bool(resume))
         t_run = time.perf_counter()
         state, interrupted = _train(config, compiled, store, state, evals, progress)
-    t_end = time.perf_counter()
-    timing = {"compile_s": compiled.compile_s, "run_s": t_end - t_run, "total_s": t_end - t_start}
+    timing = _timing(compiled, compiles, t_start, t_run)
     result = _result(config, compiled.layout, state, evals, keep_params, interrupted, timing)
     if interrupted:
         raise SweepInterrupted(result)
     return result
+
+
+def _timing(compiled: _Compiled, compiles: CompileCount, t_start: float, t_run: float) -> dict:
+    t_end = time.perf_counter()
+    return {
+        "compile_s": compiled.compile_s,
+        "run_s": t_end - t_run,
+        "total_s": t_end - t_start,
+        "compiles": compiles.n,
+    }
+
+
+@contextlib.contextmanager
+def _running(out_dir: str | None) -> Iterator[CompileCount]:
+    """While a sweep builds and trains: the lock of ``out_dir`` (if given) and the count of
+    compilations of its training program (``jit(chunk)``)."""
+    with contextlib.nullcontext() if out_dir is None else checkpoint.locked(out_dir):
+        with CompileCount("chunk") as count:
+            yield count
 
 
 def _in_groups(groups: list, config: SweepConfig, scope: dict) -> SweepResult:
