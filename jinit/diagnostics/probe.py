@@ -31,7 +31,8 @@ from jinit.diagnostics.stats import (
     std_or_nan,
 )
 from jinit.draw import as_keys, draw
-from jinit.frameworks.base import Layers, Model, Tap, is_rules
+from jinit.frameworks.base import Layers, Model, Tap, fingerprint, is_rules
+from jinit.frameworks.detection import detect
 from jinit.frameworks.dispatch import as_model, block_tap_for, tap_for
 from jinit.laws import zeros
 from jinit.models import MLP, ConvNet
@@ -49,14 +50,83 @@ def tap(model: Any) -> Tap:
     return tap_for(model)
 
 
-def tap_and_names(model: Any, params: Any, x: Array, stacked: bool, what: str):
+MODES = ("eval", "train")
+
+
+def _check_mode(mode: Any, what: str) -> str:
+    if mode not in MODES:
+        raise ValueError(
+            f"{what}: mode must be 'eval' (running averages, no dropout) or 'train' (batch "
+            f"statistics, dropout), got {mode!r}."
+        )
+    return mode
+
+
+def _mode_call(m: Model, mode: str) -> Callable:
+    """``call(params, x)``: ``m`` in evaluation mode with its initial state, or in training
+    mode (batch statistics; dropout from ``jax.random.key(0)``; the new state dropped)."""
+    state = m.init_state()
+    if mode == "eval":
+        return lambda p, x: m.apply_eval(p, state, x)
+    return lambda p, x: m.apply_train(p, state, x, jax.random.key(0))[0]
+
+
+def mode_taps(m: Model, mode: str) -> tuple[Tap, Tap | None]:
+    """``(layer tap, block tap or None)`` of a model with a train mode (state or dropout),
+    run in ``mode``: ``"eval"`` (running averages from the model's own init, no dropout) or
+    ``"train"`` (batch statistics, dropout masks from ``jax.random.key(0)``)."""
+    from jinit.frameworks import equinox, haiku, jinit_models, linen, nnx
+
+    key = (mode, fingerprint(m.state))
+    if m.kind == "linen":
+        call = _mode_call(m, mode)
+        return (linen.tap_flax(m.source, call=call, call_key=key),
+                linen.tap_flax_blocks(m.source, call=call, call_key=key))  # fmt: skip
+    if m.kind == "haiku":
+        call = _mode_call(m, mode)
+        return (haiku.tap_haiku(m.source, call=call, call_key=key),
+                haiku.tap_haiku_blocks(m.source, call=call, call_key=key))  # fmt: skip
+    if m.kind == "nnx":
+        return nnx.tap_nnx(m.source, mode=mode), None
+    if m.kind == "equinox":
+        return equinox.tap_equinox_blocks(m.source, m.state if m.stateful else None, mode), None
+    if m.kind == "jinit" and callable(getattr(m.source, "tap_forward", None)):
+        return jinit_models.tap_named(m.source, m.init_state() if mode == "eval" else None), None
+    if m.tap is None:
+        raise TypeError(f"probe: no layer tap for {m!r}; pass a jinit.diagnostics.Tap.")
+    return m.tap, None
+
+
+def _as_stateful(model: Any, params: Any, x: Array) -> tuple[Any, Any]:
+    """A framework model with a train mode as its :class:`Model` (a linen variables dict
+    split into params and state), so the probe runs it in a mode; others as given."""
+    if isinstance(model, Tap | Model) or detect(model) not in ("linen", "haiku", "nnx"):
+        return model, params
+    m = as_model(model, x[:1])
+    if not m.has_train_mode:
+        return model, params
+    if m.kind == "linen" and isinstance(params, Mapping) and "params" in params:
+        state = {k: v for k, v in params.items() if k != "params"}
+        m = dataclasses.replace(m, state=state or m.state)
+        params = params["params"]
+    return m, params
+
+
+def tap_and_names(
+    model: Any, params: Any, x: Array, stacked: bool, what: str, mode: str = "eval"
+):  # fmt: skip
     """``(tap, params, layer names)``. For linen and Haiku models whose top-level submodules
     include composite blocks or norms (a residual block is not a dense layer), the tap of
     those blocks (each block's output, e.g. the residual stream); otherwise the model's
-    dense/conv layer tap (activations as the next layer receives them)."""
-    tp = tap(model)
+    dense/conv layer tap (activations as the next layer receives them). A model with state
+    or dropout runs in ``mode`` (:func:`mode_taps`)."""
+    model, params = _as_stateful(model, params, x)
+    if isinstance(model, Model) and model.has_train_mode:
+        tp, blocks = mode_taps(model, mode)
+    else:
+        tp = tap(model)
+        blocks = block_tap_for(model) if not isinstance(model, Tap) else None
     params = default_params(tp, params, what)
-    blocks = block_tap_for(model) if not isinstance(model, Tap) else None
     try:
         names = layer_names(tp, params, x, stacked)
     except ValueError as err:
@@ -264,6 +334,7 @@ def probe(
     loss: str | Callable | None = None,
     activation: str | Callable | None = None,
     stacked: bool = False,
+    mode: str = "eval",
 ) -> ProbeResult:
     """Per-layer statistics of ``model`` with ``params`` on the batch ``x``.
 
@@ -280,6 +351,11 @@ def probe(
     ``stacked=True``: ``params`` carry a leading seed axis, and every statistic gets one.
     One jitted program, compiled once per model, shapes and options.
 
+    A model with BatchNorm or Dropout runs in ``mode``: ``"eval"`` (default: running
+    averages, here the model's initial ones, and no dropout) or ``"train"`` (the statistics
+    of the batch ``x``; dropout masks from ``jax.random.key(0)``); its norm layers' outputs
+    are read where the model's tap reads blocks (linen, Haiku, Equinox submodules).
+
     Example:
         >>> import jax, jinit
         >>> from jinit.diagnostics import probe
@@ -294,7 +370,8 @@ def probe(
         (2,)
     """
     x = jnp.asarray(x)
-    tp, params, names = tap_and_names(model, params, x, stacked, "probe")
+    mode = _check_mode(mode, "probe")
+    tp, params, names = tap_and_names(model, params, x, stacked, "probe", mode)
     loss_fn = _resolve_loss(tp, model, y, loss)
     act = activation_name(activation if activation is not None else tp.activation)
     out = _probe_jit(tp, params, x, y, loss=loss_fn, activation=act, stacked=stacked)
@@ -439,6 +516,7 @@ def probe_seeds(
     bias_init: Callable = zeros,
     name: str | None = None,
     dtype: Any = jnp.float32,
+    mode: str = "eval",
 ) -> ProbeResult:
     """:func:`probe` over many seeds at once, with the parameters :func:`jinit.sweep` starts
     from: seed ``s`` draws with ``jinit.keys.run_key(s, name)`` (``name`` defaults to
@@ -451,7 +529,8 @@ def probe_seeds(
     (as :func:`jinit.reinit` takes; pass ``name=``, the sweep's name for them), or a
     function ``key -> params``. ``seeds``: a count n (seeds ``0..n-1``), a list of distinct
     seeds in ``[0, 2**32 - 1]``, or an array of keys (used as given). Every statistic gets
-    a leading seed axis, and :meth:`ProbeResult.table` shows mean±std.
+    a leading seed axis, and :meth:`ProbeResult.table` shows mean±std. ``mode``: as for
+    :func:`probe` (a model with BatchNorm or Dropout: ``"eval"`` or ``"train"``).
 
     Example:
         >>> import jax, jinit
@@ -463,6 +542,7 @@ def probe_seeds(
         ((4, 3), (3,))
     """
     x = jnp.asarray(x)
+    _check_mode(mode, "probe_seeds")
     if name is None:
         if is_rules(init):
             raise ValueError(
@@ -472,4 +552,4 @@ def probe_seeds(
         name = name_of(init)
     keys = _run_keys(seeds, name)
     params, read = draw_params(model, init, x, keys, bias_init=bias_init, dtype=dtype)
-    return probe(read, params, x, y, loss=loss, activation=activation, stacked=True)
+    return probe(read, params, x, y, loss=loss, activation=activation, stacked=True, mode=mode)

@@ -10,6 +10,7 @@ steps (``n_active``) instead of compiling a second program.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -168,10 +169,13 @@ def make_evaluate(
     """``evaluate(params, model_state) -> {metric: [runs]}`` on every split (train, test,
     then val when ``data`` holds six arrays) (and ``tracked``); a model with a train mode is
     evaluated in evaluation mode (``apply_eval``: running averages, no dropout) with each
-    run's state."""
+    run's state. ``track(params)``, or ``track(params, model_state)`` for a callback taking
+    two arguments (:func:`track_takes_state`): the run's model state (batch statistics;
+    ``()`` for a model without state)."""
     splits = tuple(zip(("train", "test", "val"), data[0::2], data[1::2], strict=False))
     classification = jnp.issubdtype(data[1].dtype, jnp.integer)
     train_mode = model.has_train_mode
+    with_state = track is not None and track_takes_state(track)
 
     def evaluate_run(params, mstate):
         apply = (lambda p, x: model.apply_eval(p, mstate, x)) if train_mode else model.apply
@@ -184,12 +188,25 @@ def make_evaluate(
             for name, fn in extra_metrics.items():
                 out[f"{split}_{name}"] = fn(logits, y)
         if track is not None:
-            out["tracked"] = track(params)
+            out["tracked"] = track(params, mstate) if with_state else track(params)
         return out
 
     if formulation == "map":
         return lambda params, mstate: jax.lax.map(lambda a: evaluate_run(*a), (params, mstate))
     return jax.vmap(evaluate_run)
+
+
+def track_takes_state(track: Callable) -> bool:
+    """Whether a ``track`` callback reads the model state: it takes a second positional
+    argument (``track(params, state)``); ``track(params)`` keeps the one-argument call."""
+    try:
+        params = list(inspect.signature(track).parameters.values())
+    except (TypeError, ValueError):
+        return False
+    if any(p.kind == p.VAR_POSITIONAL for p in params):
+        return False
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(positional) >= 2 and positional[1].default is inspect.Parameter.empty
 
 
 def make_chunk(

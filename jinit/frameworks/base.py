@@ -168,7 +168,8 @@ class Model:
         :func:`jinit.reinit`: ``init(key, w, b, dtype)`` is ``reinit(key, template (cast
         to dtype), rules(w, b))``.
       tap: the :class:`Tap` the probe reads layers through, or ``None``.
-      source: the framework model this was built from (``None`` for jinit models).
+      source: the framework model this was built from (a jinit model itself; ``None``
+        for pairs).
       state: one run's initial non-trainable state (linen collections besides ``params``
         such as ``batch_stats``, NNX ``BatchStat`` variables, an ``eqx.nn.State``, Haiku
         state), as the framework built it; ``None`` for a model without state.

@@ -169,13 +169,12 @@ def from_equinox(
     def apply(p: Any, x: jax.Array) -> jax.Array:
         return jax.vmap(eqx.combine(p, static))(x)
 
-    walkable = isinstance(model, eqx.nn.MLP | eqx.nn.Sequential)
-    tap = (
-        tap_equinox(model) if walkable else tap_equinox_blocks(model) if _children(model) else None
-    )
+    walkable = isinstance(model, eqx.nn.MLP | eqx.nn.Sequential) and mode is None
+    blocks = tap_equinox_blocks(model, state, "eval") if _children(model) else None
     return base.adapter(
         "equinox", model, params, rules_fn, None if mode else apply,
-        output=output, user_rules=user_rules, tap=None if mode else tap, mode=mode,
+        output=output, user_rules=user_rules, tap=tap_equinox(model) if walkable else blocks,
+        mode=mode,
     )  # fmt: skip
 
 
@@ -298,12 +297,18 @@ def _children(model: Any) -> list[tuple[str, Any]]:
     return out
 
 
-def tap_equinox_blocks(model: Any) -> base.Tap:
+def tap_equinox_blocks(model: Any, state: Any = None, mode: str | None = None) -> base.Tap:
     """A tap for any Equinox module acting on one example: the output of each direct
     submodule (a field, or an item of a list field: residual blocks, norms, linear layers),
     in call order, is one layer with ``z = h`` = that output, read by tracing the call with
     each submodule wrapped in a recorder (vmapped over the batch). ``w_std`` is a
-    ``Linear``/``Conv`` block's own weight's."""
+    ``Linear``/``Conv`` block's own weight's.
+
+    A model with state or dropout (see :func:`from_equinox`) is called as
+    ``model(x, state, *, key)`` with ``mode`` ``"eval"`` (``eqx.nn.inference_mode``:
+    running averages, no dropout; the default) or ``"train"`` (batch statistics over the
+    batch axis, dropout keys split from ``jax.random.key(0)``; the new state is dropped);
+    a submodule returning ``(output, state)`` (``BatchNorm``) is read at its output."""
     import equinox as eqx
 
     params, static = eqx.partition(model, eqx.is_inexact_array)
@@ -313,6 +318,7 @@ def tap_equinox_blocks(model: Any) -> base.Tap:
             f"probe: the Equinox module {type(model).__name__} has no submodules to read; "
             "write a jinit.diagnostics.Tap for it."
         )
+    call = _block_call(model, state, mode)
 
     class _Record(eqx.Module):
         inner: Any
@@ -320,13 +326,16 @@ def tap_equinox_blocks(model: Any) -> base.Tap:
         record: Any = eqx.field(static=True)
 
         def __call__(self, *args, **kwargs):
-            return self.record(self.name, self.inner(*args, **kwargs))
+            out = self.inner(*args, **kwargs)
+            if isinstance(out, tuple):  # (output, state) of a stateful layer
+                return (self.record(self.name, out[0]), *out[1:])
+            return self.record(self.name, out)
 
     def forward(params, x, perturbations):
         m = eqx.combine(params, static)
         names: list[str] = []
 
-        def one(xi, pert):
+        def one(xi, pert, ki):
             outs = []
 
             def record(name, out):
@@ -341,9 +350,10 @@ def tap_equinox_blocks(model: Any) -> base.Tap:
                 m,
                 [_Record(get(m), name, record) for name, get in children],
             )
-            return wrapped(xi), outs
+            return call(wrapped, xi, ki), outs
 
-        out, outs = jax.vmap(one)(x, perturbations)
+        keys = jax.random.split(jax.random.key(0), x.shape[0])
+        out, outs = jax.vmap(one, axis_name=_axis_name(model, "probe"))(x, perturbations, keys)
         order = names[: len(outs)]
         layers = [{"z": z, "h": z} for z in outs]
         kinds = dict(children)
@@ -353,7 +363,38 @@ def tap_equinox_blocks(model: Any) -> base.Tap:
             info.append((name, _weight_selector(name) if own else None))
         return out, layers, info
 
-    return base.Tap(forward, key=("equinox-blocks", base.fingerprint(static)), params=params)
+    key = ("equinox-blocks", base.fingerprint(static), base.fingerprint(state), mode)
+    return base.Tap(forward, key=key, params=params)
+
+
+def _block_call(model: Any, state: Any, mode: str | None) -> Any:
+    """``call(module, x, key) -> output`` of one example: ``module(x)``, or for a model with
+    state or dropout the evaluation (``mode`` ``"eval"``/``None``) or training call."""
+    import inspect
+
+    import equinox as eqx
+
+    stateful = bool(_layers(model, eqx.nn.StateIndex))
+    takes = inspect.signature(model.__call__).parameters
+    if not stateful and "key" not in takes:
+        return lambda m, xi, ki: m(xi)
+    train = mode == "train"
+
+    def call(m, xi, ki):
+        m = m if train else eqx.nn.inference_mode(m)
+        # a fresh State object per call: Equinox marks a State stale once a layer sets it
+        state_now = jax.tree_util.tree_unflatten(*_flat(state))
+        kw = {"inference": not train} if "inference" in takes else {}
+        if "key" in takes:
+            kw["key"] = ki if train else None
+        return m(xi, state_now, **kw)[0] if stateful else m(xi, **kw)
+
+    return call
+
+
+def _flat(tree: Any) -> tuple[Any, list]:
+    leaves, treedef = jax.tree_util.tree_flatten(tree)
+    return treedef, leaves
 
 
 def _weight_selector(name: str) -> Any:

@@ -91,17 +91,19 @@ def _build(transformed: Any, example_x: Any, flag: str | None) -> tuple[Any, Any
     return params, None, base.TrainMode(state, apply_train, apply_eval, stochastic)
 
 
-def tap_haiku(transformed: Any) -> base.Tap:
+def tap_haiku(transformed: Any, call: Any = None, call_key: Any = None) -> base.Tap:
     """A tap for a Haiku model; params are its params dict.
 
     Every call of an ``hk.Linear`` or ``hk.ConvND`` is intercepted (``hk.intercept_methods``):
     its output is the layer's z (plus the perturbation) and its activation h the next such
-    layer's input, as for linen.
+    layer's input, as for linen. ``call(params, x)``, when given, runs instead of the
+    model's stateless apply (the probe's evaluation or training mode of a model with state),
+    ``call_key`` identifying it.
     """
     import haiku as hk
 
     kinds = (hk.Linear, hk.ConvND)
-    apply = _apply_fn(transformed)
+    apply = call or _apply_fn(transformed)
 
     def forward(params, x, perturbations):
         calls, info = [], []
@@ -119,7 +121,7 @@ def tap_haiku(transformed: Any) -> base.Tap:
             out = apply(params, x)
         return out, base.assemble(calls, out), info
 
-    return base.Tap(forward, key=("haiku", transformed))
+    return base.Tap(forward, key=("haiku", transformed, call_key))
 
 
 def from_haiku(
@@ -185,12 +187,13 @@ def from_haiku(
     return out
 
 
-def tap_haiku_blocks(transformed: Any) -> base.Tap:
+def tap_haiku_blocks(transformed: Any, call: Any = None, call_key: Any = None) -> base.Tap:
     """A tap reading the output of each top-level Haiku module call (its blocks) as one
-    layer, ``z = h`` = that output, as :func:`jinit.frameworks.linen.tap_flax_blocks`."""
+    layer, ``z = h`` = that output, as :func:`jinit.frameworks.linen.tap_flax_blocks`;
+    ``call`` as for :func:`tap_haiku`."""
     import haiku as hk
 
-    apply = _apply_fn(transformed)
+    apply = call or _apply_fn(transformed)
 
     def forward(params, x, perturbations):
         layers, info = [], []
@@ -209,4 +212,4 @@ def tap_haiku_blocks(transformed: Any) -> base.Tap:
             out = apply(params, x)
         return out, layers, info
 
-    return base.Tap(forward, key=("haiku-blocks", transformed))
+    return base.Tap(forward, key=("haiku-blocks", transformed, call_key))

@@ -10,15 +10,38 @@ from typing import Any
 
 import jax.numpy as jnp
 
-from jinit.frameworks.base import Model, Tap, is_rules, selector, vmapped_apply
+from jinit.frameworks.base import Model, Tap, fingerprint, is_rules, selector, vmapped_apply
 from jinit.laws import zeros
 from jinit.models import MLP, ConvNet
 from jinit.trees import reinit
 
 
+def tap_named(model: Any, state: Any = None) -> Tap:
+    """A tap for a named-parameter jinit model (:class:`jinit.models.ResNet`,
+    ``ResidualMLP``, ``Transformer``): its ``tap_forward`` points (residual streams, branch
+    and attention outputs, the logits) are the layers, ``z = h`` = the value there, ``w_std``
+    the point's own kernel's. ``state``: batch norm running statistics (evaluation mode);
+    ``None`` for a model with batch norm normalizes with the batch's own (training mode)."""
+    takes_state = "state" in inspect.signature(model.tap_forward).parameters
+
+    def forward(params, x, perturbations):
+        kw = {"state": state} if takes_state else {}
+        out, points = model.tap_forward(params, x, perturbations, **kw)
+        layers = [{"z": v, "h": v} for _, v, _ in points]
+        info = [(name, None if w is None else selector(*w)) for name, _, w in points]
+        return out, layers, info
+
+    key = ("jinit-named", model, None if state is None else fingerprint(state))
+    return Tap(forward, key=key, activation=getattr(model, "activation", None))
+
+
 def tap_jinit(model: MLP | ConvNet | Callable) -> Tap:
     """A tap for a jinit model, or any ``apply(params, x, *, capture, perturbations)``
-    following :meth:`jinit.models.MLP.apply` (params a list of ``{"kernel", ...}``)."""
+    following :meth:`jinit.models.MLP.apply` (params a list of ``{"kernel", ...}``); a
+    named-parameter model (or its bound ``apply``) is read by :func:`tap_named`."""
+    owner = getattr(model, "__self__", model)
+    if callable(getattr(owner, "tap_forward", None)):
+        return tap_named(owner, _train_mode(owner).get("state"))
     apply = model.apply if isinstance(model, MLP | ConvNet) else model
 
     def forward(params, x, perturbations):
@@ -68,6 +91,7 @@ def from_jinit(model: Any) -> Model:
         description=repr(model),
         kind="jinit",
         tap=tap,
+        source=model,
         **_train_mode(model),
     )
 

@@ -18,7 +18,21 @@ def _as_variables(params: Any) -> tuple[Any, tuple[str, ...]]:
     return ({"params": params}, ()) if wrapped else (params, ("params",))
 
 
-def tap_flax(module: Any, **apply_kwargs: Any) -> base.Tap:
+def _runner(module: Any, call: Any, apply_kwargs: dict):
+    """``run(params, x) -> (output, parameter path prefix)``: ``call(params, x)`` (bare
+    params: a mode of the model, e.g. evaluation with its batch statistics) or
+    ``module.apply`` of the params' variables."""
+
+    def run(params, x):
+        if call is not None:
+            return call(params, x), ()
+        variables, prefix = _as_variables(params)
+        return module.apply(variables, x, **apply_kwargs), prefix
+
+    return run
+
+
+def tap_flax(module: Any, call: Any = None, call_key: Any = None, **apply_kwargs: Any) -> base.Tap:
     """A tap for a Flax linen module; params are its variables ``{"params": ...}`` or the
     ``params`` collection alone (the template of :func:`from_flax`).
 
@@ -31,9 +45,11 @@ def tap_flax(module: Any, **apply_kwargs: Any) -> base.Tap:
 
     kinds = (nn.Dense, nn.DenseGeneral, nn.Conv, nn.ConvTranspose)
 
+    run = _runner(module, call, apply_kwargs)
+
     def forward(params, x, perturbations):
-        variables, prefix = _as_variables(params)
         calls, info = [], []
+        prefix: tuple = () if call is not None else _as_variables(params)[1]
 
         def interceptor(next_fun, args, kwargs, context):
             if context.method_name != "__call__" or not isinstance(context.module, kinds):
@@ -45,10 +61,10 @@ def tap_flax(module: Any, **apply_kwargs: Any) -> base.Tap:
             return z
 
         with nn.intercept_methods(interceptor):
-            out = module.apply(variables, x, **apply_kwargs)
+            out = run(params, x)[0]
         return out, base.assemble(calls, out), info
 
-    return base.Tap(forward, key=("flax", module, base.fingerprint(apply_kwargs)))
+    return base.Tap(forward, key=("flax", module, base.fingerprint(apply_kwargs), call_key))
 
 
 def from_flax(
@@ -178,17 +194,21 @@ def _train_mode(
     return base.TrainMode(state, apply_train, apply_eval, stochastic)
 
 
-def tap_flax_blocks(module: Any, **apply_kwargs: Any) -> base.Tap:
+def tap_flax_blocks(
+    module: Any, call: Any = None, call_key: Any = None, **apply_kwargs: Any
+) -> base.Tap:
     """A tap reading the output of each direct submodule of ``module`` (its blocks: residual
     blocks, norms, dense layers called from ``__call__``) as one layer, ``z = h`` = that
     output, in call order. The probe falls back to it where layers do not form a chain
     (residual connections, pooling), so a ResNet gives per-block residual-stream
-    statistics. Params as for :func:`tap_flax`; ``w_std`` is the block's own ``kernel``'s
-    where it has one."""
+    statistics. Params, ``call`` as for :func:`tap_flax`; ``w_std`` is the block's own
+    ``kernel``'s where it has one."""
     import flax.linen as nn
 
+    run = _runner(module, call, apply_kwargs)
+
     def forward(params, x, perturbations):
-        variables, prefix = _as_variables(params)
+        prefix: tuple = () if call is not None else _as_variables(params)[1]
         layers, info = [], []
 
         def interceptor(next_fun, args, kwargs, context):
@@ -202,7 +222,8 @@ def tap_flax_blocks(module: Any, **apply_kwargs: Any) -> base.Tap:
             return z
 
         with nn.intercept_methods(interceptor):
-            out = module.apply(variables, x, **apply_kwargs)
+            out = run(params, x)[0]
         return out, layers, info
 
-    return base.Tap(forward, key=("flax-blocks", module, base.fingerprint(apply_kwargs)))
+    key = ("flax-blocks", module, base.fingerprint(apply_kwargs), call_key)
+    return base.Tap(forward, key=key)

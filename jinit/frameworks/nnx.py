@@ -31,21 +31,28 @@ def _recording(cls: type) -> type:
     return sub
 
 
-def tap_nnx(model: Any) -> base.Tap:
+def tap_nnx(model: Any, mode: str | None = None) -> base.Tap:
     """A tap for a Flax NNX module; params are its ``nnx.Param`` state (the template of
     :func:`from_nnx`), other state is held fixed.
 
     Each forward pass builds a private copy (``nnx.merge``) whose ``nnx.Linear``,
     ``LinearGeneral``, ``Conv`` and ``ConvTranspose`` layers get a recording subclass (the
-    model and its classes are left untouched); layers are read as for linen.
+    model and its classes are left untouched); layers are read as for linen. ``mode``:
+    ``"eval"`` puts the copy in evaluation mode (``.eval()``: running averages, no
+    dropout), ``"train"`` in training mode (``.train()``: batch statistics, dropout with
+    every RNG stream reseeded from ``jax.random.key(0)``; the updated statistics are
+    dropped), ``None`` calls it as it is. With a ``mode``, ``nnx.BatchNorm`` outputs are
+    read as layers too.
     """
     from flax import nnx
 
-    kinds = (nnx.Linear, nnx.LinearGeneral, nnx.Conv, nnx.ConvTranspose)
+    weighted = (nnx.Linear, nnx.LinearGeneral, nnx.Conv, nnx.ConvTranspose)
+    kinds = weighted if mode is None else (*weighted, nnx.BatchNorm)
     graphdef, params, rest = nnx.split(model, nnx.Param, ...)
 
     def forward(params, x, perturbations):
-        copy = nnx.merge(graphdef, params, rest)
+        copy = nnx.merge(graphdef, params, rest, copy=mode is not None)
+        _set_mode(copy, mode)
         paths = {}
         for path, mod in nnx.iter_modules(copy):
             if isinstance(mod, kinds):
@@ -57,7 +64,8 @@ def tap_nnx(model: Any) -> base.Tap:
             z = base.perturb(z, perturbations, len(calls))
             path = paths[id(mod)]
             calls.append((inputs, z))
-            info.append(("/".join(map(str, path)), base.selector(*path, "kernel")))
+            kernel = base.selector(*path, "kernel") if isinstance(mod, weighted) else None
+            info.append(("/".join(map(str, path)), kernel))
             return z
 
         token = _RECORDER.set(record)
@@ -67,7 +75,19 @@ def tap_nnx(model: Any) -> base.Tap:
             _RECORDER.reset(token)
         return out, base.assemble(calls, out), info
 
-    return base.Tap(forward, key=("nnx", graphdef, base.fingerprint(rest)), params=params)
+    key = ("nnx", graphdef, base.fingerprint(rest), mode)
+    return base.Tap(forward, key=key, params=params)
+
+
+def _set_mode(copy: Any, mode: str | None) -> None:
+    """Put a private copy of a module in evaluation or training mode (see :func:`tap_nnx`)."""
+    from flax import nnx
+
+    if mode == "eval":
+        copy.eval()
+    elif mode == "train":
+        copy.train()
+        nnx.update(copy, _reseed(nnx.state(copy, nnx.RngState), jax.random.key(0)))
 
 
 def from_nnx(

@@ -117,6 +117,24 @@ def batch_norm(p: dict, x: jax.Array, stats: tuple[jax.Array, jax.Array] | None 
     return (x - mean) * jax.lax.rsqrt(var + EPS) * p["scale"] + p["bias"], stats
 
 
+class Recorder:
+    """The probe's tap points of a named model's forward pass: ``rec(name, value, weight)``
+    adds ``perturbations[i]`` to the ``i``-th point's value (the probe reads gradients with
+    respect to it there) and records ``(name, value, weight)``, ``weight`` the parameter
+    path of the point's own kernel (or ``None``). A model calls it where it wants a point
+    read: residual streams, branch outputs, attention outputs, norm outputs, the logits."""
+
+    def __init__(self, perturbations: Any = None):
+        self.perturbations = perturbations
+        self.points: list[tuple[str, jax.Array, tuple | None]] = []
+
+    def __call__(self, name: str, value: jax.Array, weight: tuple | None = None) -> jax.Array:
+        if self.perturbations is not None:
+            value = value + self.perturbations[len(self.points)]
+        self.points.append((name, value, weight))
+        return value
+
+
 class NamedModel:
     """Mixin of the named-parameter models: ``init`` draws ``self.layout()`` (see the module
     docstring) and ``predict`` applies the output nonlinearity to ``self.apply``."""

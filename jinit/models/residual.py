@@ -85,17 +85,30 @@ class ResidualMLP(L.NamedModel):
     def apply(self, params: dict[str, Any], x: jax.Array, *, capture: bool = False):
         """Logits for ``x`` ``(batch, n_in)``. With ``capture=True`` returns ``(logits,
         [{"h": residual stream after block i, "branch": branch i's output}, ...])``."""
-        act = activation_fn(self.activation)
-        h = L.apply_dense(params["embed"], x.reshape(x.shape[0], -1))
-        blocks = []
-        for p in params["blocks"]:
-            branch = L.apply_dense(p["fc1"], act(self._norm(p, "norm", h)))
-            branch = L.apply_dense(p["fc2"], act(branch))
-            h = h + branch
-            if capture:
-                blocks.append({"h": h, "branch": branch})
-        logits = L.apply_dense(params["readout"], act(self._norm(params, "final_norm", h)))
+        logits, blocks = self._forward(params, x, L.Recorder())
         return (logits, blocks) if capture else logits
+
+    def tap_forward(self, params: dict[str, Any], x: jax.Array, perturbations: Any = None):
+        """``(logits, [(name, value, kernel path)])`` at the probe's tap points: ``embed``,
+        then per block ``blocks/i/branch`` (the branch output) and ``blocks/i`` (the
+        residual stream), then ``readout`` (the logits); ``perturbations`` added there."""
+        rec = L.Recorder(perturbations)
+        logits, _ = self._forward(params, x, rec)
+        return logits, rec.points
+
+    def _forward(self, params: dict, x: jax.Array, rec: L.Recorder):
+        act = activation_fn(self.activation)
+        h = rec("embed", L.apply_dense(params["embed"], x.reshape(x.shape[0], -1)),
+                ("embed", "kernel"))  # fmt: skip
+        blocks = []
+        for i, p in enumerate(params["blocks"]):
+            branch = L.apply_dense(p["fc1"], act(self._norm(p, "norm", h)))
+            branch = rec(f"blocks/{i}/branch", L.apply_dense(p["fc2"], act(branch)),
+                         ("blocks", i, "fc2", "kernel"))  # fmt: skip
+            h = rec(f"blocks/{i}", h + branch)
+            blocks.append({"h": h, "branch": branch})
+        logits = L.apply_dense(params["readout"], act(self._norm(params, "final_norm", h)))
+        return rec("readout", logits, ("readout", "kernel")), blocks
 
 
 @dataclasses.dataclass(frozen=True)
@@ -211,19 +224,32 @@ class ResNet(L.NamedModel):
         """Logits for images ``x`` (flat inputs are reshaped). ``state``: batch norm running
         statistics (evaluation mode; default: the batch's own statistics). With ``capture=True``
         returns ``(logits, [{"h": block i's output, "branch": its residual branch}, ...])``."""
-        logits, blocks, _ = self._forward(params, x, state)
+        logits, blocks, _ = self._forward(params, x, state, L.Recorder())
         return (logits, blocks) if capture else logits
+
+    def tap_forward(
+        self, params: dict[str, Any], x: jax.Array, perturbations: Any = None,
+        state: dict[str, Any] | None = None,
+    ):  # fmt: skip
+        """``(logits, [(name, value, kernel path)])`` at the probe's tap points: ``stem``
+        (after its norm and activation), per block ``blocks/i/branch`` (the branch output,
+        after ``norm2``) and ``blocks/i`` (the block's output, the residual stream), then
+        ``readout`` (the logits); ``perturbations`` added there. ``state``: batch norm
+        running statistics (evaluation mode), ``None`` for the batch's own (training mode)."""
+        rec = L.Recorder(perturbations)
+        logits, _, _ = self._forward(params, x, state, rec)
+        return logits, rec.points
 
     def apply_train(
         self, params: dict[str, Any], state: dict[str, Any], x: jax.Array, momentum: float = 0.9
     ) -> tuple[jax.Array, dict[str, Any]]:
         """Training mode with batch norm: logits from batch statistics and the running averages
         updated as ``momentum * running + (1 - momentum) * batch`` (``flax.linen.BatchNorm``)."""
-        logits, _, used = self._forward(params, x, None)
+        logits, _, used = self._forward(params, x, None, L.Recorder())
         new = jax.tree_util.tree_map(lambda r, b: momentum * r + (1 - momentum) * b, state, used)
         return logits, new
 
-    def _forward(self, params: dict, x: jax.Array, state: dict | None):
+    def _forward(self, params: dict, x: jax.Array, state: dict | None, rec: L.Recorder):
         act = activation_fn(self.activation)
         used: dict[str, Any] = {"blocks": []}
 
@@ -239,19 +265,21 @@ class ResNet(L.NamedModel):
 
         h = x.reshape(x.shape[0], *self.image_shape)
         h = act(norm(params, "stem_norm", L.apply_conv(params["stem"], h), state, used))
+        h = rec("stem", h, ("stem", "kernel"))
         blocks = []
         for i, (p, (_, _, stride)) in enumerate(zip(params["blocks"], self.plan(), strict=True)):
             st = None if state is None else state["blocks"][i]
             out: dict[str, Any] = {}
             branch = act(norm(p, "norm1", L.apply_conv(p["conv1"], h, stride), st, out))
             branch = norm(p, "norm2", L.apply_conv(p["conv2"], branch), st, out)
+            branch = rec(f"blocks/{i}/branch", branch, ("blocks", i, "conv2", "kernel"))
             if "shortcut" in p:
                 h = norm(p, "shortcut_norm", L.apply_conv(p["shortcut"], h, stride), st, out)
-            h = act(h + branch)
+            h = rec(f"blocks/{i}", act(h + branch))
             used["blocks"].append(out)
             blocks.append({"h": h, "branch": branch})
         logits = L.apply_dense(params["readout"], h.mean(axis=(1, 2)))
-        return logits, blocks, used
+        return rec("readout", logits, ("readout", "kernel")), blocks, used
 
     def predict(self, params: dict[str, Any], x: jax.Array, state: dict | None = None):
         return output_transform(self.output)(self.apply(params, x, state=state))

@@ -119,23 +119,38 @@ class Transformer(L.NamedModel):
         """Logits for tokens ``x`` ``(batch, seq_len)``. With ``capture=True`` returns
         ``(logits, [{"h": residual stream after block i, "attn": its attention output,
         "mlp": its MLP output}, ...])``."""
+        logits, blocks = self._forward(params, x, L.Recorder())
+        return (logits, blocks) if capture else logits
+
+    def tap_forward(self, params: dict[str, Any], x: jax.Array, perturbations: Any = None):
+        """``(logits, [(name, value, kernel path)])`` at the probe's tap points: ``embed``
+        (token plus position embedding), per block ``blocks/i/attn`` (the attention output),
+        ``blocks/i/mlp`` (the MLP output) and ``blocks/i`` (the residual stream after the
+        block), ``final_norm`` (its output) and ``readout`` (the logits); ``perturbations``
+        added there."""
+        rec = L.Recorder(perturbations)
+        logits, _ = self._forward(params, x, rec)
+        return logits, rec.points
+
+    def _forward(self, params: dict, x: jax.Array, rec: L.Recorder):
         act = activation_fn(self.activation)
         tokens = x.reshape(x.shape[0], self.seq_len).astype(jnp.int32)
         # A token outside [0, vocab_size) embeds as NaN (jnp indexing would clamp it silently).
         table = params["embed"]["embedding"]
         tokens = jnp.where(tokens < 0, self.vocab_size, tokens)  # take wraps negative indices
         h = jnp.take(table, tokens, axis=0, mode="fill", fill_value=jnp.nan)
-        h = h + params["pos_embed"]["embedding"]
+        h = rec("embed", h + params["pos_embed"]["embedding"], ("embed", "embedding"))
         blocks = []
-        for p in params["blocks"]:
+        for i, p in enumerate(params["blocks"]):
             a = self.attention(p["attn"], L.layer_norm(p["ln1"], h))
+            a = rec(f"blocks/{i}/attn", a, ("blocks", i, "attn", "out", "kernel"))
             h = h + a
             m = L.layer_norm(p["ln2"], h)
             m = L.apply_dense(p["mlp"]["fc2"], act(L.apply_dense(p["mlp"]["fc1"], m)))
-            h = h + m
-            if capture:
-                blocks.append({"h": h, "attn": a, "mlp": m})
-        h = L.layer_norm(params["final_norm"], h)
+            m = rec(f"blocks/{i}/mlp", m, ("blocks", i, "mlp", "fc2", "kernel"))
+            h = rec(f"blocks/{i}", h + m)
+            blocks.append({"h": h, "attn": a, "mlp": m})
+        h = rec("final_norm", L.layer_norm(params["final_norm"], h))
         pooled = h.mean(axis=1) if self.pooling == "mean" else h[:, -1]
         logits = L.apply_dense(params["readout"], pooled)
-        return (logits, blocks) if capture else logits
+        return rec("readout", logits, ("readout", "kernel")), blocks
