@@ -46,8 +46,8 @@ def use_cpu_cores(n: int | None = None) -> bool:
     backend (the first ``jax.devices()`` or computation); it returns False, changing nothing,
     if the backend has started, if ``XLA_FLAGS`` already sets a device count (the user chose),
     or if the count is 0 or 1 or already in effect. On a 2-core machine this took the circles
-    sweep from 66k to 114k model-steps/s (docs/benchmarks.md). On a GPU machine the sweep runs on the GPUs
-    (``jax.devices()``) and the extra CPU devices stay idle.
+    sweep from 66k to 114k model-steps/s (docs/benchmarks.md). On a GPU machine the sweep
+    runs on the GPUs (``jax.devices()``) and the extra CPU devices stay idle.
 
     Example:
         >>> import jinit
