@@ -37,7 +37,7 @@ from jinit.engine.inits import initial_params
 from jinit.engine.order import data_order
 from jinit.engine.program import make_chunk, make_evaluate, make_step
 from jinit.engine.progress import Progress
-from jinit.engine.sharding import RunLayout
+from jinit.engine.sharding import RunLayout, put, to_host
 from jinit.engine.state import TrainState
 from jinit.keys import step_stream
 from jinit.results import SweepResult
@@ -112,7 +112,7 @@ def _initial_model_state(config: SweepConfig, layout: RunLayout) -> Any:
 
 
 def _fetch(tree: Any) -> Any:
-    return jax.tree_util.tree_map(np.asarray, tree)
+    return to_host(tree)  # across processes: gathered, every process gets every run
 
 
 class _Store:
@@ -149,7 +149,7 @@ class _Store:
         )
         chunk, loaded, evals = checkpoint.load(self.path, compiled.state, eval_tree)
         state = jax.tree_util.tree_map(
-            lambda ref, new: jax.device_put(jnp.asarray(new, ref.dtype), ref.sharding),
+            lambda ref, new: put(jnp.asarray(new, ref.dtype), ref.sharding),
             compiled.state,
             loaded,
         )
@@ -158,7 +158,8 @@ class _Store:
 
     def save(self, state: TrainState, evals: list) -> None:
         if self.saved != len(evals) - 1:
-            checkpoint.save(self.path, self.fingerprint, len(evals) - 1, state, evals)
+            checkpoint.save(self.path, self.fingerprint, len(evals) - 1, state, evals,
+                            first_new=self.saved + 1)  # fmt: skip
             self.saved = len(evals) - 1
 
 
