@@ -139,7 +139,7 @@ def test_auto_block_size_follows_the_working_set_and_the_device(circles):
 
 @pytest.mark.parametrize("bad", [0, -3, 2.5, "big", True])
 def test_bad_block_size_is_refused(circles, bad):
-    with pytest.raises(ValueError, match="block_size must be 'auto', None .* or a positive int"):
+    with pytest.raises(ValueError, match=r"block_size must be 'auto', None .* or a positive int"):
         _sweep(circles, seeds=2, block_size=bad)
 
 
