@@ -71,12 +71,14 @@ class RunLayout:
         n_seeds: int,
         devices: Sequence[jax.Device],
         n_configs: int | None = None,
+        multiple: int = 1,
     ) -> None:
         self.n_inits, self.n_seeds, self.n_configs = n_inits, n_seeds, n_configs
         self.n_runs = n_inits * (n_configs or 1) * n_seeds
         self.mesh = Mesh(np.array(devices), ("runs",)) if len(devices) > 1 else None
         self.n_devices = 1 if self.mesh is None else self.mesh.size
-        self.pad = -self.n_runs % self.n_devices
+        # runs per device: a multiple of ``multiple`` (the engine's blocks of runs)
+        self.pad = -self.n_runs % (self.n_devices * multiple)
 
     @property
     def seed_of_run(self) -> np.ndarray:

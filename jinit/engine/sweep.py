@@ -58,7 +58,10 @@ class _Compiled:
     """The sweep's compiled programs, its first state and the data order."""
 
     def __init__(self, config: SweepConfig) -> None:
-        layout = RunLayout(len(config.inits), len(config.seeds), config.devices, config.n_configs)
+        n_runs = len(config.inits) * (config.n_configs or 1) * len(config.seeds)
+        self.blocks = plan.sweep_blocks(config, n_runs)
+        layout = RunLayout(len(config.inits), len(config.seeds), config.devices, config.n_configs,
+                           multiple=self.blocks.runs // len(config.devices))  # fmt: skip
         self.order = data_order(
             config.seeds, len(config.data.x_train), config.batch_size, config.eval_every
         )
@@ -82,11 +85,10 @@ class _Compiled:
         streams = None
         if config.model.has_train_mode:  # dropout keys: (seed, global step), as the data order
             streams = layout.replicate(step_stream(config.seeds)[layout.seed_of_run])
-        step = make_step(*args, config.optimizer, self.order, how, streams)
+        step = make_step(*args, config.optimizer, self.order, how)
         masked = config.steps % config.eval_every != 0
-        chunk = make_chunk(
-            step, evaluate, self.order, arrays, layout.seed_of_run, config.eval_every, masked
-        )
+        chunk = make_chunk(step, evaluate, self.order, arrays, layout.seed_of_run,
+                           config.eval_every, masked, streams, self.blocks[:2])  # fmt: skip
         t = time.perf_counter()
         self.chunk = jax.jit(chunk).lower(self.state, 0, 0, self.order.placeholder()).compile()
         self.evaluate = jax.jit(evaluate).lower(params, model_state).compile()
@@ -270,6 +272,7 @@ def sweep(
     formulation: str = "auto",
     hparams: Mapping[str, Sequence[Any]] | Sequence[Mapping[str, Any]] | None = None,
     max_memory: float | None = None,
+    block_size: int | str | None = "auto",
 ) -> SweepResult:
     """Train every (initializer, seed) pair and collect metrics at eval points.
 
@@ -293,6 +296,10 @@ def sweep(
       devices: devices to shard the run axis over (default: all). dtype: parameters and inputs.
       formulation: ``"vmap"``, ``"map"`` or ``"auto"`` (see ``program.choose_formulation``).
       max_memory: bytes the runs may use at once, else in groups (:mod:`jinit.engine.plan`).
+      block_size: runs trained together while the others wait, so they stay in cache:
+        ``"auto"`` (from the run's working set and the CPU cache; no blocking on GPU/TPU
+        or with ``formulation="map"``), an int, or None (all runs at once). Same runs, same
+        numbers to float round-off (``plan.sweep_blocks``).
       out_dir, resume: an atomic checkpoint after every chunk, ``out_dir/sweep.lock`` while
         running; ``resume=True`` continues it to the same numbers (never another sweep's).
       keep_params: keep final ``.params``, ``.model_state``. progress: a bar (terminal, Jupyter).
@@ -315,6 +322,7 @@ def sweep(
         model, inits, data, optimizer=optimizer, loss=loss, steps=steps, seeds=seeds,
         batch_size=batch_size, eval_every=eval_every, extra_metrics=extra_metrics,
         track=track, devices=devices, dtype=dtype, formulation=formulation, hparams=hparams,
+        block_size=block_size,
     )  # fmt: skip
     out_dir = None if out_dir is None else _check_out_dir(out_dir)
     if len(groups := plan.sweep_groups(config, max_memory)) > 1:
@@ -326,6 +334,7 @@ def sweep(
         state, interrupted = _train(config, compiled, store, state, evals, progress)
     timing = _timing(compiled, compiles, t_start, t_run)
     result = _result(config, compiled.layout, state, evals, keep_params, interrupted, timing)
+    result.config["block_size"] = compiled.blocks.block  # runs trained together on a device
     if interrupted:
         raise SweepInterrupted(result)
     return result
