@@ -17,6 +17,7 @@ Where a law is also drawn by ``jax.nn.initializers``, the same key gives the sam
 from __future__ import annotations
 
 import functools
+import inspect
 import math
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
@@ -73,20 +74,33 @@ def _factory_error(name: str, kwargs: dict) -> TypeError:
     )
 
 
-def _law(fn: Callable[..., Array]) -> Callable[..., Array]:
-    """Mark ``fn`` as an initializer ``(key, shape, dtype, **options)``: a call without a key
-    and a shape (``jinit.he_normal()``, the jax.nn.initializers habit) or with an int key
-    gets a one-line error saying what to write instead."""
+def _law(*, complex_ok: bool = False) -> Callable[[Callable[..., Array]], Callable[..., Array]]:
+    """Mark ``fn`` as an initializer ``(key, shape, dtype, **options)`` and check what every
+    law takes: a call without a key and a shape (``jinit.he_normal()``, the
+    jax.nn.initializers habit) or with an int key gets a one-line error saying what to write
+    instead; ``shape`` and ``dtype`` reach ``fn`` checked (a tuple of ints; a real floating
+    dtype, or also complex with ``complex_ok``; a draw that fits in memory)."""
 
-    @functools.wraps(fn)
-    def init(*args: Any, **kwargs: Any) -> Array:
-        if len(args) + ("key" in kwargs) + ("shape" in kwargs) < 2:
-            options = {k: v for k, v in kwargs.items() if k not in ("key", "shape", "dtype")}
-            raise _factory_error(fn.__name__, options)
-        check_key(args[0] if args else kwargs["key"], fn.__name__)
-        return fn(*args, **kwargs)
+    def decorate(fn: Callable[..., Array]) -> Callable[..., Array]:
+        name, signature = fn.__name__, inspect.signature(fn)
 
-    return init
+        @functools.wraps(fn)
+        def init(*args: Any, **kwargs: Any) -> Array:
+            if len(args) + ("key" in kwargs) + ("shape" in kwargs) < 2:
+                options = {k: v for k, v in kwargs.items() if k not in ("key", "shape", "dtype")}
+                raise _factory_error(name, options)
+            check_key(args[0] if args else kwargs["key"], name)
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            given = bound.arguments
+            given["shape"], given["dtype"] = _prepare(
+                name, given["shape"], given["dtype"], allow_complex=complex_ok
+            )
+            return fn(*bound.args, **bound.kwargs)
+
+        return init
+
+    return decorate
 
 
 def _is_empty(shape: tuple[int, ...]) -> bool:
@@ -129,7 +143,7 @@ def _complex_truncated_normal(key: Array, upper: float, shape, dtype) -> Array:
 # --------------------------------------------------------------------------- constants
 
 
-@_law
+@_law(complex_ok=True)
 def zeros(key: Array, shape: Sequence[int], dtype: DType = jnp.float32) -> Array:
     """All zeros. ``key`` is ignored.
 
@@ -143,11 +157,10 @@ def zeros(key: Array, shape: Sequence[int], dtype: DType = jnp.float32) -> Array
         Array([[0., 0., 0.],
                [0., 0., 0.]], dtype=float32)
     """
-    shape, dtype = _prepare("zeros", shape, dtype, allow_complex=True)
     return jnp.zeros(shape, dtype)
 
 
-@_law
+@_law(complex_ok=True)
 def ones(key: Array, shape: Sequence[int], dtype: DType = jnp.float32) -> Array:
     """All ones. ``key`` is ignored. As symmetric as :func:`zeros`; useful for scales.
 
@@ -156,11 +169,10 @@ def ones(key: Array, shape: Sequence[int], dtype: DType = jnp.float32) -> Array:
         >>> jinit.ones(jax.random.key(0), (2,))
         Array([1., 1.], dtype=float32)
     """
-    shape, dtype = _prepare("ones", shape, dtype, allow_complex=True)
     return jnp.ones(shape, dtype)
 
 
-@_law
+@_law(complex_ok=True)
 def constant(
     key: Array, shape: Sequence[int], dtype: DType = jnp.float32, *, value: float
 ) -> Array:
@@ -174,7 +186,6 @@ def constant(
         >>> init(jax.random.key(0), (2,))
         Array([0.5, 0.5], dtype=float32)
     """
-    shape, dtype = _prepare("constant", shape, dtype, allow_complex=True)
     check_finite(value, "value", "constant")
     return jnp.full(shape, value, dtype)
 
@@ -182,7 +193,7 @@ def constant(
 # --------------------------------------------------------------------------- plain laws
 
 
-@_law
+@_law(complex_ok=True)
 def normal(
     key: Array,
     shape: Sequence[int],
@@ -203,7 +214,6 @@ def normal(
         >>> large(jax.random.key(0), (784, 30)).std() > 9
         Array(True, dtype=bool)
     """
-    shape, dtype = _prepare("normal", shape, dtype, allow_complex=True)
     check_positive(stddev, "stddev", "normal")
     check_finite(mean, "mean", "normal")
     out = _scaled_normal(key, shape, dtype, jnp.array(stddev, dtype))
@@ -215,7 +225,7 @@ def normal(
     return jax.lax.optimization_barrier(out) + jnp.array(mean, dtype)
 
 
-@_law
+@_law()
 def uniform(
     key: Array, shape: Sequence[int], dtype: DType = jnp.float32, *, scale: float = 0.05
 ) -> Array:
@@ -230,7 +240,6 @@ def uniform(
         >>> float(abs(eps(jax.random.key(0), (400, 25))).max()) <= 0.12
         True
     """
-    shape, dtype = _prepare("uniform", shape, dtype)
     check_positive(scale, "scale", "uniform")
     return _symmetric_uniform(key, shape, dtype, jnp.array(scale, dtype))
 
@@ -239,7 +248,7 @@ def _symmetric_uniform(key: Array, shape, dtype, bound: Array) -> Array:
     return jax.random.uniform(key, shape, dtype, -1) * bound
 
 
-@_law
+@_law()
 def truncated_normal(
     key: Array,
     shape: Sequence[int],
@@ -261,7 +270,6 @@ def truncated_normal(
         >>> bool((abs(w) <= 2).all())
         True
     """
-    shape, dtype = _prepare("truncated_normal", shape, dtype)
     check_positive(stddev, "stddev", "truncated_normal")
     check_finite(lower, "lower", "truncated_normal")
     check_finite(upper, "upper", "truncated_normal")
@@ -289,7 +297,7 @@ def _variance(shape, mode: str, scale: float, in_axis, out_axis, batch_axis) -> 
     return scale / denominator if denominator != 0 else 0.0
 
 
-@_law
+@_law(complex_ok=True)
 def variance_scaling(
     key: Array,
     shape: Sequence[int],
@@ -326,12 +334,20 @@ def variance_scaling(
         >>> round(float(w.var() * 576), 1)      # fan_in of a 3x3x64 kernel is 576
         2.0
     """
-    name = "variance_scaling"
-    shape, dtype = _prepare(name, shape, dtype, allow_complex=True)
+    axes = (in_axis, out_axis, batch_axis)
+    return _scaled("variance_scaling", key, shape, dtype, scale, mode, distribution, axes)
+
+
+def _scaled(
+    name: str, key: Array, shape, dtype, scale: float, mode: str, distribution: str, axes
+) -> Array:
+    """The draw of :func:`variance_scaling` (``shape``, ``dtype`` checked), which every
+    fan-based law of the family is; errors name the law ``name``. ``axes``: ``(in_axis,
+    out_axis, batch_axis)``."""
     check_positive(scale, "scale", name)
     check_choice(mode, MODES, "mode", name)
     check_choice(distribution, DISTRIBUTIONS, "distribution", name)
-    variance = _variance(shape, mode, scale, in_axis, out_axis, batch_axis)
+    variance = _variance(shape, mode, scale, *axes)
     if _is_empty(shape):
         return jnp.zeros(shape, dtype)
     var = jnp.array(variance, dtype=dtype)
@@ -358,7 +374,7 @@ def _check_gain(gain: float, name: str) -> float:
     return gain
 
 
-@_law
+@_law(complex_ok=True)
 def lecun_normal(
     key: Array,
     shape: Sequence[int],
@@ -375,14 +391,13 @@ def lecun_normal(
     (``randn / sqrt(n_in)``) and the course's "Xavier" ``sqrt(1 / n[l-1])``.
     ``distribution="truncated_normal"`` gives the bits of ``jax.nn.initializers.lecun_normal()``.
     """
-    _check_normal_distribution(distribution, "lecun_normal")
-    return variance_scaling(
-        key, shape, dtype, scale=1.0, mode="fan_in", distribution=distribution,
-        in_axis=in_axis, out_axis=out_axis, batch_axis=batch_axis,
-    )  # fmt: skip
+    name = "lecun_normal"
+    _check_normal_distribution(distribution, name)
+    axes = (in_axis, out_axis, batch_axis)
+    return _scaled(name, key, shape, dtype, 1.0, "fan_in", distribution, axes)
 
 
-@_law
+@_law(complex_ok=True)
 def lecun_uniform(
     key: Array,
     shape: Sequence[int],
@@ -397,13 +412,12 @@ def lecun_uniform(
     LeCun et al. (1998), "Efficient BackProp". Same bits as
     ``jax.nn.initializers.lecun_uniform()``.
     """
-    return variance_scaling(
-        key, shape, dtype, scale=1.0, mode="fan_in", distribution="uniform",
-        in_axis=in_axis, out_axis=out_axis, batch_axis=batch_axis,
-    )  # fmt: skip
+    name = "lecun_uniform"
+    axes = (in_axis, out_axis, batch_axis)
+    return _scaled(name, key, shape, dtype, 1.0, "fan_in", "uniform", axes)
 
 
-@_law
+@_law(complex_ok=True)
 def xavier_normal(
     key: Array,
     shape: Sequence[int],
@@ -427,15 +441,14 @@ def xavier_normal(
         >>> round(float(w.std() * 16), 1)       # sqrt(2 / 512) = 1/16
         1.0
     """
-    _check_normal_distribution(distribution, "xavier_normal")
-    _check_gain(gain, "xavier_normal")
-    return variance_scaling(
-        key, shape, dtype, scale=gain**2, mode="fan_avg", distribution=distribution,
-        in_axis=in_axis, out_axis=out_axis, batch_axis=batch_axis,
-    )  # fmt: skip
+    name = "xavier_normal"
+    _check_normal_distribution(distribution, name)
+    _check_gain(gain, name)
+    axes = (in_axis, out_axis, batch_axis)
+    return _scaled(name, key, shape, dtype, gain**2, "fan_avg", distribution, axes)
 
 
-@_law
+@_law(complex_ok=True)
 def xavier_uniform(
     key: Array,
     shape: Sequence[int],
@@ -458,11 +471,10 @@ def xavier_uniform(
         >>> float(abs(w).max()) <= (6 / 425) ** 0.5
         True
     """
-    _check_gain(gain, "xavier_uniform")
-    return variance_scaling(
-        key, shape, dtype, scale=gain**2, mode="fan_avg", distribution="uniform",
-        in_axis=in_axis, out_axis=out_axis, batch_axis=batch_axis,
-    )  # fmt: skip
+    name = "xavier_uniform"
+    _check_gain(gain, name)
+    axes = (in_axis, out_axis, batch_axis)
+    return _scaled(name, key, shape, dtype, gain**2, "fan_avg", "uniform", axes)
 
 
 def _he_scale(negative_slope: float, name: str) -> float:
@@ -470,7 +482,7 @@ def _he_scale(negative_slope: float, name: str) -> float:
     return 2.0 / (1.0 + negative_slope**2)
 
 
-@_law
+@_law(complex_ok=True)
 def he_normal(
     key: Array,
     shape: Sequence[int],
@@ -496,14 +508,13 @@ def he_normal(
         >>> init(jax.random.key(0), (3, 3, 16, 32)).shape
         (3, 3, 16, 32)
     """
-    _check_normal_distribution(distribution, "he_normal")
-    return variance_scaling(
-        key, shape, dtype, scale=_he_scale(negative_slope, "he_normal"), mode=mode,
-        distribution=distribution, in_axis=in_axis, out_axis=out_axis, batch_axis=batch_axis,
-    )  # fmt: skip
+    name = "he_normal"
+    _check_normal_distribution(distribution, name)
+    scale, axes = _he_scale(negative_slope, name), (in_axis, out_axis, batch_axis)
+    return _scaled(name, key, shape, dtype, scale, mode, distribution, axes)
 
 
-@_law
+@_law(complex_ok=True)
 def he_uniform(
     key: Array,
     shape: Sequence[int],
@@ -519,13 +530,12 @@ def he_uniform(
 
     He et al. (2015). Same bits as ``jax.nn.initializers.he_uniform()`` for a = 0.
     """
-    return variance_scaling(
-        key, shape, dtype, scale=_he_scale(negative_slope, "he_uniform"), mode=mode,
-        distribution="uniform", in_axis=in_axis, out_axis=out_axis, batch_axis=batch_axis,
-    )  # fmt: skip
+    name = "he_uniform"
+    scale, axes = _he_scale(negative_slope, name), (in_axis, out_axis, batch_axis)
+    return _scaled(name, key, shape, dtype, scale, mode, "uniform", axes)
 
 
-@_law
+@_law()
 def torch_default(
     key: Array,
     shape: Sequence[int],
@@ -540,14 +550,13 @@ def torch_default(
     This is ``kaiming_uniform_(w, a=sqrt(5))``: variance 1 / (3 fan_in). PyTorch keeps
     weights as ``(out, in, *k)``; for that layout pass ``in_axis=1, out_axis=0``.
     """
-    shape, dtype = _prepare("torch_default", shape, dtype)
     fan_in, _ = fans(shape, in_axis, out_axis, batch_axis)
     if _is_empty(shape):
         return jnp.zeros(shape, dtype)
     return _symmetric_uniform(key, shape, dtype, jnp.array(1.0 / math.sqrt(fan_in), dtype))
 
 
-@_law
+@_law()
 def torch_default_bias(
     key: Array, shape: Sequence[int], dtype: DType = jnp.float32, *, fan_in: int
 ) -> Array:
@@ -561,7 +570,6 @@ def torch_default_bias(
         >>> float(abs(bias_init(jax.random.key(0), (128,))).max()) <= 1 / 8
         True
     """
-    shape, dtype = _prepare("torch_default_bias", shape, dtype)
     if isinstance(fan_in, bool) or not isinstance(fan_in, int | np.integer) or fan_in <= 0:
         raise ValueError(
             f"torch_default_bias: fan_in must be the weight's fan-in, a positive int; "
@@ -573,7 +581,7 @@ def torch_default_bias(
 # --------------------------------------------------------------------------- structured laws
 
 
-@_law
+@_law()
 def orthogonal(
     key: Array,
     shape: Sequence[int],
@@ -596,7 +604,6 @@ def orthogonal(
         True
     """
     name = "orthogonal"
-    shape, dtype = _prepare(name, shape, dtype)
     _check_gain(gain, name)
     if len(shape) < 2:
         raise ValueError(
@@ -616,7 +623,7 @@ def orthogonal(
     return (jnp.array(gain, draw_dtype) * q).astype(dtype)
 
 
-@_law
+@_law()
 def delta_orthogonal(
     key: Array, shape: Sequence[int], dtype: DType = jnp.float32, *, gain: float = 1.0
 ) -> Array:
@@ -633,7 +640,6 @@ def delta_orthogonal(
         (0.0, (16, 16))
     """
     name = "delta_orthogonal"
-    shape, dtype = _prepare(name, shape, dtype)
     _check_gain(gain, name)
     if len(shape) not in (3, 4, 5):
         raise ValueError(
@@ -651,7 +657,7 @@ def delta_orthogonal(
     return w.at[center].set(orthogonal(key, shape[-2:], dtype, gain=gain))
 
 
-@_law
+@_law()
 def identity(
     key: Array, shape: Sequence[int], dtype: DType = jnp.float32, *, gain: float = 1.0
 ) -> Array:
@@ -667,14 +673,13 @@ def identity(
                [0., 1., 0.]], dtype=float32)
     """
     name = "identity"
-    shape, dtype = _prepare(name, shape, dtype)
     _check_gain(gain, name)
     if len(shape) != 2:
         raise ValueError(f"{name}: needs a 2-D (in, out) shape, got {shape}.")
     return jnp.eye(shape[0], shape[1], dtype=dtype) * jnp.array(gain, dtype)
 
 
-@_law
+@_law()
 def dirac(
     key: Array, shape: Sequence[int], dtype: DType = jnp.float32, *, groups: int = 1
 ) -> Array:
@@ -691,7 +696,6 @@ def dirac(
     PyTorch's tap is one further along.
     """
     name = "dirac"
-    shape, dtype = _prepare(name, shape, dtype)
     if len(shape) not in (3, 4, 5):
         raise ValueError(
             f"{name}: needs a 3-D, 4-D or 5-D conv kernel (*spatial, in, out), got shape {shape}."
@@ -712,7 +716,7 @@ def dirac(
     return jnp.asarray(w, dtype)
 
 
-@_law
+@_law()
 def sparse(
     key: Array,
     shape: Sequence[int],
@@ -734,7 +738,6 @@ def sparse(
         [5, 5, 5, 5]
     """
     name = "sparse"
-    shape, dtype = _prepare(name, shape, dtype)
     check_positive(stddev, "stddev", name)
     if isinstance(sparsity, jax.core.Tracer) or not 0 <= float(sparsity) <= 1:
         raise ValueError(f"{name}: sparsity must be a number in [0, 1], got {sparsity!r}.")

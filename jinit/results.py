@@ -104,7 +104,8 @@ class SweepResult:
       diverged_step: ``[n_inits, n_seeds]``, the step whose loss was first NaN/inf, or -1.
       tracked: what ``track`` returned, with leading axes ``[n_inits, n_seeds, n_evals]``.
       params: final parameters ``[n_inits, n_seeds, ...]`` if ``keep_params=True``.
-      config, timing: how the sweep was run and how long it took.
+      config, timing: how the sweep was run and how long it took (``timing["compiles"]``: the
+        compilations of its training program, :mod:`jinit.engine.compiles`).
       model_state: final model state ``[n_inits, n_seeds, ...]`` (batch statistics) if
         ``keep_params=True`` and the model has state.
       configs: with a hyperparameter axis (``jinit.sweep(..., hparams=...)``), the list of

@@ -485,12 +485,7 @@ def patterns_taking_leaves(tree: Any, patterns: Sequence[Pattern]) -> list[bool]
 
 
 def reinit(
-    key: Array,
-    tree: Any,
-    rules: Rules,
-    *,
-    layout: Layout = "auto",
-    dtype: Any = None,
+    key: Array, tree: Any, rules: Rules, *, layout: Layout = "auto", dtype: Any = None
 ) -> Any:
     """Redraw the float leaves of ``tree`` chosen by ``rules``; return a tree of the same kind.
 

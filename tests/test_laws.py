@@ -973,3 +973,11 @@ def test_flax_drop_in():
     bound = math.sqrt(6 / (9 * 64 + 9 * 32))
     assert float(jnp.abs(kernel).max()) <= bound
     assert float(kernel.std()) == pytest.approx(bound / math.sqrt(3), rel=0.03)
+
+
+@pytest.mark.parametrize("init", FAN_BASED[1:-1], ids=jinit.name_of)
+def test_the_variance_scaling_family_names_itself_in_errors(init):
+    # The family draws through one private helper; its errors name the law called.
+    name = jinit.name_of(init)
+    with pytest.raises(TypeError, match=rf"^{name}: "):
+        init(KEY, (3, 3), jnp.int32)

@@ -3,7 +3,9 @@
 JAX records the event :data:`BACKEND_COMPILE_EVENT` (with the program's name, e.g.
 ``"jit(chunk)"``) every time it compiles a program for the backend, or loads it from the
 persistent compilation cache. :class:`CompileCount` listens to it while active; the sweep uses
-it for ``SweepResult.timing["compiles"]``, the compilations of its training program.
+it for ``SweepResult.timing["compiles"]``, the compilations of its training program: 1 per
+sweep, whatever the seeds, steps and chunks (a sweep run in memory groups,
+:mod:`jinit.engine.plan`, compiles once per group, and its merged result adds them up).
 """
 
 from __future__ import annotations

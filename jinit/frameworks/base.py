@@ -367,6 +367,28 @@ def no_flag_error(what: str, state: str, flag: str) -> None:
     )
 
 
+def require_example(example_x: Any, framework: str, what: str) -> None:
+    """Raise unless there is an example batch: linen and Haiku models build their parameters
+    by calling the model on one."""
+    if example_x is None:
+        raise ValueError(
+            f"{what}: a {framework} model needs an example input batch to build its parameters "
+            "(jinit.sweep passes data.x_train[:1])."
+        )
+
+
+def flagged_adapter(
+    *args: Any, what: str, example_x: Any, train_flag: str | None, default: str, **kwargs: Any
+) -> Model:
+    """:func:`adapter` (``args``, ``kwargs``) of a model whose call takes a train flag (linen's
+    ``train``, Haiku's ``is_training``: the ``default``; ``train_flag`` names another, and the
+    description says which), with both of its modes traced on ``example_x``."""
+    options = "" if train_flag == default else f", train_flag={train_flag!r}"
+    out = adapter(*args, options=options, **kwargs)
+    check_train_mode(out, example_x, what)
+    return out
+
+
 class TrainMode(NamedTuple):
     """What a framework adapter gives for a model with state or randomness: the initial
     ``state``, ``apply_train(params, state, x, key) -> (logits, state)``,

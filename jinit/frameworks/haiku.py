@@ -166,25 +166,18 @@ def from_haiku(
         rules,
         output,
     )
-    if example_x is None:
-        raise ValueError(
-            f"{what}: a Haiku model needs an example input batch to build its parameters "
-            "(jinit.sweep passes data.x_train[:1])."
-        )
+    base.require_example(example_x, "Haiku", what)
     fn = getattr(transformed.init, "_original_fn", None)  # the transformed function
     flag = base.find_flag(fn, train_flag, "is_training", what)
     template, apply, mode = _build(transformed, example_x, flag)
     if flag is None and train_flag == "is_training" and mode is not None and mode.state:
         base.no_flag_error(what, f"Haiku state {', '.join(map(repr, mode.state))}", "is_training")
     rules_fn = user_rules or base.default_rules(template, ("*/w", "'*/w'"), "*/b", what)
-    options = "" if train_flag == "is_training" else f", train_flag={train_flag!r}"
-    out = base.adapter(
-        "haiku", transformed, template, rules_fn, apply,
-        output=output, user_rules=user_rules, tap=tap_haiku(transformed), mode=mode,
-        options=options,
+    return base.flagged_adapter(
+        "haiku", transformed, template, rules_fn, apply, what=what, example_x=example_x,
+        train_flag=train_flag, default="is_training", output=output,
+        user_rules=user_rules, tap=tap_haiku(transformed), mode=mode,
     )  # fmt: skip
-    base.check_train_mode(out, example_x, what)
-    return out
 
 
 def tap_haiku_blocks(transformed: Any, call: Any = None, call_key: Any = None) -> base.Tap:

@@ -119,11 +119,7 @@ def from_flax(
     user_rules, output = base.check_args(
         module, detection.is_linen, "a flax.linen Module", what, rules, output
     )
-    if example_x is None:
-        raise ValueError(
-            f"{what}: a linen module needs an example input batch to build its parameters "
-            "(jinit.sweep passes data.x_train[:1])."
-        )
+    base.require_example(example_x, "linen", what)
     x = jnp.asarray(example_x)
     flag = base.find_flag(module.__call__, train_flag, "train", what)
     eval_kw = {} if flag is None else {flag: False}
@@ -137,14 +133,11 @@ def from_flax(
         def apply(params: Any, x: jax.Array) -> jax.Array:
             return module.apply({"params": params}, x)
 
-    options = "" if train_flag == "train" else f", train_flag={train_flag!r}"
-    out = base.adapter(
-        "linen", module, template, rules_fn, None if mode else apply,
-        output=output, user_rules=user_rules, tap=tap_flax(module, **eval_kw), mode=mode,
-        options=options,
+    return base.flagged_adapter(
+        "linen", module, template, rules_fn, None if mode else apply, what=what, example_x=x,
+        train_flag=train_flag, default="train", output=output, user_rules=user_rules,
+        tap=tap_flax(module, **eval_kw), mode=mode,
     )  # fmt: skip
-    base.check_train_mode(out, x, what)
-    return out
 
 
 def _variables(module: Any, x: jax.Array, eval_kw: dict, what: str) -> tuple[Any, dict]:
