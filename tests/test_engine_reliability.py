@@ -98,6 +98,58 @@ def test_interrupt_then_resume_gives_the_same_numbers(tmp_path, monkeypatch, cir
     np.testing.assert_array_equal(resumed.diverged_step, full.diverged_step)
 
 
+def test_checkpoint_bytes_per_chunk_do_not_grow_with_the_chunk_index(tmp_path, monkeypatch,
+                                                                      circles):  # fmt: skip
+    """Each chunk writes its own evaluation and the state: the same bytes at chunk 2 and 12
+    (the old checkpoint rewrote every past evaluation, growing with the chunk index)."""
+    from jinit.engine import checkpoint
+
+    written, write = [], checkpoint._write
+
+    def recording(path, arrays):
+        n = write(path, arrays)
+        written.append((os.path.basename(path), n))
+        return n
+
+    monkeypatch.setattr(checkpoint, "_write", recording)
+    kw = KW | dict(steps=60)  # 12 chunks
+    r = sweep(NET, INITS, circles, out_dir=tmp_path, **kw)
+    per_chunk, current = [], 0
+    for name, n in written:
+        current += n
+        if name == checkpoint.CHECKPOINT:
+            per_chunk.append(current)
+            current = 0
+    assert len(per_chunk) == 12
+    assert len(set(per_chunk[1:])) == 1, per_chunk  # the first also writes evaluation 0
+    assert sorted(os.listdir(tmp_path / checkpoint.EVALS))[-1] == "eval_00012.npz"
+    again = sweep(NET, INITS, circles, out_dir=tmp_path, resume=True, **kw)  # all on disk
+    np.testing.assert_array_equal(again.metrics["test_loss"], r.metrics["test_loss"])
+
+
+def test_a_checkpoint_of_the_one_file_layout_still_resumes(tmp_path, monkeypatch, circles):
+    from jinit.engine import checkpoint
+
+    full = sweep(NET, INITS, circles, **KW)
+    _interrupt_at(monkeypatch, 2)
+    with pytest.raises(SweepInterrupted):
+        sweep(NET, INITS, circles, out_dir=tmp_path, resume=True, **KW)
+    monkeypatch.undo()
+    ckpt = tmp_path / checkpoint.CHECKPOINT
+    with np.load(ckpt) as f:  # rewrite it as before: evaluations inside, no "layout"
+        old = {k: f[k] for k in f.files if k != "layout"}
+    for i in range(int(old["n_evals"])):
+        with np.load(checkpoint.eval_path(str(ckpt), i)) as f:
+            old |= {k.replace("eval_", f"eval_{i}_", 1): f[k] for k in f.files if k[:5] == "eval_"}
+    np.savez(ckpt, **old)
+    (tmp_path / checkpoint.EVALS).rename(tmp_path / "moved")
+    resumed = sweep(NET, INITS, circles, out_dir=tmp_path, resume=True, **KW)
+    np.testing.assert_array_equal(resumed.metrics["train_loss"], full.metrics["train_loss"])
+    assert len(os.listdir(tmp_path / checkpoint.EVALS)) == 7  # moved out, then appended
+    again = sweep(NET, INITS, circles, out_dir=tmp_path, resume=True, **KW)
+    np.testing.assert_array_equal(again.metrics["train_loss"], full.metrics["train_loss"])
+
+
 def test_interrupt_without_out_dir_keeps_the_partial_result(monkeypatch, circles):
     _interrupt_at(monkeypatch, 1)
     with pytest.raises(SweepInterrupted) as info:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import functools
+import importlib
 import json
-import logging
 import os
 import signal
 import subprocess
@@ -40,18 +40,47 @@ NET = jinit.models.MLP([2, 8, 4, 1], activation="relu", output="sigmoid")
 # --------------------------------------------------------------------------- compilation
 
 
-def _count_chunk_compiles(caplog, **kwargs) -> int:
-    caplog.clear()
-    with caplog.at_level(logging.WARNING), jax.log_compiles():
-        sweep(NET, {"he": jinit.he_normal, "xavier": jinit.xavier_normal}, **kwargs)
-    return sum("Compiling jit(chunk)" in rec.getMessage() for rec in caplog.records)
+def _chunk_compiles(**kwargs) -> int:
+    r = sweep(NET, {"he": jinit.he_normal, "xavier": jinit.xavier_normal}, **kwargs)
+    return r.timing["compiles"]  # counted with jax.monitoring (jinit.engine.compiles)
 
 
-def test_one_compilation_whatever_the_seeds_and_chunks(caplog, circles):
+def test_one_compilation_whatever_the_seeds_and_chunks(circles):
     common = dict(data=circles, optimizer=optax.sgd(0.1), eval_every=10)
-    assert _count_chunk_compiles(caplog, seeds=2, steps=30, **common) == 1
-    assert _count_chunk_compiles(caplog, seeds=9, steps=95, **common) == 1  # masked last chunk
-    assert _count_chunk_compiles(caplog, seeds=3, steps=40, batch_size=16, **common) == 1
+    assert _chunk_compiles(seeds=2, steps=30, **common) == 1
+    assert _chunk_compiles(seeds=9, steps=95, **common) == 1  # masked last chunk
+    assert _chunk_compiles(seeds=3, steps=40, batch_size=16, **common) == 1
+
+
+def test_a_second_compile_of_the_training_program_is_counted(monkeypatch, circles):
+    sweep_module = importlib.import_module("jinit.engine.sweep")  # the package exports sweep()
+    indices, calls = sweep_module._Compiled.indices, []
+
+    def recompiling(self, c, n_chunks):  # a new jit(chunk) program before every chunk
+        def chunk(x):
+            return x * 2
+
+        calls.append(jax.jit(chunk)(jnp.float32(c)))
+        return indices(self, c, n_chunks)
+
+    monkeypatch.setattr(sweep_module._Compiled, "indices", recompiling)
+    n = _chunk_compiles(data=circles, optimizer=optax.sgd(0.1), eval_every=10, seeds=2, steps=30)
+    assert len(calls) == 4 and n == 1 + len(calls)
+
+
+def test_compile_count_counts_backend_compiles_of_the_named_program():
+    from jinit.engine.compiles import CompileCount
+
+    def chunk(x):
+        return x + 1
+
+    with CompileCount("chunk") as count:
+        jax.jit(chunk)(jnp.ones(3))
+        jax.jit(chunk)(jnp.ones(3))  # cached: no compile
+        jax.jit(chunk)(jnp.ones(5))
+        jax.jit(lambda x: x - 1)(jnp.ones(3))  # another program
+    jax.jit(chunk)(jnp.ones(7))  # outside the block
+    assert count.n == 2
 
 
 # --------------------------------------------------------------------------- determinism

@@ -20,7 +20,8 @@ min(n, 8192) x widest layer.
 Modules: ``config`` (validated, frozen arguments; fingerprint; result config), ``model``
 (the model protocol), ``inits`` (initial parameters of every run), ``state`` (``TrainState``),
 ``order`` (data order), ``sharding`` (run-axis layout), ``program`` (the compiled chunk),
-``checkpoint`` (files and lock), ``fingerprint``, ``progress``, ``sweep`` (the orchestration).
+``checkpoint`` (files and lock), ``fingerprint``, ``progress``, ``compiles`` (compilations
+counted with ``jax.monitoring``), ``sweep`` (the orchestration).
 """
 
 from jinit.engine.config import SweepConfig

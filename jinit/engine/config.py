@@ -27,6 +27,7 @@ from jinit.data import Dataset, check_dataset
 from jinit.engine import fingerprint as fp
 from jinit.engine.inits import Init, as_inits
 from jinit.engine.model import Model, as_model, check_input, fn_name, template
+from jinit.engine.plan import check_block_size
 from jinit.engine.program import choose_formulation
 from jinit.hparams import HParamGrid
 from jinit.hparams import build as build_hparams
@@ -54,6 +55,7 @@ class SweepConfig:
     template: Any  # one run's parameter shapes and dtypes
     formulation: str  # how a step batches runs: "vmap" or "map" (program.choose_formulation)
     hparams: HParamGrid | None = None  # a configs axis (jinit.hparams), or None
+    block_size: int | str | None = "auto"  # runs per cache block (plan.sweep_blocks)
 
     @classmethod
     def build(cls, model: Any, inits: Mapping[str, Any], data: Any, **kwargs: Any) -> SweepConfig:
@@ -164,6 +166,7 @@ def _build(
     dtype: Any,
     formulation: Any = "auto",
     hparams: Any = None,
+    block_size: Any = "auto",
 ) -> SweepConfig:
     data = check_dataset(data, "sweep: data")
     dtype = check_dtype(dtype, "sweep: dtype", allow_complex=False)
@@ -196,7 +199,7 @@ def _build(
     return cls(
         net, init_list, data, tx, optimizer, losses_lib.get(loss), steps, seed_arr,
         batch_size, eval_every, extra, track, _check_devices(devices), dtype, params, formulation,
-        hparams=grid,
+        hparams=grid, block_size=check_block_size(block_size),
     )  # fmt: skip
 
 

@@ -37,6 +37,9 @@ from jinit.engine.program import EVAL_BLOCK
 
 RAM_FRACTION = 0.5
 DEVICE_FRACTION = 0.9
+BLOCK_CACHE_FRACTION = 1.0  # of the largest CPU cache: a block's working set (measured)
+MIN_BLOCK = 8  # runs: fewer leave the per-run einsums too small to vectorize
+DEFAULT_CACHE = 32 * 2**20  # bytes, when the CPU's caches cannot be read
 
 
 class RunBytes(NamedTuple):
@@ -247,3 +250,80 @@ def sweep_groups(config: Any, max_memory: float | None) -> list[Group]:
     per_run = run_bytes(config.model, config.loss_fn, config.optimizer, config.template,
                         config.data, config.batch_size, config.dtype)  # fmt: skip
     return plan_groups(n_inits, n_seeds, per_run, budget)
+
+
+class Blocks(NamedTuple):
+    """How a sweep's runs are trained (:func:`jinit.engine.program.make_chunk`): ``groups``
+    at once (one per device), each ``per_group`` blocks of ``block`` runs one after another.
+    ``(n_devices, 1, runs per device)`` trains every run at once (no blocking)."""
+
+    groups: int
+    per_group: int
+    block: int
+
+    @property
+    def runs(self) -> int:
+        """The (padded) number of runs the layout holds."""
+        return self.groups * self.per_group * self.block
+
+
+def check_block_size(value: Any) -> int | str | None:
+    """``block_size`` as :func:`jinit.sweep` accepts it: ``"auto"``, ``None`` (no blocking)
+    or a positive int."""
+    if value is None or value == "auto":
+        return value
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise ValueError(
+            f"sweep: block_size must be 'auto', None (all runs at once) or a positive int, "
+            f"got {value!r}."
+        )
+    return int(value)
+
+
+def cache_bytes() -> int:
+    """The largest CPU cache of this machine in bytes (Linux ``/sys``; else 32 MiB)."""
+    sizes = []
+    base = "/sys/devices/system/cpu/cpu0/cache"
+    try:
+        for entry in os.listdir(base):
+            with open(os.path.join(base, entry, "size")) as f:
+                text = f.read().strip().upper()
+            scale = {"K": 2**10, "M": 2**20, "G": 2**30}.get(text[-1:], 1)
+            sizes.append(int(text.rstrip("KMG")) * scale)
+    except (OSError, ValueError):
+        pass
+    return max(sizes, default=DEFAULT_CACHE)
+
+
+def auto_block(working_set: int, cache: int | None = None) -> int:
+    """Runs per block whose working set (``working_set`` bytes a run) fills the cache."""
+    cache = cache_bytes() if cache is None else cache
+    return max(MIN_BLOCK, int(BLOCK_CACHE_FRACTION * cache) // max(working_set, 1))
+
+
+def plan_blocks(n_runs: int, n_devices: int, block_size: int | None) -> Blocks:
+    """Blocks of at most ``block_size`` runs, near-equal, per device (``None``: one block per
+    device). Pads at most one run per block (copies of the last run, discarded)."""
+    per_device = math.ceil(n_runs / n_devices)
+    if block_size is None or block_size >= per_device:
+        return Blocks(n_devices, 1, per_device)
+    per_group = math.ceil(per_device / block_size)
+    return Blocks(n_devices, per_group, math.ceil(per_device / per_group))
+
+
+def sweep_blocks(config: Any, n_runs: int) -> Blocks:
+    """The blocks of a validated sweep config: ``config.block_size`` if an int; for
+    ``"auto"``, blocks whose working set fills the CPU cache on CPU with the ``vmap``
+    formulation (the ``map`` formulation runs runs in turn already; GPUs and TPUs want all
+    runs at once), else no blocking."""
+    n_devices = len(config.devices)
+    requested = getattr(config, "block_size", "auto")
+    if requested == "auto":
+        on_cpu = config.devices[0].platform == "cpu"
+        if not on_cpu or config.formulation != "vmap":
+            requested = None
+        else:
+            per_run = run_bytes(config.model, config.loss_fn, config.optimizer, config.template,
+                                config.data, config.batch_size, config.dtype)  # fmt: skip
+            requested = auto_block(per_run.total - per_run.evaluation)
+    return plan_blocks(n_runs, n_devices, requested)

@@ -120,9 +120,9 @@ def make_step(
     optimizer: optax.GradientTransformationExtraArgs,
     order: Any,
     formulation: str = "vmap",
-    streams: jax.Array | None = None,
 ) -> Callable:
-    """``step(state, t, x, y) -> state``: one update of every run on its batch ``x, y``.
+    """``step(state, t, x, y, streams) -> state``: one update of every run on its batch
+    ``x, y``.
 
     A model with a train mode (state or dropout) is called with ``apply_train``: each run
     with its own state (``state.model_state``, replaced by the updated one) and its key of
@@ -145,7 +145,7 @@ def make_step(
     data_axis = None if shared else 0
     update = jax.vmap(run_update, in_axes=(0, 0, 0, 0, 0, 0, data_axis, data_axis))
 
-    def step(state: TrainState, t, x, y) -> TrainState:
+    def step(state: TrainState, t, x, y, streams=None) -> TrainState:
         keys = step_keys(streams, t) if train_mode else None
         mstate = state.model_state
         per_run, grads, new_mstate = losses_and_grads(state.params, mstate, x, y, keys)
@@ -217,17 +217,27 @@ def make_chunk(
     seed_of_run: Any,
     chunk_len: int,
     masked: bool,
+    streams: jax.Array | None = None,
+    blocks: tuple[int, int] = (1, 1),
 ) -> Callable:
     """``chunk(state, start, n_active, indices) -> (state, metrics)``: ``chunk_len`` steps of
-    every run (the first ``n_active`` count), then an evaluation."""
-    x_train, y_train = data[0], data[1]
-    seed_of_run = jnp.asarray(seed_of_run)
+    every run (the first ``n_active`` count), then an evaluation.
 
-    def chunk(state, start, n_active, indices):
+    ``blocks = (groups, per_group)``: the runs (``groups * per_group * block`` of them, run
+    ``r`` in group ``r // (per_group * block)``) are trained in blocks, the groups at once
+    (``vmap``: one group per device) and each group's blocks one after another (``lax.map``);
+    every block runs all ``chunk_len`` steps and its evaluation before the next starts, so
+    its parameters and activations stay in cache. ``(1, 1)``: all runs at once."""
+    x_train, y_train = data[0], data[1]
+    per_run = (jnp.asarray(seed_of_run), streams)
+
+    def run_block(state, start, n_active, indices, per_run):
+        seeds_b, streams_b = per_run
+
         def body(carry, xs):
             i, idx = xs
-            x, y = order.batch(x_train, y_train, idx, seed_of_run)
-            new = step(carry, start + i, x, y)
+            x, y = order.batch(x_train, y_train, idx, seeds_b)
+            new = step(carry, start + i, x, y, streams_b)
             if masked:
                 new = jax.tree_util.tree_map(lambda a, b: jnp.where(i < n_active, a, b), new, carry)
             return new, None
@@ -235,5 +245,21 @@ def make_chunk(
         xs = (jnp.arange(chunk_len), order.scan_xs(indices))
         state, _ = jax.lax.scan(body, state, xs, length=chunk_len)
         return state, evaluate(state.params, state.model_state)
+
+    if blocks == (1, 1):
+        return lambda state, start, n_active, indices: run_block(
+            state, start, n_active, indices, per_run
+        )
+    groups, per_group = blocks
+
+    def chunk(state, start, n_active, indices):
+        def split(a):
+            return a.reshape(groups, per_group, a.shape[0] // (groups * per_group), *a.shape[1:])
+
+        def one_group(tree):
+            return jax.lax.map(lambda b: run_block(b[0], start, n_active, indices, b[1]), tree)
+
+        out = jax.vmap(one_group)(jax.tree_util.tree_map(split, (state, per_run)))
+        return jax.tree_util.tree_map(lambda a: a.reshape(-1, *a.shape[3:]), out)
 
     return chunk

@@ -1,11 +1,18 @@
-"""The run axis: its order, its padding to the device count, and its sharding.
+"""The run axis: its order, its padding to the device count, and its sharding, in one process
+or across processes (``jax.distributed``).
 
 Runs are stacked init-major (``run = init_index * n_seeds + seed_index``; with a
 hyperparameter axis ``run = (init_index * n_configs + config_index) * n_seeds + seed_index``)
-and padded with
-copies of the last run up to a multiple of the device count; the padded axis is sharded over
-a one-axis ``Mesh(("runs",))`` (single device: no mesh, no padding). Data and indices are
-replicated. This is the one place that layout is written.
+and padded with copies of the last run up to a multiple of the device count; the padded axis is
+sharded over a one-axis ``Mesh(("runs",))`` of ``devices`` (single device: no mesh, no
+padding). Data and indices are replicated. This is the one place that layout is written.
+
+Across processes every process runs the same sweep with the same global ``devices``
+(``jax.devices()``: every process's devices). Every process computes the same host values
+(initial parameters, data), and each places only its own shards
+(``jax.make_array_from_callback``); results are gathered with
+``jax.experimental.multihost_utils.process_allgather``, so every process gets all of them.
+The program is the same per device, so a run's numbers do not depend on the process count.
 """
 
 from __future__ import annotations
@@ -16,12 +23,47 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from jax.sharding import Mesh, NamedSharding, PartitionSpec, Sharding
+
+
+def _is_key(a: Any) -> bool:
+    return isinstance(a, jax.Array) and jax.dtypes.issubdtype(a.dtype, jax.dtypes.prng_key)
+
+
+def _global(a: Any, sharding: Sharding) -> jax.Array:
+    """The same host value in every process, placed as one global array: each process
+    fills only the shards of its own devices."""
+    if _is_key(a):
+        data = _global(jax.random.key_data(a), sharding)
+        return jax.random.wrap_key_data(data, impl=jax.random.key_impl(a))
+    host = np.asarray(a)
+    return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
+
+
+def put(tree: Any, sharding: Sharding) -> Any:
+    """``jax.device_put(tree, sharding)``; across processes, each process places its own
+    shards of the (identical) host values."""
+    if jax.process_count() == 1:
+        return jax.device_put(tree, sharding)
+    return jax.tree_util.tree_map(lambda a: _global(a, sharding), tree)
+
+
+def to_host(tree: Any) -> Any:
+    """Every leaf as a NumPy array; arrays spread over processes are gathered (every
+    process must call it at the same point: it is a collective)."""
+    if all(
+        not isinstance(a, jax.Array) or a.is_fully_addressable
+        for a in jax.tree_util.tree_leaves(tree)
+    ):
+        return jax.tree_util.tree_map(np.asarray, tree)
+    from jax.experimental import multihost_utils
+
+    return jax.tree_util.tree_map(np.asarray, multihost_utils.process_allgather(tree, tiled=True))
 
 
 class RunLayout:
     """``n_inits x n_seeds`` runs (``n_inits x n_configs x n_seeds`` with a configs axis) on
-    ``devices``."""
+    ``devices`` (of one process or of all)."""
 
     def __init__(
         self,
@@ -29,12 +71,14 @@ class RunLayout:
         n_seeds: int,
         devices: Sequence[jax.Device],
         n_configs: int | None = None,
+        multiple: int = 1,
     ) -> None:
         self.n_inits, self.n_seeds, self.n_configs = n_inits, n_seeds, n_configs
         self.n_runs = n_inits * (n_configs or 1) * n_seeds
         self.mesh = Mesh(np.array(devices), ("runs",)) if len(devices) > 1 else None
         self.n_devices = 1 if self.mesh is None else self.mesh.size
-        self.pad = -self.n_runs % self.n_devices
+        # runs per device: a multiple of ``multiple`` (the engine's blocks of runs)
+        self.pad = -self.n_runs % (self.n_devices * multiple)
 
     @property
     def seed_of_run(self) -> np.ndarray:
@@ -50,13 +94,13 @@ class RunLayout:
             )
         if self.mesh is None:
             return tree
-        return jax.device_put(tree, NamedSharding(self.mesh, PartitionSpec("runs")))
+        return put(tree, NamedSharding(self.mesh, PartitionSpec("runs")))
 
     def replicate(self, tree: Any) -> Any:
         """Put a tree on every device (data, batch indices)."""
         if self.mesh is None:
             return tree
-        return jax.device_put(tree, NamedSharding(self.mesh, PartitionSpec()))
+        return put(tree, NamedSharding(self.mesh, PartitionSpec()))
 
     def full(self, value: int, dtype: Any) -> jax.Array:
         """A sharded ``[padded runs]`` array of ``value``."""
@@ -64,7 +108,8 @@ class RunLayout:
 
     def unstack(self, arr: Any) -> np.ndarray:
         """Drop the padding of the leading run axis and split it into ``[n_inits, n_seeds]``
-        (``[n_inits, n_configs, n_seeds]`` with a configs axis)."""
-        arr = np.asarray(arr)[: self.n_runs]
+        (``[n_inits, n_configs, n_seeds]`` with a configs axis). Across processes every
+        process must call it (it gathers the shards)."""
+        arr = to_host(arr)[: self.n_runs]
         configs = () if self.n_configs is None else (self.n_configs,)
         return arr.reshape(self.n_inits, *configs, self.n_seeds, *arr.shape[1:])

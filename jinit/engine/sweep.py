@@ -21,7 +21,7 @@ import inspect
 import math
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import jax
@@ -31,12 +31,13 @@ import optax
 
 from jinit.data import Dataset
 from jinit.engine import checkpoint, plan
+from jinit.engine.compiles import CompileCount
 from jinit.engine.config import SweepConfig
 from jinit.engine.inits import initial_params
 from jinit.engine.order import data_order
 from jinit.engine.program import make_chunk, make_evaluate, make_step
 from jinit.engine.progress import Progress
-from jinit.engine.sharding import RunLayout
+from jinit.engine.sharding import RunLayout, put, to_host
 from jinit.engine.state import TrainState
 from jinit.keys import step_stream
 from jinit.results import SweepResult
@@ -57,7 +58,10 @@ class _Compiled:
     """The sweep's compiled programs, its first state and the data order."""
 
     def __init__(self, config: SweepConfig) -> None:
-        layout = RunLayout(len(config.inits), len(config.seeds), config.devices, config.n_configs)
+        n_runs = len(config.inits) * (config.n_configs or 1) * len(config.seeds)
+        self.blocks = plan.sweep_blocks(config, n_runs)
+        layout = RunLayout(len(config.inits), len(config.seeds), config.devices, config.n_configs,
+                           multiple=self.blocks.runs // len(config.devices))  # fmt: skip
         self.order = data_order(
             config.seeds, len(config.data.x_train), config.batch_size, config.eval_every
         )
@@ -81,11 +85,10 @@ class _Compiled:
         streams = None
         if config.model.has_train_mode:  # dropout keys: (seed, global step), as the data order
             streams = layout.replicate(step_stream(config.seeds)[layout.seed_of_run])
-        step = make_step(*args, config.optimizer, self.order, how, streams)
+        step = make_step(*args, config.optimizer, self.order, how)
         masked = config.steps % config.eval_every != 0
-        chunk = make_chunk(
-            step, evaluate, self.order, arrays, layout.seed_of_run, config.eval_every, masked
-        )
+        chunk = make_chunk(step, evaluate, self.order, arrays, layout.seed_of_run,
+                           config.eval_every, masked, streams, self.blocks[:2])  # fmt: skip
         t = time.perf_counter()
         self.chunk = jax.jit(chunk).lower(self.state, 0, 0, self.order.placeholder()).compile()
         self.evaluate = jax.jit(evaluate).lower(params, model_state).compile()
@@ -111,7 +114,7 @@ def _initial_model_state(config: SweepConfig, layout: RunLayout) -> Any:
 
 
 def _fetch(tree: Any) -> Any:
-    return jax.tree_util.tree_map(np.asarray, tree)
+    return to_host(tree)  # across processes: gathered, every process gets every run
 
 
 class _Store:
@@ -148,7 +151,7 @@ class _Store:
         )
         chunk, loaded, evals = checkpoint.load(self.path, compiled.state, eval_tree)
         state = jax.tree_util.tree_map(
-            lambda ref, new: jax.device_put(jnp.asarray(new, ref.dtype), ref.sharding),
+            lambda ref, new: put(jnp.asarray(new, ref.dtype), ref.sharding),
             compiled.state,
             loaded,
         )
@@ -157,7 +160,8 @@ class _Store:
 
     def save(self, state: TrainState, evals: list) -> None:
         if self.saved != len(evals) - 1:
-            checkpoint.save(self.path, self.fingerprint, len(evals) - 1, state, evals)
+            checkpoint.save(self.path, self.fingerprint, len(evals) - 1, state, evals,
+                            first_new=self.saved + 1)  # fmt: skip
             self.saved = len(evals) - 1
 
 
@@ -268,6 +272,7 @@ def sweep(
     formulation: str = "auto",
     hparams: Mapping[str, Sequence[Any]] | Sequence[Mapping[str, Any]] | None = None,
     max_memory: float | None = None,
+    block_size: int | str | None = "auto",
 ) -> SweepResult:
     """Train every (initializer, seed) pair and collect metrics at eval points.
 
@@ -291,42 +296,67 @@ def sweep(
       devices: devices to shard the run axis over (default: all). dtype: parameters and inputs.
       formulation: ``"vmap"``, ``"map"`` or ``"auto"`` (see ``program.choose_formulation``).
       max_memory: bytes the runs may use at once, else in groups (:mod:`jinit.engine.plan`).
+      block_size: runs trained together while the others wait, so they stay in cache:
+        ``"auto"`` (from the run's working set and the CPU cache; no blocking on GPU/TPU
+        or with ``formulation="map"``), an int, or None (all runs at once). Same runs, same
+        numbers to float round-off (``plan.sweep_blocks``).
       out_dir, resume: an atomic checkpoint after every chunk, ``out_dir/sweep.lock`` while
         running; ``resume=True`` continues it to the same numbers (never another sweep's).
       keep_params: keep final ``.params``, ``.model_state``. progress: a bar (terminal, Jupyter).
 
     Returns:
-      A :class:`jinit.results.SweepResult` (metrics ``[n_inits, n_seeds, n_evals]``); Ctrl-C
-      raises :class:`SweepInterrupted`, whose ``.partial`` holds the evaluations done.
+      A :class:`jinit.results.SweepResult` (metrics ``[n_inits, n_seeds, n_evals]``;
+      ``timing["compiles"]``: compilations of the training program, 1 per sweep, counted with
+      ``jax.monitoring``). Ctrl-C raises :class:`SweepInterrupted` (``.partial``: evals done).
 
     Example:
         >>> import optax, jinit
         >>> r = jinit.sweep(jinit.models.MLP([2, 8, 1]), {"he": jinit.he_normal},
         ...                 jinit.data.circles(n_train=64, n_test=32), optimizer=optax.sgd(0.1),
         ...                 steps=20, seeds=3, eval_every=10)
-        >>> r.metrics["train_loss"].shape
-        (1, 3, 3)
+        >>> r.metrics["train_loss"].shape, r.timing["compiles"]
+        ((1, 3, 3), 1)
     """
     t_start = time.perf_counter()
     config = SweepConfig.build(
         model, inits, data, optimizer=optimizer, loss=loss, steps=steps, seeds=seeds,
         batch_size=batch_size, eval_every=eval_every, extra_metrics=extra_metrics,
         track=track, devices=devices, dtype=dtype, formulation=formulation, hparams=hparams,
+        block_size=block_size,
     )  # fmt: skip
     out_dir = None if out_dir is None else _check_out_dir(out_dir)
     if len(groups := plan.sweep_groups(config, max_memory)) > 1:
         return _in_groups(groups, config, locals())
-    with contextlib.nullcontext() if out_dir is None else checkpoint.locked(out_dir):
+    with _running(out_dir) as compiles:
         compiled = _Compiled(config)
         store, state, evals = _start(config, compiled, out_dir, bool(resume))
         t_run = time.perf_counter()
         state, interrupted = _train(config, compiled, store, state, evals, progress)
-    t_end = time.perf_counter()
-    timing = {"compile_s": compiled.compile_s, "run_s": t_end - t_run, "total_s": t_end - t_start}
+    timing = _timing(compiled, compiles, t_start, t_run)
     result = _result(config, compiled.layout, state, evals, keep_params, interrupted, timing)
+    result.config["block_size"] = compiled.blocks.block  # runs trained together on a device
     if interrupted:
         raise SweepInterrupted(result)
     return result
+
+
+def _timing(compiled: _Compiled, compiles: CompileCount, t_start: float, t_run: float) -> dict:
+    t_end = time.perf_counter()
+    return {
+        "compile_s": compiled.compile_s,
+        "run_s": t_end - t_run,
+        "total_s": t_end - t_start,
+        "compiles": compiles.n,
+    }
+
+
+@contextlib.contextmanager
+def _running(out_dir: str | None) -> Iterator[CompileCount]:
+    """While a sweep builds and trains: the lock of ``out_dir`` (if given) and the count of
+    compilations of its training program (``jit(chunk)``)."""
+    with contextlib.nullcontext() if out_dir is None else checkpoint.locked(out_dir):
+        with CompileCount("chunk") as count:
+            yield count
 
 
 def _in_groups(groups: list, config: SweepConfig, scope: dict) -> SweepResult:

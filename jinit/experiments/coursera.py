@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 from typing import Any
 
 import jax.numpy as jnp
@@ -14,8 +13,8 @@ import optax
 
 from jinit import data as data_lib
 from jinit import laws, losses
-from jinit.engine import sweep
-from jinit.experiments.registry import Experiment, checkpointing, register
+from jinit.experiments.options import Options, options
+from jinit.experiments.registry import Experiment, register
 from jinit.models import MLP
 from jinit.report import Check, Report, Table, sweep_mode, sweep_report
 from jinit.results import SweepResult
@@ -56,25 +55,15 @@ def as_params(weights: list[np.ndarray]) -> list[dict]:
     ]
 
 
-def _full_batch(
-    model: MLP, inits: dict, data: data_lib.Dataset, lr: float, steps: int, seeds: int,
-    eval_every: int, label: str, checkpoint_dir: str | os.PathLike[str] | None, **options: Any
-) -> SweepResult:
-    """The course's training: full-batch gradient descent at ``lr`` (``options`` go to
-    :func:`jinit.sweep`)."""
-    return sweep(model, inits, data, optimizer=optax.sgd(lr), steps=steps, seeds=seeds,
-                 eval_every=eval_every, **options,
-                 **checkpointing(checkpoint_dir, label))  # fmt: skip
-
-
 def _course_run(
-    model: MLP, inits: dict, data: data_lib.Dataset, lr: float, steps: int, label: str,
-    checkpoint_dir: str | None, **options: Any
+    o: Options, model: MLP, inits: dict, data: data_lib.Dataset, label: str, **options: Any
 ) -> tuple[SweepResult, np.ndarray, dict[int, int]]:
-    """One seed of the course's own weights, its cost printed every 1000 iterations: the
-    result, the course's cost ``[n_inits, n_evals]`` and the eval index of each step."""
-    r = _full_batch(model, inits, data, lr, steps, 1, 1000, label, checkpoint_dir,
-                    extra_metrics={"course_cost": losses.course_cost}, **options)  # fmt: skip
+    """One seed of the course's own weights, trained as the course trains (full-batch gradient
+    descent at ``o.lr``), its cost printed every 1000 iterations: the result, the course's
+    cost ``[n_inits, n_evals]`` and the eval index of each step."""
+    r = o.replace(seeds=1).sweep(model, inits, data, label, eval_every=1000,
+                                 extra_metrics={"course_cost": losses.course_cost},
+                                 **options)  # fmt: skip
     cost = r.metrics["train_course_cost"][:, 0]
     return r, cost, {int(s): i for i, s in enumerate(r.eval_steps)}
 
@@ -99,11 +88,13 @@ SEED_RERUN = (
 )
 
 
-def _coursera_faithful(steps: int = COURSE_STEPS, checkpoint_dir: str | None = None) -> Report:
+@options(steps=COURSE_STEPS)
+def _coursera_faithful(o: Options) -> Report:
+    steps = o.steps
     data = data_lib.coursera_circles()
     inits = {k: as_params(course_weights(k, CIRCLES_DIMS)) for k in ("zeros", "random", "he")}
-    r, cost, at = _course_run(MLP(CIRCLES_DIMS), inits, data, 0.01, steps, "coursera-faithful",
-                              checkpoint_dir)  # fmt: skip
+    r, cost, at = _course_run(o.replace(lr=0.01), MLP(CIRCLES_DIMS), inits, data,
+                              "coursera-faithful")  # fmt: skip
     pub = functools.partial(Check, kind="published", source=COURSE_OUTPUT)
     checks = [
         pub("He: cost at iteration 0", 0.8830537463419761, cost[2, 0], 1e-5),
@@ -168,17 +159,13 @@ def _rerun_check(name: str, label: str, median: float, full: bool) -> Check:
                  source=SEED_RERUN)  # fmt: skip
 
 
-def _coursera_sweep(
-    seeds: int = 100,
-    steps: int = COURSE_STEPS,
-    lr: float = 0.01,
-    checkpoint_dir: str | os.PathLike[str] | None = None,
-    tuned: bool = False,
-) -> Report:
+@options(seeds=100, steps=COURSE_STEPS, lr=0.01)
+def _coursera_sweep(o: Options, tuned: bool = False) -> Report:
     if tuned:
-        return _coursera_tuned(seeds, steps, checkpoint_dir)
-    r = _full_batch(MLP(CIRCLES_DIMS), SWEEP_INITS, data_lib.coursera_circles(), lr, steps, seeds,
-                    max(1, steps // 15), "coursera-sweep", checkpoint_dir)  # fmt: skip
+        return _coursera_tuned(o)
+    steps, lr = o.steps, o.lr
+    r = o.sweep(MLP(CIRCLES_DIMS), SWEEP_INITS, data_lib.coursera_circles(), "coursera-sweep",
+                evals=15)  # fmt: skip
     med = {name: float(np.median(r.final("train_acc")[i])) for i, name in enumerate(r.inits)}
     full = steps == COURSE_STEPS and lr == 0.01
     small = r.inits.index("small x0.01")
@@ -212,20 +199,15 @@ RANKING = (("large x10", "zeros"), ("he", "large x10"))
 """The course's ranking (zeros < large x10 < He), as pairs (better, worse)."""
 
 
-def _coursera_tuned(
-    seeds: int, steps: int, checkpoint_dir: str | os.PathLike[str] | None = None
-) -> Report:
+def _coursera_tuned(o: Options) -> Report:
     """Does the course's ranking zeros < x10 < He survive tuning? Every init at its own
     best learning rate in :data:`TUNED_LRS`, chosen on a 20% validation split of the training
     set (median final val_loss over seeds); the ranking is then tested on the test split,
     paired by seed."""
     inits = {name: SWEEP_INITS[name] for name in ("zeros", "large x10", "he")}
-    r = sweep(
-        MLP(CIRCLES_DIMS), inits, data_lib.coursera_circles().split_validation(0.2),
-        optimizer=optax.sgd, hparams={"learning_rate": list(TUNED_LRS)}, steps=steps,
-        seeds=seeds, eval_every=max(1, steps // 15),
-        **checkpointing(checkpoint_dir, "coursera-tuned"),
-    )  # fmt: skip
+    r = o.sweep(MLP(CIRCLES_DIMS), inits, data_lib.coursera_circles().split_validation(0.2),
+                "coursera-tuned", evals=15, optimizer=optax.sgd,
+                hparams={"learning_rate": list(TUNED_LRS)})  # fmt: skip
     tuned = r.tune("val_loss")
     chosen = ", ".join(f"{k} {c['learning_rate']:g}" for k, c in tuned.chosen.items())
     report = Report(
@@ -233,7 +215,7 @@ def _coursera_tuned(
         "Does zeros < x10 < He survive tuning the learning rate per init?", INIT_SOURCE,
         checks=ranking_checks(tuned), result=tuned,
         notes=[f"Learning rates chosen on validation (of {TUNED_LRS}): {chosen}.",
-               f"{steps} full-batch steps; the test split was used for no choice."],
+               f"{o.steps} full-batch steps; the test split was used for no choice."],
     )  # fmt: skip
     report.tables.append(Table(*tuned.comparison_rows("test_acc")))
     report.grids["learning_rate"] = r
@@ -287,14 +269,16 @@ def _hidden_units_distinct(params: list[dict]) -> int:
     return symmetry(params)[0]
 
 
-def _planar_faithful(steps: int = PLANAR_STEPS, checkpoint_dir: str | None = None) -> Report:
+@options(steps=PLANAR_STEPS)
+def _planar_faithful(o: Options) -> Report:
+    steps = o.steps
     data = data_lib.planar_flower()
     inits = {
         "randn*0.01": as_params(course_weights("small", PLANAR_DIMS, seed=2)),
         "zeros": as_params(course_weights("zeros", PLANAR_DIMS)),
     }
-    r, cost, at = _course_run(MLP(PLANAR_DIMS, activation="tanh"), inits, data, 1.2, steps,
-                              "planar-faithful", checkpoint_dir, keep_params=True)  # fmt: skip
+    r, cost, at = _course_run(o.replace(lr=1.2), MLP(PLANAR_DIMS, activation="tanh"), inits,
+                              data, "planar-faithful", keep_params=True)  # fmt: skip
     pub = functools.partial(Check, kind="published", source=PLANAR_OUTPUT)
     short = None if steps == PLANAR_STEPS else f"the run has {steps} iterations, the course 10000"
     checks = [
@@ -331,12 +315,8 @@ def _planar_faithful(steps: int = PLANAR_STEPS, checkpoint_dir: str | None = Non
     )
 
 
-def _planar_sweep(
-    seeds: int = 100,
-    steps: int = PLANAR_STEPS,
-    lr: float = 1.2,
-    checkpoint_dir: str | os.PathLike[str] | None = None,
-) -> Report:
+@options(seeds=100, steps=PLANAR_STEPS, lr=1.2)
+def _planar_sweep(o: Options) -> Report:
     inits = {
         "zeros": laws.zeros,
         "small x0.01": functools.partial(laws.normal, stddev=0.01),
@@ -344,11 +324,11 @@ def _planar_sweep(
         "xavier": laws.xavier_normal,
         "he": laws.he_normal,
     }
-    r = _full_batch(MLP(PLANAR_DIMS, activation="tanh"), inits, data_lib.planar_flower(), lr,
-                    steps, seeds, max(1, steps // 10), "planar-sweep", checkpoint_dir)  # fmt: skip
-    return sweep_report("planar", seeds, "Planar flower, 2-4-1 tanh: inits across seeds",
+    r = o.sweep(MLP(PLANAR_DIMS, activation="tanh"), inits, data_lib.planar_flower(),
+                "planar-sweep", evals=10)  # fmt: skip
+    return sweep_report("planar", o.seeds, "Planar flower, 2-4-1 tanh: inits across seeds",
                         PLANAR_SOURCE, result=r,
-                        notes=[f"This run: {steps} full-batch steps at lr {lr}."])  # fmt: skip
+                        notes=[f"This run: {o.steps} full-batch steps at lr {o.lr}."])  # fmt: skip
 
 
 register(

@@ -19,10 +19,10 @@ import optax
 from jinit import data as data_lib
 from jinit import laws
 from jinit.diagnostics import probe_seeds
-from jinit.engine import sweep
 from jinit.experiments._mnist import Setup
 from jinit.experiments.checks import prediction_halfwidth
-from jinit.experiments.registry import Experiment, checkpointing, register
+from jinit.experiments.options import Options, options
+from jinit.experiments.registry import Experiment, register
 from jinit.models import MLP
 from jinit.report import Check, LayerProfile, Report, Table, sweep_report
 
@@ -118,46 +118,30 @@ RELU_TABLE = (
 )
 
 
-def _deep_relu(
-    seeds: int = 3,
-    depths: Sequence[int] = (10, 22, 30),
-    width: int = 256,
-    steps: int = 600,
-    lr: float = 0.005,
-    batch_size: int = 64,
-    mnist: str | None = None,
-    checkpoint_dir: str | None = None,
-) -> Report:
-    rows, header, checks, profiles = _relu_probe(depths, width, seeds)
-    data, data_name = _data_for(mnist)
+@options(seeds=3, steps=600, lr=0.005, batch_size=64, width=256, mnist=None)
+def _deep_relu(o: Options, depths: Sequence[int] = (10, 22, 30)) -> Report:
+    rows, header, checks, profiles = _relu_probe(depths, o.width, o.seeds)
+    data, data_name = _data_for(o.mnist)
     deepest = max(depths)
-    net = MLP([data.n_features] + [width] * deepest + [data.n_classes], output="softmax")
-    r = sweep(
-        net,
-        {"xavier": laws.xavier_normal, "he": laws.he_normal},
-        data,
-        optimizer=optax.sgd(lr, momentum=0.9),
-        steps=steps,
-        seeds=seeds,
-        batch_size=batch_size,
-        eval_every=max(1, steps // 6),
-        **checkpointing(checkpoint_dir, "deep-relu"),
-    )
+    net = MLP([data.n_features] + [o.width] * deepest + [data.n_classes], output="softmax")
+    inits = {"xavier": laws.xavier_normal, "he": laws.he_normal}
+    r = o.sweep(net, inits, data, "deep-relu", evals=6, momentum=0.9)
     acc = r.final("test_acc")
     checks.append(
         Check(f"depth {deepest}: test accuracy, he - xavier (means over seeds)",
               "xavier stalls", float(np.nanmean(acc[1]) - np.nanmean(acc[0])), above=0.2,
               kind="published", source=HE_FIG3)
     )  # fmt: skip
-    title = f"Xavier vs He in deep ReLU nets (width {width}, depths {', '.join(map(str, depths))})"
+    shown = ", ".join(map(str, depths))
+    title = f"Xavier vs He in deep ReLU nets (width {o.width}, depths {shown})"
     return sweep_report(
-        "deep-relu", seeds, title, RELU_SOURCE, checks=checks, result=r, profiles=profiles,
+        "deep-relu", o.seeds, title, RELU_SOURCE, checks=checks, result=r, profiles=profiles,
         tables=[Table(RELU_TABLE, header, rows)],
         notes=[
             f"Training: the depth-{deepest} net on {data_name}, SGD with momentum 0.9, "
-            f"lr {lr}, batch {batch_size}, {steps} steps; the paper trains on ImageNet.",
+            f"lr {o.lr}, batch {o.batch_size}, {o.steps} steps; the paper trains on ImageNet.",
             "Init-time statistics use a batch of 256 N(0, I) inputs of width "
-            f"{width} and zero biases. The law is on the variance: Var halves per ReLU layer "
+            f"{o.width} and zero biases. The law is on the variance: Var halves per ReLU layer "
             "under a 1/n fan-in variance, so the std shrinks by 1/sqrt 2 per layer, about "
             "2^-15 = 3e-5 at depth 30 (not 2^-30).",
         ],
@@ -211,46 +195,35 @@ def _mse(logits: jax.Array, labels: jax.Array) -> jax.Array:
     return jnp.mean(jnp.sum((logits - labels) ** 2, -1)) / 2
 
 
-def _linear_times(depths, width, steps, lr, target, seeds, checkpoint_dir) -> tuple[dict, dict]:
+def _linear_times(o: Options, depths: Sequence[int], target: float) -> tuple[dict, dict]:
     """Median steps to ``target`` per depth, ``{depth: [orthogonal, gaussian]}``, and the
     sweep result of each depth, ``{"depth d": result}``."""
-    x, y, xt, yt = linear_task(width)
+    x, y, xt, yt = linear_task(o.width)
     inits = {
         "orthogonal": laws.orthogonal,
-        "gaussian": functools.partial(laws.normal, stddev=1 / math.sqrt(width)),
+        "gaussian": functools.partial(laws.normal, stddev=1 / math.sqrt(o.width)),
     }
+    data = _regression_dataset(x, y, xt, yt)
     table, results = {}, {}
     for depth in depths:
-        net = MLP([width] * (depth + 1), activation="linear", output="linear")
-        r = sweep(
-            (lambda key, w, b, net=net: net.init(key, w, laws.zeros), net.apply),
-            inits,
-            _regression_dataset(x, y, xt, yt),
-            optimizer=optax.sgd(lr / depth),
-            loss=_mse,
-            steps=steps,
-            seeds=seeds,
-            eval_every=max(1, steps // 100),
-            **checkpointing(checkpoint_dir, f"deep-linear-depth{depth}"),
-        )
+        net = MLP([o.width] * (depth + 1), activation="linear", output="linear")
+        model = (lambda key, w, b, net=net: net.init(key, w, laws.zeros), net.apply)
+        r = o.sweep(model, inits, data, f"deep-linear-depth{depth}", evals=100, loss=_mse,
+                    optimizer=optax.sgd(o.lr / depth))  # fmt: skip
         loss = r.metrics["train_loss"] / r.metrics["train_loss"][:, :, :1]  # relative to start
         table[depth] = np.median(_steps_to(loss, r.eval_steps, target), axis=1).tolist()
         results[f"depth {depth}"] = r
     return table, results
 
 
+@options(seeds=5, steps=1500, lr=0.2, width=32)
 def _deep_linear(
-    seeds: int = 5,
-    depths: Sequence[int] = (2, 4, 8, 16, 32, 64),
-    width: int = 32,
-    steps: int = 1500,
-    lr: float = 0.2,
-    target: float = 0.05,
-    checkpoint_dir: str | None = None,
+    o: Options, depths: Sequence[int] = (2, 4, 8, 16, 32, 64), target: float = 0.05
 ) -> Report:
     if len(depths) < 2:
         raise ValueError(f"deep-linear: depths needs at least two depths, got {depths!r}.")
-    table, results = _linear_times(depths, width, steps, lr, target, seeds, checkpoint_dir)
+    width, steps, lr = o.width, o.steps, o.lr
+    table, results = _linear_times(o, depths, target)
     deep, shallow = max(depths), min(depths)
     mid = min(depths, key=lambda d: abs(math.log(d / (deep / 4))) if d < deep else math.inf)
     checks = [
@@ -280,7 +253,7 @@ def _deep_linear(
     title = f"median steps until the loss falls to {target:g} of its initial value (never: not "
     title += "within the run)"
     return sweep_report(
-        "deep-linear", seeds, f"Deep linear nets (width {width}): learning time vs depth",
+        "deep-linear", o.seeds, f"Deep linear nets (width {width}): learning time vs depth",
         LINEAR_SOURCE, checks=checks, results=results, notes=notes,
         tables=[Table(title, ["depth", "orthogonal", "gaussian"], rows)],
     )

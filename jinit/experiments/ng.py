@@ -32,9 +32,9 @@ import optax
 from jinit import data as data_lib
 from jinit import laws, losses
 from jinit.diagnostics import symmetry
-from jinit.engine import sweep
 from jinit.experiments._mnist import Setup
-from jinit.experiments.registry import Experiment, checkpointing, register
+from jinit.experiments.options import Options, options
+from jinit.experiments.registry import Experiment, register
 from jinit.models import MLP
 from jinit.report import Check, Report, sweep_report
 from jinit.results import SweepResult
@@ -191,25 +191,15 @@ def _load(mnist: str | os.PathLike[str] | None) -> _Setup:
     return _Setup.load(mnist, lambda d: mnist_subset(data_lib.mnist(d)))
 
 
-def _train(
-    setup: _Setup, steps: int, seeds: int | Sequence[int], checkpoint_dir: str | None, label: str
-) -> SweepResult:
+def _train(o: Options, setup: _Setup, label: str) -> SweepResult:
+    """Full-batch L-BFGS on ex4's L2-penalized cost, every init over ``o.seeds``."""
     m = len(setup.data.x_train)
-    return sweep(
-        # Ten sigmoid output units: the net returns their pre-activations and
-        # sigmoid_cross_entropy applies the sigmoid per unit (ex4's h_k and cost).
-        MLP(setup.widths, activation="sigmoid", output="linear"),
-        ng_inits(setup.widths),
-        setup.data,
-        optimizer=l2_penalized(optax.lbfgs(), LAMBDA / (2 * m)),
-        loss=losses.sigmoid_cross_entropy,
-        steps=steps,
-        seeds=seeds,
-        batch_size=None,
-        eval_every=max(1, steps // 10),
-        keep_params=True,
-        **checkpointing(checkpoint_dir, label),
-    )
+    # Ten sigmoid output units: the net returns their pre-activations and
+    # sigmoid_cross_entropy applies the sigmoid per unit (ex4's h_k and cost).
+    net = MLP(setup.widths, activation="sigmoid", output="linear")
+    return o.sweep(net, ng_inits(setup.widths), setup.data, label, evals=10,
+                   optimizer=l2_penalized(optax.lbfgs(), LAMBDA / (2 * m)),
+                   loss=losses.sigmoid_cross_entropy, keep_params=True)  # fmt: skip
 
 
 def _distinct(r: SweepResult) -> np.ndarray:
@@ -269,15 +259,12 @@ def _notes(setup: _Setup, steps: int) -> list[str]:
 # --------------------------------------------------------------------------- faithful
 
 
-def _ng_faithful(
-    mnist: str | None = None,
-    steps: int = ITERATIONS,
-    seed: int = 0,
-    checkpoint_dir: str | None = None,
-) -> Report:
+@options(mnist=None, steps=ITERATIONS)
+def _ng_faithful(o: Options, seed: int = 0) -> Report:
     """One seed per init, with the published accuracies beside the measured ones."""
-    setup = _load(mnist)
-    r = _train(setup, steps, [seed], checkpoint_dir, "ng-faithful")
+    steps = o.steps
+    setup = _load(o.mnist)
+    r = _train(o.replace(seeds=[seed]), setup, "ng-faithful")
     acc = dict(zip(r.inits, r.final("train_acc")[:, 0].tolist(), strict=True))
     distinct = dict(zip(r.inits, _distinct(r)[:, 0].tolist(), strict=True))
     exact = setup.on_mnist and steps == ITERATIONS
@@ -327,15 +314,11 @@ def _ng_faithful(
 # --------------------------------------------------------------------------- sweep
 
 
-def _ng_sweep(
-    seeds: int | Sequence[int] = 100,
-    mnist: str | None = None,
-    steps: int = ITERATIONS,
-    checkpoint_dir: str | None = None,
-) -> Report:
+@options(seeds=100, mnist=None, steps=ITERATIONS)
+def _ng_sweep(o: Options) -> Report:
     """Every init over many seeds; the distinct hidden units of every run."""
-    setup = _load(mnist)
-    r = _train(setup, steps, seeds, checkpoint_dir, "ng-sweep")
+    setup = _load(o.mnist)
+    r = _train(o, setup, "ng-sweep")
     acc = r.final("train_acc")
     distinct = _distinct(r)
     i_eps, i_glorot, i_zeros = (r.inits.index(n) for n in (EPS_INIT, GLOROT_INIT, ZEROS_INIT))
@@ -367,7 +350,7 @@ def _ng_sweep(
         derived(f"{GLOROT_INIT}: fraction of runs with {HIDDEN} distinct hidden units", 1.0,
                 float(np.mean(distinct[i_glorot] == HIDDEN)), 0),
     ]  # fmt: skip
-    notes = _notes(setup, steps)
+    notes = _notes(setup, o.steps)
     notes.append(
         "Zero init involves no randomness (full batch, zero parameters), so every seed runs "
         "the same computation: one number for all seeds, as in the reference run."

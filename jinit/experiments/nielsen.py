@@ -23,11 +23,11 @@ import optax
 
 from jinit import data as data_lib
 from jinit import laws, losses
-from jinit.engine import sweep
 from jinit.experiments._mnist import Setup
 from jinit.experiments._mnist import mnist_directory as mnist_directory  # re-exported
 from jinit.experiments.checks import prediction_halfwidth
-from jinit.experiments.registry import Experiment, checkpointing, register
+from jinit.experiments.options import Options, options
+from jinit.experiments.registry import Experiment, register
 from jinit.models import MLP
 from jinit.report import Check, Report, Table, sweep_report
 from jinit.results import SweepResult
@@ -109,28 +109,12 @@ def _model(n_in: int, hidden: int) -> MLP:
     return MLP((n_in, hidden, N_CLASSES), activation="sigmoid", output="linear")
 
 
-def _train(
-    setup: _Setup,
-    hidden: int,
-    steps: int,
-    seeds: int | Sequence[int],
-    checkpoint_dir: str | None = None,
-    label: str = "sweep",
-    inits: Mapping[str, Any] = INITS,
-) -> SweepResult:
-    per_epoch = setup.steps_per_epoch
-    return sweep(
-        _model(setup.data.n_features, hidden),
-        inits,
-        setup.data,
-        optimizer=nielsen_optimizer(n=setup.n_train),
-        loss=losses.sigmoid_cross_entropy,
-        steps=steps,
-        seeds=seeds,
-        batch_size=BATCH,
-        eval_every=max(1, min(per_epoch, steps)),
-        **checkpointing(checkpoint_dir, f"nielsen-{label}-{hidden}"),
-    )
+def _train(o: Options, setup: _Setup, hidden: int, label: str) -> SweepResult:
+    """The book's SGD (network2: mini-batches of 10, L2), evaluated every epoch."""
+    return o.sweep(_model(setup.data.n_features, hidden), INITS, setup.data,
+                   f"nielsen-{label}-{hidden}", optimizer=nielsen_optimizer(n=setup.n_train),
+                   loss=losses.sigmoid_cross_entropy, batch_size=BATCH,
+                   eval_every=max(1, min(setup.steps_per_epoch, o.steps)))  # fmt: skip
 
 
 def merge(results: Mapping[int, SweepResult]) -> SweepResult:
@@ -277,11 +261,11 @@ class _Runs(NamedTuple):
     full: bool  # the book's schedule
 
 
-def _run_widths(mnist, steps, epochs, hidden, seeds, checkpoint_dir, label: str) -> _Runs:
-    setup = _load(mnist)
+def _run_widths(o: Options, epochs: int, hidden: int | Sequence[int] | None, label: str) -> _Runs:
+    setup = _load(o.mnist)
     widths = _widths(hidden, setup.on_mnist)
-    total = _schedule(setup, steps, epochs)
-    results = {h: _train(setup, h, total, seeds, checkpoint_dir, label) for h in widths}
+    total = _schedule(setup, o.steps, epochs)
+    results = {h: _train(o.replace(steps=total), setup, h, label) for h in widths}
     return _Runs(setup, total, results, total == EPOCHS * setup.steps_per_epoch)
 
 
@@ -299,16 +283,12 @@ def _checks(runs: _Runs, lead_checks: Callable[[int, np.ndarray], list[Check]]) 
     return checks
 
 
+@options(mnist=None, steps=None)
 def _nielsen_faithful(
-    mnist: str | None = None,
-    steps: int | None = None,
-    epochs: int = EPOCHS,
-    hidden: int | Sequence[int] | None = None,
-    seed: int = 0,
-    checkpoint_dir: str | None = None,
+    o: Options, epochs: int = EPOCHS, hidden: int | Sequence[int] | None = None, seed: int = 0
 ) -> Report:
     """One seed per (width, init), as the book; its counts beside the book's figure data."""
-    runs = _run_widths(mnist, steps, epochs, hidden, [seed], checkpoint_dir, "faithful")
+    runs = _run_widths(o.replace(seeds=[seed]), epochs, hidden, "faithful")
     setup, total, results, full = runs
 
     def lead_checks(h: int, leads: np.ndarray) -> list[Check]:
@@ -360,16 +340,12 @@ def _curves(results: Mapping[int, SweepResult], setup: _Setup, title: str) -> Ta
 # --------------------------------------------------------------------------- sweep
 
 
+@options(seeds=10, mnist=None, steps=None)
 def _nielsen_sweep(
-    seeds: int | Sequence[int] = 10,
-    mnist: str | None = None,
-    steps: int | None = None,
-    epochs: int = EPOCHS,
-    hidden: int | Sequence[int] | None = 30,
-    checkpoint_dir: str | None = None,
+    o: Options, epochs: int = EPOCHS, hidden: int | Sequence[int] | None = 30
 ) -> Report:
     """The comparison over many seeds (paired: both inits see the same batches per seed)."""
-    runs = _run_widths(mnist, steps, epochs, hidden, seeds, checkpoint_dir, "sweep")
+    runs = _run_widths(o, epochs, hidden, "sweep")
     setup, results = runs.setup, runs.results
 
     def lead_checks(h: int, leads: np.ndarray) -> list[Check]:

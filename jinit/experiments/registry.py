@@ -3,6 +3,19 @@
 Experiment modules import this module (and the jinit submodules they use), never the package
 root ``jinit``: ``jinit/__init__`` imports the experiments package, so ``import jinit`` inside an
 experiment module would be an import cycle.
+
+Experiment options convention (:mod:`jinit.experiments.options`): a new experiment takes the
+options every experiment shares (seeds, steps, lr, batch_size, width, depth, mnist,
+checkpoint_dir) as one :class:`~jinit.experiments.options.Options`, named with its defaults in
+``@options(...)``, and trains through ``Options.sweep`` (seeds, steps, batch size, SGD at
+``lr``, eval points and checkpointing filled in)::
+
+    @options(seeds=3, steps=300, lr=0.01, batch_size=64, width=64, depth=4)
+    def _my_sweep(o: Options, tol: float = 0.1) -> Report:   # own options stay keywords
+        r = o.sweep(net, inits, data, "my-label", evals=4, momentum=0.9)
+        ...
+
+    register(Experiment("my-name", title, SOURCE, None, _my_sweep, default_seeds=3))
 """
 
 from __future__ import annotations

@@ -11,20 +11,18 @@ too short to show fails (or is not run) with a note, never passes.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from jinit import data as data_lib
 from jinit import laws
 from jinit.diagnostics import layer_stats, probe_seeds
-from jinit.engine import sweep
 from jinit.experiments._mnist import Setup
-from jinit.experiments.registry import Experiment, checkpointing, register
+from jinit.experiments.options import Options, options
+from jinit.experiments.registry import Experiment, register
 from jinit.models import MLP
 from jinit.report import Check, LayerProfile, Report, Table, sweep_report
 from jinit.results import SweepResult
@@ -134,21 +132,6 @@ def alike_checks(stds: dict[str, dict[str, np.ndarray]]) -> list[Check]:
 # --------------------------------------------------------------------------- the run
 
 
-def _train(data, net, inits, x_probe, steps, lr, batch_size, seeds, checkpoint_dir, label):
-    return sweep(
-        net,
-        inits,
-        data,
-        optimizer=optax.sgd(lr),
-        steps=steps,
-        seeds=seeds,
-        batch_size=batch_size,
-        eval_every=max(1, steps // 50),
-        track=_tracker(net, x_probe),
-        **checkpointing(checkpoint_dir, label),
-    )
-
-
 def _at_init(data, widths, seeds) -> dict[str, dict[str, np.ndarray]]:
     net = MLP(widths, "tanh", "softmax")
     x, y = jnp.asarray(data.x_test[:256]), jnp.asarray(data.y_test[:256])
@@ -173,43 +156,36 @@ def _tables(sig: SweepResult, tanh: SweepResult, rows: int = 11) -> list[Table]:
     ]  # fmt: skip
 
 
-def _saturation(
-    seeds: int = 2,
-    width: int = 1000,
-    depth: int = 4,
-    steps: int = 20000,
-    lr: float = 0.1,
-    batch_size: int = 10,
-    mnist: str | None = None,
-    checkpoint_dir: str | None = None,
-) -> Report:
-    data, origin = _load(mnist)
-    widths = [data.n_features] + [width] * depth + [data.n_classes]
+@options(seeds=2, steps=20000, lr=0.1, batch_size=10, width=1000, depth=4, mnist=None)
+def _saturation(o: Options) -> Report:
+    data, origin = _load(o.mnist)
+    widths = [data.n_features] + [o.width] * o.depth + [data.n_classes]
     x_probe = jnp.asarray(data.x_test[:256])
-    train = functools.partial(_train, data, x_probe=x_probe, steps=steps, lr=lr,
-                              batch_size=batch_size, seeds=seeds,
-                              checkpoint_dir=checkpoint_dir)  # fmt: skip
-    sig = train(MLP(widths, "sigmoid", "softmax"), {"standard": INITS["standard"]},
-                label="saturation-sigmoid")  # fmt: skip
-    tanh = train(MLP(widths, "tanh", "softmax"), INITS, label="saturation-tanh")
-    at_init = _at_init(data, widths, seeds)
+
+    def train(activation: str, inits: dict, label: str) -> SweepResult:
+        net = MLP(widths, activation, "softmax")
+        return o.sweep(net, inits, data, label, evals=50, track=_tracker(net, x_probe))
+
+    sig = train("sigmoid", {"standard": INITS["standard"]}, "saturation-sigmoid")
+    tanh = train("tanh", INITS, "saturation-tanh")
+    at_init = _at_init(data, widths, o.seeds)
     top = sig.tracked["mean"][0, :, :, -1].mean(axis=0)  # [evals]
     checks = [
         *top_layer_checks(top, sig.eval_steps),
         order_check(tanh.tracked["frac_saturated"][0].mean(axis=0), tanh.eval_steps),
         *alike_checks(at_init),
     ]
-    profiles = [LayerProfile(f"tanh {name}", depth, stat, v)
+    profiles = [LayerProfile(f"tanh {name}", o.depth, stat, v)
                 for name, d in at_init.items() for stat, v in d.items()]  # fmt: skip
-    title = f"Saturation in {depth}-hidden-layer sigmoid and tanh nets: standard vs normalized init"
+    title = f"Saturation in {o.depth}-hidden-layer sigmoid and tanh nets: standard vs normalized"
     return sweep_report(
-        "saturation", seeds, title, SOURCE, checks=checks, profiles=profiles,
+        "saturation", o.seeds, f"{title} init", SOURCE, checks=checks, profiles=profiles,
         results={"sigmoid": sig, "tanh": tanh}, tables=_tables(sig, tanh),
         notes=[
-            f"Data: {origin} (the paper uses Shapeset-3x2 and MNIST among others); {depth} "
-            f"hidden layers of {width} units (the paper: 1000); SGD lr {lr} (the paper picks "
-            "the rate on validation error after 5 million updates), mini-batches of "
-            f"{batch_size} (the paper: 10), {steps} steps; biases start at 0.",
+            f"Data: {origin} (the paper uses Shapeset-3x2 and MNIST among others); {o.depth} "
+            f"hidden layers of {o.width} units (the paper: 1000); SGD lr {o.lr} (the paper "
+            "picks the rate on validation error after 5 million updates), mini-batches of "
+            f"{o.batch_size} (the paper: 10), {o.steps} steps; biases start at 0.",
             "'standard' is U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (jinit.torch_default); "
             "'normalized' is Glorot's U(+-sqrt(6/(fan_in+fan_out))).",
             "Training statistics are measured on 256 test inputs at 50 points of training; "
