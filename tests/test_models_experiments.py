@@ -21,7 +21,7 @@ def _resnet_measurements(he_rate: float = np.sqrt(2), zero_rate: float = 1.0, ac
     depths = (8, 20, 56)
     he = {d: _stream(he_rate, (d - 2) // 2) for d in depths}
     zero = {d: _stream(zero_rate, (d - 2) // 2) for d in depths}
-    return he, zero, {"he+bn": np.full(3, acc) + [0, 0.01, -0.01],
+    return he, zero, {"he+bn": np.array([acc, acc + 0.01, acc - 0.01]),
                       "zero-gamma+bn": np.full(3, acc)}  # fmt: skip
 
 
@@ -70,7 +70,7 @@ def test_resnet_depth_tiny_run():
     rep = experiments.get("resnet-depth").run(seeds=2, steps=4, depths=(4, 6), channels=4,
                                               n_probe=16)  # fmt: skip
     assert len(rep.checks) == 5 and len(rep.profiles) == 4
-    zero = [c for c in rep.checks if c.label.startswith("zero-branch")][0]
+    zero = next(c for c in rep.checks if c.label.startswith("zero-branch"))
     assert zero.passed  # exact at any size
 
 

