@@ -21,8 +21,9 @@ def _resnet_measurements(he_rate: float = np.sqrt(2), zero_rate: float = 1.0, ac
     depths = (8, 20, 56)
     he = {d: _stream(he_rate, (d - 2) // 2) for d in depths}
     zero = {d: _stream(zero_rate, (d - 2) // 2) for d in depths}
-    return he, zero, {"he+bn": np.array([acc, acc + 0.01, acc - 0.01]),
-                      "zero-gamma+bn": np.full(3, acc)}  # fmt: skip
+    failed = np.full(3, acc < 0.9)
+    return he, zero, {"he+bn": (failed, np.array([acc, acc + 0.01, acc - 0.01])),
+                      "zero-gamma+bn": (failed, np.full(3, acc))}  # fmt: skip
 
 
 def test_resnet_depth_checks_pass_on_the_law_and_fail_otherwise():
