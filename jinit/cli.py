@@ -123,7 +123,7 @@ def _parse_inits(text: str) -> dict:
 
 
 def _parse_model(
-    args: argparse.Namespace, n_classes: int, input_shape: tuple[int, ...], example: Any = None
+    args: argparse.Namespace, n_classes: int, input_shape: tuple[int, ...], data: Any = None
 ):  # fmt: skip
     """``--model`` (default: an MLP 10-5-1 on the data's features), checked against the data;
     ``path.to.module:factory[:key=value,...]`` builds a user's Flax/NNX/Equinox/Haiku model
@@ -136,8 +136,10 @@ def _parse_model(
             model = models.load_factory(spec)
         except ValueError as err:
             raise UsageError(f"--model {err}") from None
-        _check_user_model(spec, model, example)
-        return spec, model
+        if data is None:
+            raise UsageError(f"--model {spec}: a user's model is built on the data's examples")
+        classification = data.y_train.dtype.kind in "iub"
+        return spec, _user_model(spec, model, data.x_train[:1], classification)
     try:
         model = models.parse(spec, activation=args.activation, n_classes=n_classes)
     except ValueError as err:
@@ -154,12 +156,24 @@ def _parse_model(
     return spec, model
 
 
-def _check_user_model(spec: str, model: Any, example: Any) -> None:
-    """A user's model must adapt (Flax linen, NNX, Equinox, Haiku) on the data's examples."""
+def _user_model(spec: str, model: Any, example: Any, classification: bool) -> Any:
+    """A user's model adapted on the data's examples (Flax linen, NNX, Equinox, Haiku), its
+    output kind (the default loss) from the data: softmax over several logits, sigmoid for
+    one, linear for real-valued labels."""
+    import dataclasses
+
+    import jax
+
     from jinit.frameworks import as_model
 
     try:
-        as_model(model, example)
+        m = as_model(model, example)
+        if m.output is None and m.template is not None:
+            out = jax.eval_shape(m.apply, m.template, example)
+            units = out.shape[-1] if len(out.shape) > 1 else 1
+            kind = ("softmax" if units > 1 else "sigmoid") if classification else "linear"
+            m = dataclasses.replace(m, output=kind)
+        return m
     except (ValueError, TypeError) as err:
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise UsageError(f"--model {spec}: {reason}") from None
@@ -362,7 +376,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     val = args.val if args.val is not None or not tuning else 0.2
     if val is not None:
         data = data.split_validation(val)
-    spec, model = _parse_model(args, data.n_classes, data.x_train.shape[1:], data.x_train[:1])
+    spec, model = _parse_model(args, data.n_classes, data.x_train.shape[1:], data)
     inits = _parse_inits(args.inits)
     if tuning:
         optimizer = _optimizer(args.optimizer, None)

@@ -22,6 +22,7 @@ import numpy as np
 from jinit import _format
 from jinit import keys as _keys
 from jinit import losses as _losses
+from jinit._validate import check_choice
 from jinit.diagnostics.stats import (
     BACKWARD_STATS,
     FORWARD_STATS,
@@ -54,12 +55,7 @@ MODES = ("eval", "train")
 
 
 def _check_mode(mode: Any, what: str) -> str:
-    if mode not in MODES:
-        raise ValueError(
-            f"{what}: mode must be 'eval' (running averages, no dropout) or 'train' (batch "
-            f"statistics, dropout), got {mode!r}."
-        )
-    return mode
+    return check_choice(mode, MODES, "mode", what)
 
 
 def _mode_call(m: Model, mode: str) -> Callable:

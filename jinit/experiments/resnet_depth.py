@@ -75,6 +75,14 @@ def growth(profile: np.ndarray) -> np.ndarray:
     return profile[:, -1] / profile[:, 0]
 
 
+def stream_profiles(by_init: Mapping[str, Mapping[int, np.ndarray]]) -> list[LayerProfile]:
+    """One :class:`LayerProfile` (the mean over seeds, per block) per init and depth of
+    ``init -> depth -> [seeds, blocks]`` residual-stream stds."""
+    return [LayerProfile(name, depth, "residual-stream std", values.mean(axis=0))
+            for name, by_depth in by_init.items()
+            for depth, values in by_depth.items()]  # fmt: skip
+
+
 def mean_ci(values: Sequence[float]) -> str:
     """``mean [lo, hi]`` (95% Student t interval over seeds)."""
     lo, hi = stats.mean_interval(values)
@@ -128,17 +136,17 @@ def _resnet_depth(
     failed, acc = r.failed(), r.final("test_acc")
     train = {name: (failed[i], acc[i]) for i, name in enumerate(r.inits)}
     he, zero = profiles_by["he"], profiles_by["zero-branch"]
-    rows = [[d, (d - 2) // 2, mean_ci(growth(he[d])), mean_ci(growth(zero[d]))]
-            for d in depths]  # fmt: skip
-    profiles = [LayerProfile(name, d, "residual-stream std", p.mean(axis=0))
-                for name, by in profiles_by.items() for d, p in by.items()]  # fmt: skip
+    rows = [[d, (d - 2) // 2, mean_ci(np.log2(growth(he[d]))),
+             mean_ci(np.log2(growth(zero[d])))] for d in depths]  # fmt: skip
     return sweep_report(
         "resnet-depth", len(seeds),
         f"ResNets without normalization at depths {', '.join(map(str, depths))}: He vs a "
         "zero last conv per branch; with BatchNorm, He vs zero last BN scale",
-        SOURCE, checks=depth_checks(he, zero, train), result=r, profiles=profiles,
-        tables=[Table("residual-stream std, last block / first block at init (mean [95% CI] "
-                      "over seeds)", ["depth", "blocks", "he", "zero-branch"], rows)],
+        SOURCE, checks=depth_checks(he, zero, train), result=r,
+        profiles=stream_profiles(profiles_by),
+        tables=[Table("log2 of the residual-stream std, last block / first block, at init "
+                      "(mean [95% CI] over seeds)", ["depth", "blocks", "he", "zero-branch"],
+                      rows)],
         notes=[
             f"Model: jinit.models.ResNet, one stage of {channels} channels (no projection "
             "shortcuts), depth = 2 * blocks + 2; 8x8 digits (NHWC). Init-time statistics: "

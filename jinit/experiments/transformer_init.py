@@ -15,11 +15,12 @@ import optax
 
 from jinit import data as data_lib
 from jinit import laws, stats
+from jinit.experiments import resnet_depth
 from jinit.experiments.options import Options, options
 from jinit.experiments.registry import Experiment, register
 from jinit.experiments.resnet_depth import growth, mean_ci, stream_std
 from jinit.models import Transformer
-from jinit.report import Check, LayerProfile, Table, sweep_report
+from jinit.report import Check, Table, sweep_report
 from jinit.research.transformer import gpt2_rules
 
 SOURCE = (
@@ -105,13 +106,12 @@ def _transformer_init(
     rows = [[d, *(mean_ci(growth(streams[name][d])) for name in streams)] for d in depths]
     curve_rows = [[int(step), *(mean_ci(loss[name][:, k]) for name in loss)]
                   for k, step in enumerate(r.eval_steps)]  # fmt: skip
-    profiles = [LayerProfile(name, d, "residual-stream std", v.mean(axis=0))
-                for name, by in streams.items() for d, v in by.items()]  # fmt: skip
     return sweep_report(
         "transformer-init", len(seeds),
         f"Transformer output projections on modular addition (p={p}): Xavier vs N(0, 0.02) "
         "vs GPT-2's depth-scaled projections",
-        SOURCE, checks=transformer_checks(streams, loss), result=r, profiles=profiles,
+        SOURCE, checks=transformer_checks(streams, loss), result=r,
+        profiles=resnet_depth.stream_profiles(streams),
         tables=[
             Table("residual-stream std, last block / first block at init (mean [95% CI] over "
                   "seeds)", ["layers", *streams], rows),

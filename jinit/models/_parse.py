@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import importlib
 import os
+import re
 import sys
 from typing import Any
 
@@ -43,7 +44,7 @@ def _literal(text: str) -> Any:
 
 def _keywords(text: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for item in filter(None, text.split(",")):
+    for item in filter(None, re.split(r",(?=\s*[A-Za-z_]\w*\s*=)", text)):
         key, eq, value = item.partition("=")
         if not eq or not key.strip().isidentifier():
             raise ValueError(f"expected key=value, got {item!r}")
@@ -75,10 +76,12 @@ def load_factory(spec: str) -> Any:
             raise ValueError(f"module {module_name!r} has no function {name!r}")
         return factory(**keywords)
     except ImportError as err:
-        raise ValueError(f"cannot import {module_name!r} ({err}); accepted: {FACTORY}.") from None
+        raise ValueError(
+            f"{spec!r}: cannot import {module_name!r} ({err}); accepted: {FACTORY}."
+        ) from None
     except (ValueError, TypeError) as err:
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ValueError(f"model spec {spec!r}: {reason}; accepted: {FACTORY}.") from None
+        raise ValueError(f"{spec!r}: {reason}; accepted: {FACTORY}.") from None
 
 
 def _ints(text: str, sep: str = ",") -> list[int]:
