@@ -8,6 +8,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 USAGE_ERROR = 2
 INTERRUPTED = 130
@@ -121,11 +122,24 @@ def _parse_inits(text: str) -> dict:
     return inits
 
 
-def _parse_model(args: argparse.Namespace, n_classes: int, input_shape: tuple[int, ...]):
-    """``--model`` (default: an MLP 10-5-1 on the data's features), checked against the data."""
+def _parse_model(
+    args: argparse.Namespace, n_classes: int, input_shape: tuple[int, ...], data: Any = None
+):  # fmt: skip
+    """``--model`` (default: an MLP 10-5-1 on the data's features), checked against the data;
+    ``path.to.module:factory[:key=value,...]`` builds a user's Flax/NNX/Equinox/Haiku model
+    (the sweep checks it against the data)."""
     from jinit import models
 
     spec = args.model or f"mlp:{input_shape[0] if len(input_shape) == 1 else 0},10,5,1"
+    if models.is_factory(spec):  # path.to.module:factory, a user's framework model
+        try:
+            model = models.load_factory(spec)
+        except ValueError as err:
+            raise UsageError(f"--model {err}") from None
+        if data is None:
+            raise UsageError(f"--model {spec}: a user's model is built on the data's examples")
+        classification = data.y_train.dtype.kind in "iub"
+        return spec, _user_model(spec, model, data.x_train[:1], classification)
     try:
         model = models.parse(spec, activation=args.activation, n_classes=n_classes)
     except ValueError as err:
@@ -140,6 +154,29 @@ def _parse_model(args: argparse.Namespace, n_classes: int, input_shape: tuple[in
             f"has {input_shape}"
         )
     return spec, model
+
+
+def _user_model(spec: str, model: Any, example: Any, classification: bool) -> Any:
+    """A user's model adapted on the data's examples (Flax linen, NNX, Equinox, Haiku), its
+    output kind (the default loss) from the data: softmax over several logits, sigmoid for
+    one, linear for real-valued labels."""
+    import dataclasses
+
+    import jax
+
+    from jinit.frameworks import as_model
+
+    try:
+        m = as_model(model, example)
+        if m.output is None and m.template is not None:
+            out = jax.eval_shape(m.apply, m.template, example)
+            units = out.shape[-1] if len(out.shape) > 1 else 1
+            kind = ("softmax" if units > 1 else "sigmoid") if classification else "linear"
+            m = dataclasses.replace(m, output=kind)
+        return m
+    except (ValueError, TypeError) as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise UsageError(f"--model {spec}: {reason}") from None
 
 
 def _prepare_out(path: str | None) -> str | None:
@@ -339,7 +376,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     val = args.val if args.val is not None or not tuning else 0.2
     if val is not None:
         data = data.split_validation(val)
-    spec, model = _parse_model(args, data.n_classes, data.x_train.shape[1:])
+    spec, model = _parse_model(args, data.n_classes, data.x_train.shape[1:], data)
     inits = _parse_inits(args.inits)
     if tuning:
         optimizer = _optimizer(args.optimizer, None)
@@ -470,7 +507,9 @@ def _reproduce_parser(sub) -> argparse.ArgumentParser:
 def _compare_parser(sub) -> argparse.ArgumentParser:
     c = sub.add_parser("compare", help="compare initializers on a model and dataset")
     c.add_argument("--model", default=None,
-                   help="mlp:IN,H1,...,OUT or conv:HxWxC:CH1,CH2 (default: mlp:IN,10,5,1 "
+                   help="mlp:IN,H1,...,OUT, conv:HxWxC:CH1,CH2, resnet:HxWxC:CH1,CH2[:BLOCKS]"
+                        "[:NORM], transformer:VOCAB,SEQ[:D,HEADS,LAYERS], or your own model "
+                        "as path.to.module:factory[:key=value,...] (default: mlp:IN,10,5,1 "
                         "with IN the data's features)")  # fmt: skip
     c.add_argument("--activation", default="relu", help="hidden activation (default: relu)")
     c.add_argument("--data", default="circles", help="circles, moons, spirals, planar, ...")

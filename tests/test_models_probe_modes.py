@@ -55,7 +55,7 @@ def test_probe_of_a_linen_module_with_its_own_batch_stats(x):
     r = probe(model, {"params": params, **stats}, x)
     np.testing.assert_allclose(r.stats["std"][-1], m.apply_eval(params, stats, x).std(),
                                rtol=1e-4)  # fmt: skip
-    with pytest.raises(ValueError, match="mode must be 'eval'"):
+    with pytest.raises(ValueError, match="unknown mode 'training'; accepted: 'eval', 'train'"):
         probe(model, {"params": params, **stats}, x, mode="training")
 
 

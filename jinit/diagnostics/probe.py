@@ -22,6 +22,7 @@ import numpy as np
 from jinit import _format
 from jinit import keys as _keys
 from jinit import losses as _losses
+from jinit._validate import check_choice
 from jinit.diagnostics.stats import (
     BACKWARD_STATS,
     FORWARD_STATS,
@@ -54,12 +55,7 @@ MODES = ("eval", "train")
 
 
 def _check_mode(mode: Any, what: str) -> str:
-    if mode not in MODES:
-        raise ValueError(
-            f"{what}: mode must be 'eval' (running averages, no dropout) or 'train' (batch "
-            f"statistics, dropout), got {mode!r}."
-        )
-    return mode
+    return check_choice(mode, MODES, "mode", what)
 
 
 def _mode_call(m: Model, mode: str) -> Callable:
@@ -483,18 +479,14 @@ def draw_params(
     - ``init`` a weight law: row i is ``as_model(model).init(keys[i], init, bias_init,
       dtype)``, exactly what :func:`jinit.sweep` draws (a jinit MLP/ConvNet through
       :func:`init_params`, the same bits with fewer compiles);
-    - ``init`` rules ``{pattern: law}`` (a framework model): ``model.init(keys[i], rules)``,
-      that is ``jinit.reinit(keys[i], template, rules)``;
+    - ``init`` rules ``{pattern: law}``: ``model.init(keys[i], rules)``, that is
+      ``jinit.reinit(keys[i], template, rules)`` (a jinit model's template: its parameters
+      with zero weights), what :func:`jinit.sweep` draws for a rules entry;
     - ``init`` a function ``key -> params``: vmapped as it is.
     """
     what = "probe_seeds"
-    if is_rules(init):
+    if is_rules(init):  # every Model's init takes rules (jinit models: reinit of its tree)
         m = _framework_model(model, x, what)
-        if m.template is None:
-            raise TypeError(
-                f"{what}: rules {{pattern: law}} redraw a framework model's template; "
-                f"{m!r} has none: pass a weight initializer (and bias_init)."
-            )
         return jax.vmap(lambda k: m.init(k, init, bias_init, dtype))(keys), m
     if not _is_weight_law(init):
         return init_params(model, init, keys, bias_init=bias_init), model

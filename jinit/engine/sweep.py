@@ -291,8 +291,7 @@ def sweep(
         ``[0, 2**32 - 1]``. batch_size: examples per step (each seed its own epoch
         permutations) or None (full batch). eval_every: steps between evaluations (10 evals).
       extra_metrics: ``{name: (logits, labels) -> scalar}``, evaluated on both splits.
-      track: ``params -> pytree`` evaluated for every run at every eval point (``.tracked``);
-        ``(params, model_state) -> pytree`` also sees the run's state (BatchNorm statistics).
+      track: ``params [, model_state] -> pytree`` for every run at every eval (``.tracked``).
       devices: devices to shard the run axis over (default: all). dtype: parameters and inputs.
       formulation: ``"vmap"``, ``"map"`` or ``"auto"`` (see ``program.choose_formulation``).
       max_memory: bytes the runs may use at once, else in groups (:mod:`jinit.engine.plan`).

@@ -31,7 +31,7 @@ from jinit.report import Report
 
 #: The modules whose import registers the experiments.
 MODULES = ("coursera", "deep", "ng", "nielsen", "saturation", "research_lsuv", "research_mup",
-           "research_residual", "research_zero")
+           "research_residual", "research_zero", "resnet_depth", "transformer_init")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -25,7 +25,7 @@ from jinit.models._core import (
     count_flops,
     output_transform,
 )
-from jinit.models._parse import parse
+from jinit.models._parse import is_factory, load_factory, parse
 from jinit.models.residual import ResidualMLP, ResNet
 from jinit.models.transformer import Transformer
 
@@ -41,6 +41,8 @@ __all__ = [
     "Transformer",
     "activation_fn",
     "count_flops",
+    "is_factory",
+    "load_factory",
     "output_transform",
     "parse",
 ]

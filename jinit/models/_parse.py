@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import ast
+import importlib
+import os
+import re
+import sys
 from typing import Any
 
 from jinit.models._core import MLP, ConvNet
@@ -14,6 +19,69 @@ GRAMMAR = (
     "batch (e.g. resnet:8x8x1:16,32:1:layer) or 'transformer:VOCAB,SEQ[:D_MODEL,HEADS,LAYERS]' "
     "(e.g. transformer:24,3:64,4,2)"
 )
+
+
+KINDS = ("mlp", "conv", "resnet", "transformer")
+FACTORY = (
+    "'path.to.module:factory' or 'path.to.module:factory:key=value,...' (a module importable "
+    "from the current directory, and a function returning a Flax linen, NNX, Equinox or "
+    "Haiku model, called with no arguments or with those keywords; values are Python "
+    "literals, else strings)"
+)
+
+
+def is_factory(spec: str) -> bool:
+    """Whether ``spec`` names a user's model factory (``module:factory``), not a built-in."""
+    return spec.partition(":")[0] not in KINDS
+
+
+def _literal(text: str) -> Any:
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def _keywords(text: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in filter(None, re.split(r",(?=\s*[A-Za-z_]\w*\s*=)", text)):
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip().isidentifier():
+            raise ValueError(f"expected key=value, got {item!r}")
+        out[key.strip()] = _literal(value.strip())
+    return out
+
+
+def load_factory(spec: str) -> Any:
+    """The model a user's factory returns, from ``"module:factory[:key=value,...]"``: the
+    module is imported (the current directory first on the path, as ``python -m`` does) and
+    ``factory(**keywords)`` called. Any failure raises ``ValueError`` in one line naming the
+    spec and the accepted form.
+
+    Example:
+        >>> load_factory("jinit.models:MLP:widths=(2,3,1)").widths
+        (2, 3, 1)
+    """
+    module_name, _, rest = spec.partition(":")
+    name, _, kw_text = rest.partition(":")
+    try:
+        if not module_name or not name.isidentifier():
+            raise ValueError("expected module:factory")
+        keywords = _keywords(kw_text)
+        if os.getcwd() not in sys.path:
+            sys.path.insert(0, os.getcwd())
+        module = importlib.import_module(module_name)
+        factory = getattr(module, name, None)
+        if not callable(factory):
+            raise ValueError(f"module {module_name!r} has no function {name!r}")
+        return factory(**keywords)
+    except ImportError as err:
+        raise ValueError(
+            f"{spec!r}: cannot import {module_name!r} ({err}); accepted: {FACTORY}."
+        ) from None
+    except (ValueError, TypeError) as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ValueError(f"{spec!r}: {reason}; accepted: {FACTORY}.") from None
 
 
 def _ints(text: str, sep: str = ",") -> list[int]:
