@@ -212,7 +212,12 @@ def _optimizer(name: str, lr: float | None):
 
 
 def _emit(report, args: argparse.Namespace, out: str | None = None) -> int:
-    """Print a report (text or ``--json``) and write its files under ``out``."""
+    """Print a report (text or ``--json``) and write its files under ``out``; across
+    processes (``--processes``, cluster flags) only process 0 does."""
+    from jinit.distributed import is_leader
+
+    if not is_leader():
+        return 0 if report.passed else 1
     if out:
         files = report.write(out)
         if not args.json:
@@ -244,7 +249,11 @@ def _interrupted(err: BaseException, out: str | None, make_report, base: str | N
     """After Ctrl-C: write what finished under ``out`` (results.json marked ``"partial":
     true``) and say how to resume (the checkpoint is under ``base``, default ``out``); exit
     code 130."""
+    from jinit.distributed import is_leader
+
     partial = getattr(err, "partial", None)
+    if not is_leader():
+        return INTERRUPTED
     if out is None:
         print("jinit: interrupted (give --out DIR to keep finished chunks and resume)",
               file=sys.stderr)  # fmt: skip
@@ -579,8 +588,21 @@ def _compare_parser(sub) -> argparse.ArgumentParser:
                    help="mini-batch size (default: full batch)")  # fmt: skip
     c.add_argument("--eval-every", type=_int_at_least(1), default=None,
                    help="steps between evaluations (default: 10 evaluations)")  # fmt: skip
+    from jinit.distributed import add_arguments
+
+    add_arguments(c, _int_at_least)
     c.set_defaults(fn=cmd_compare)
     return c
+
+
+def _join_job(args: argparse.Namespace) -> None:
+    """Join a ``jax.distributed`` job (:func:`jinit.distributed.join`)."""
+    from jinit import distributed
+
+    try:
+        distributed.join(args.coordinator, args.num_processes, args.process_id)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
 
 
 def _probe_parser(sub) -> argparse.ArgumentParser:
@@ -634,8 +656,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     from jinit.devices import use_cpu_cores
 
     args = build_parser().parse_args(argv)
+    if getattr(args, "processes", None) and args.processes > 1:
+        if args.coordinator is not None:
+            print("jinit: error: --processes starts its own local job; drop --coordinator",
+                  file=sys.stderr)  # fmt: skip
+            return USAGE_ERROR
+        from jinit.distributed import launch_local, without_processes
+
+        return launch_local(without_processes(sys.argv[1:] if argv is None else argv),
+                            args.processes)  # fmt: skip
     use_cpu_cores()  # the command owns its process: shard runs over every core
     try:
+        if hasattr(args, "coordinator"):
+            _join_job(args)
         if args.command != "list" and not args.no_cache:
             from jinit.cache import enable_compilation_cache
 

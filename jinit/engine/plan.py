@@ -34,6 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jinit.engine.program import EVAL_BLOCK
+from jinit.engine.sharding import agreed_min
 
 RAM_FRACTION = 0.5
 DEVICE_FRACTION = 0.9
@@ -136,7 +137,12 @@ def memory_budget(devices: Sequence[jax.Device], max_memory: float | None = None
                 f"device's free memory), got {max_memory!r}."
             )
         return int(min(max_memory, 2**62))
-    stats = devices[0].memory_stats() if hasattr(devices[0], "memory_stats") else None
+    return agreed_min(_free_bytes(devices))  # across processes: one plan for all
+
+
+def _free_bytes(devices: Sequence[jax.Device]) -> int:
+    local = [d for d in devices if d.process_index == jax.process_index()] or list(devices)
+    stats = local[0].memory_stats() if hasattr(local[0], "memory_stats") else None
     if stats and "bytes_limit" in stats:
         free = stats["bytes_limit"] - stats.get("bytes_in_use", 0)
         return int(DEVICE_FRACTION * free * len(devices))
