@@ -575,7 +575,7 @@ class SweepResult:
         return plot_sweep(self, path, metrics)
 
 
-_CONCAT_FREE = ("devices", "groups", "partial")  # config entries that may differ between parts
+_CONCAT_FREE = ("devices", "groups", "partial", "block_size")  # how, not what, was run
 
 
 def _check_concat(results: Sequence[Any], axis: str) -> list[Any]:
