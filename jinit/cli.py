@@ -69,6 +69,26 @@ def _fraction(text: str) -> float:
     return value
 
 
+def _seeds(text: str) -> int | list[int]:
+    """An argparse type: a seed count (``20``) or seeds and ranges (``0:50``, ``3,5,9``)."""
+    from jinit.shards import parse_seeds
+
+    try:
+        return parse_seeds(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err).removeprefix("--seeds: ")) from None
+
+
+def _shard(text: str) -> tuple[int, int]:
+    """An argparse type: ``I/N``, job I (from 0) of N."""
+    from jinit.shards import parse_shard
+
+    try:
+        return parse_shard(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err).removeprefix("--shard: ")) from None
+
+
 def split_inits(text: str) -> list[str]:
     """Split ``"zeros,normal:stddev=10,mean=1,he_normal"`` into specs: a comma-separated piece
     with ``=`` but no ``:`` continues the previous spec's options."""
@@ -229,7 +249,12 @@ def _optimizer(name: str, lr: float | None):
 
 
 def _emit(report, args: argparse.Namespace, out: str | None = None) -> int:
-    """Print a report (text or ``--json``) and write its files under ``out``."""
+    """Print a report (text or ``--json``) and write its files under ``out``; across
+    processes (``--processes``, cluster flags) only process 0 does."""
+    from jinit.distributed import is_leader
+
+    if not is_leader():
+        return 0 if report.passed else 1
     if out:
         files = report.write(out)
         if not args.json:
@@ -261,7 +286,11 @@ def _interrupted(err: BaseException, out: str | None, make_report, base: str | N
     """After Ctrl-C: write what finished under ``out`` (results.json marked ``"partial":
     true``) and say how to resume (the checkpoint is under ``base``, default ``out``); exit
     code 130."""
+    from jinit.distributed import is_leader
+
     partial = getattr(err, "partial", None)
+    if not is_leader():
+        return INTERRUPTED
     if out is None:
         print("jinit: interrupted (give --out DIR to keep finished chunks and resume)",
               file=sys.stderr)  # fmt: skip
@@ -386,15 +415,17 @@ def cmd_compare(args: argparse.Namespace) -> int:
     out = _prepare_out(args.out)
     title = f"{args.inits} on {args.data}"
 
+    seeds = _compare_seeds(args)
+
     def make_report(result):
         if tuning and result.configs is not None:
             return _tuned_report(result, title, spec, args, val)
-        return Report("compare", sweep_mode(args.seeds), title,
+        return Report("compare", sweep_mode(len(result.seeds)), title,
                       f"jinit compare, model {spec}", result=result)  # fmt: skip
 
     try:
         r = jinit.sweep(model, inits, data, **grid, steps=args.steps,
-                        seeds=args.seeds, batch_size=args.batch_size,
+                        seeds=seeds, batch_size=args.batch_size,
                         eval_every=args.eval_every, out_dir=_checkpoint_dir(out),
                         resume=out is not None)  # fmt: skip
     except _interrupt_type() as err:
@@ -402,6 +433,18 @@ def cmd_compare(args: argparse.Namespace) -> int:
     except (ValueError, TypeError) as err:
         raise UsageError(str(err).strip().splitlines()[0]) from None
     return _emit(make_report(r), args, out)
+
+
+def _compare_seeds(args: argparse.Namespace) -> int | list[int]:
+    """``--seeds``, cut to job I of N with ``--shard I/N``."""
+    if args.shard is None:
+        return args.seeds
+    from jinit.shards import shard_seeds
+
+    try:
+        return shard_seeds(args.seeds, args.shard)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
 
 
 def _tuned_report(result, title: str, spec: str, args: argparse.Namespace, val: float):
@@ -425,7 +468,7 @@ def _tuned_report(result, title: str, spec: str, args: argparse.Namespace, val: 
     ]
     header = ["init", *(f"lr={_format.number(lr)}" for lr in lrs), "chosen"]
     report = Report(
-        "compare", sweep_mode(args.seeds), f"{title}, each init at its best learning rate",
+        "compare", sweep_mode(len(result.seeds)), f"{title}, each init at its best learning rate",
         f"jinit compare, model {spec}, {args.optimizer}", result=tuned,
     )  # fmt: skip
     report.tables.append(
@@ -441,6 +484,56 @@ def _tuned_report(result, title: str, spec: str, args: argparse.Namespace, val: 
     )
     report.grids["learning_rate"] = result
     return report
+
+
+def _read_result(path: str):
+    """``(report fields, SweepResult)`` of a ``jinit compare --out`` directory."""
+    from jinit.results import SweepResult
+
+    file = os.path.join(path, "results.json")
+    try:
+        with open(file) as f:
+            saved = json.load(f)
+    except OSError as err:
+        raise UsageError(f"merge: cannot read {file} ({err.strerror}); give the --out "
+                         "directories of `jinit compare` runs") from None  # fmt: skip
+    except ValueError:
+        raise UsageError(f"merge: {file} is not JSON; give the --out directories of "
+                         "`jinit compare` runs") from None  # fmt: skip
+    if saved.get("partial"):
+        raise UsageError(f"merge: {path} holds an interrupted run; re-run its command to "
+                         "finish it first")  # fmt: skip
+    if not isinstance(saved.get("result"), dict):
+        raise UsageError(f"merge: {file} holds no sweep result; give the --out directories "
+                         "of `jinit compare` runs")  # fmt: skip
+    try:
+        return saved, SweepResult.from_dict(saved["result"])
+    except ValueError as err:
+        raise UsageError(f"merge: {file}: {err}") from None
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    """Join the results of ``jinit compare`` shards (``--shard``, ``--seeds`` ranges) into
+    the one sweep over all their seeds (or inits: ``--axis inits``); report and files."""
+    from jinit.report import Report, sweep_mode
+    from jinit.results import SweepResult
+
+    read = [_read_result(path) for path in args.dirs]
+    if args.axis == "seeds":  # shards in seed order, whatever order they are given in
+        read.sort(key=lambda pair: int(pair[1].seeds[0]))
+    try:
+        merged = SweepResult.concat([r for _, r in read], axis=args.axis)
+    except (ValueError, TypeError) as err:
+        msg = str(err).replace("SweepResult.concat: ", "merge: ")
+        raise UsageError(msg.replace("merge: result", "merge: part")) from None
+    out = _prepare_out(args.out)
+    head = read[0][0]
+    report = Report(head.get("experiment") or "compare", sweep_mode(len(merged.seeds)),
+                    head.get("title") or "merged", head.get("source") or "jinit merge",
+                    result=merged)  # fmt: skip
+    report.notes.append(f"merged by `jinit merge` from {len(read)} results "
+                        f"({', '.join(args.dirs)}) along {args.axis}")  # fmt: skip
+    return _emit(report, args, out)
 
 
 def cmd_probe(args: argparse.Namespace) -> int:
@@ -516,7 +609,12 @@ def _compare_parser(sub) -> argparse.ArgumentParser:
     c.add_argument("--mnist", default=None, help="MNIST directory for --data mnist")
     c.add_argument("--inits", default="zeros,normal:stddev=10,he_normal",
                    help="comma-separated initializer specs (default: %(default)s)")  # fmt: skip
-    c.add_argument("--seeds", type=SEEDS, default=20, help="seeds per init (default: 20)")
+    c.add_argument("--seeds", type=_seeds, default=20,
+                   help="seeds per init: a count (default: 20, seeds 0..19), or seeds and "
+                        "ranges: 0:50 (seeds 0..49), 3,5,9")  # fmt: skip
+    c.add_argument("--shard", type=_shard, default=None,
+                   help="I/N: run job I (from 0) of N, the I-th of N consecutive blocks of the "
+                        "seeds (join the results with `jinit merge`)")  # fmt: skip
     c.add_argument("--steps", type=STEPS, default=2000, help="training steps (default: 2000)")
     c.add_argument("--lr", type=_positive_floats, default=[0.01],
                    help="learning rate (0.01), or several (0.003,0.01,0.03): tune each init "
@@ -529,8 +627,21 @@ def _compare_parser(sub) -> argparse.ArgumentParser:
                    help="mini-batch size (default: full batch)")  # fmt: skip
     c.add_argument("--eval-every", type=_int_at_least(1), default=None,
                    help="steps between evaluations (default: 10 evaluations)")  # fmt: skip
+    from jinit.distributed import add_arguments
+
+    add_arguments(c, _int_at_least)
     c.set_defaults(fn=cmd_compare)
     return c
+
+
+def _join_job(args: argparse.Namespace) -> None:
+    """Join a ``jax.distributed`` job (:func:`jinit.distributed.join`)."""
+    from jinit import distributed
+
+    try:
+        distributed.join(args.coordinator, args.num_processes, args.process_id)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
 
 
 def _probe_parser(sub) -> argparse.ArgumentParser:
@@ -548,6 +659,16 @@ def _probe_parser(sub) -> argparse.ArgumentParser:
     return pr
 
 
+def _merge_parser(sub) -> argparse.ArgumentParser:
+    m = sub.add_parser("merge", help="join the --out directories of `jinit compare` shards")
+    m.add_argument("dirs", nargs="+", help="--out directories of `jinit compare` runs")
+    m.add_argument("--axis", choices=("seeds", "inits"), default="seeds",
+                   help="join other seeds of the same inits (default), or other inits of the "
+                        "same seeds")  # fmt: skip
+    m.set_defaults(fn=cmd_merge)
+    return m
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="jinit",
@@ -555,7 +676,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="list the reproducible experiments").set_defaults(fn=cmd_list)
-    for sp in (_reproduce_parser(sub), _compare_parser(sub), _probe_parser(sub)):
+    parsers = (_reproduce_parser(sub), _compare_parser(sub), _probe_parser(sub), _merge_parser(sub))
+    for sp in parsers:
         sp.add_argument("--out", default=None,
                         help="write results, plots and report.md here (and keep a checkpoint "
                              "under OUT/checkpoint to resume an interrupted run)")  # fmt: skip
@@ -573,8 +695,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     from jinit.devices import use_cpu_cores
 
     args = build_parser().parse_args(argv)
+    if getattr(args, "processes", None) and args.processes > 1:
+        if args.coordinator is not None:
+            print("jinit: error: --processes starts its own local job; drop --coordinator",
+                  file=sys.stderr)  # fmt: skip
+            return USAGE_ERROR
+        from jinit.distributed import launch_local, without_processes
+
+        return launch_local(without_processes(sys.argv[1:] if argv is None else argv),
+                            args.processes)  # fmt: skip
     use_cpu_cores()  # the command owns its process: shard runs over every core
     try:
+        if hasattr(args, "coordinator"):
+            _join_job(args)
         if args.command != "list" and not args.no_cache:
             from jinit.cache import enable_compilation_cache
 

@@ -13,6 +13,7 @@ import dataclasses
 import json
 import math
 import os
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import jax
@@ -454,6 +455,76 @@ class SweepResult:
         title, header, body = self.comparison_rows(metric, baseline)
         return title + "\n" + _format.table([header, *body])
 
+    # ------------------------------------------------------------------ joining
+
+    @classmethod
+    def concat(cls, results: Sequence[SweepResult], axis: str = "seeds") -> SweepResult:
+        """One result from results of the same sweep (model, data, optimizer, steps, eval
+        points: the same ``config`` but for the device count) over other seeds
+        (``axis="seeds"``: same inits, no seed twice) or other inits (``axis="inits"``: same
+        seeds, no init twice), joined in the order given. Runs are named by (init, seed)
+        (:mod:`jinit.keys`), so the result equals one sweep over all of them, bit for bit.
+        ``params``, ``tracked`` and ``model_state`` are kept when every part has them.
+        Partial (interrupted) results and, on the seeds axis, tuned results (each part tuned
+        on its own seeds) are refused.
+
+        Example:
+            >>> import optax, jinit
+            >>> kw = dict(optimizer=optax.sgd(0.1), steps=10, eval_every=5)
+            >>> net, data = jinit.models.MLP([2, 4, 1]), jinit.data.circles(n_train=32)
+            >>> a = jinit.sweep(net, {"he": jinit.he_normal}, data, seeds=[0, 1], **kw)
+            >>> b = jinit.sweep(net, {"he": jinit.he_normal}, data, seeds=[2], **kw)
+            >>> jinit.SweepResult.concat([a, b]).seeds.tolist()
+            [0, 1, 2]
+        """
+        parts = _check_concat(results, axis)
+        first = parts[0]
+        on = 0 if axis == "inits" else (1 if first.configs is None else 2)
+
+        def join(*xs: Any) -> Any:
+            return np.concatenate(xs, axis=on)
+
+        def tree(name: str) -> Any:
+            trees = [getattr(r, name) for r in parts]
+            return None if any(t is None for t in trees) else jax.tree_util.tree_map(join, *trees)
+
+        by_inits = axis == "inits"
+        chosen = [r.chosen for r in parts]
+        timing = {k: sum(r.timing.get(k, 0) for r in parts) for k, v in first.timing.items()
+                  if isinstance(v, int | float)}  # fmt: skip
+        return cls(
+            inits=[n for r in parts for n in r.inits] if by_inits else list(first.inits),
+            specs=[x for r in parts for x in r.specs] if by_inits else list(first.specs),
+            seeds=first.seeds if by_inits else np.concatenate([r.seeds for r in parts]),
+            eval_steps=first.eval_steps,
+            metrics={k: join(*(r.metrics[k] for r in parts)) for k in first.metrics},
+            diverged_step=join(*(r.diverged_step for r in parts)),
+            tracked=tree("tracked"), params=tree("params"), model_state=tree("model_state"),
+            config=dict(first.config), timing=timing, configs=first.configs,
+            chosen=None if chosen[0] is None else {k: v for c in chosen for k, v in c.items()},
+        )  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SweepResult:
+        """The result :meth:`to_dict` wrote (``results.json``; non-finite numbers as ``None``
+        or ``"nan"``, ``"inf"``, ``"-inf"``), without parameters. Metrics come back as
+        float32 when every value is a float32 (what a float32 sweep computes), else float64:
+        the values are exact either way."""
+        try:
+            return cls(
+                inits=list(d["inits"]), specs=list(d["specs"]),
+                seeds=np.asarray(d["seeds"], np.int64),
+                eval_steps=np.asarray(d["eval_steps"], np.int64),
+                metrics={k: _floats(v) for k, v in d["metrics"].items()},
+                diverged_step=np.asarray(d["diverged_step"], np.int64),
+                config=dict(d.get("config") or {}), timing=dict(d.get("timing") or {}),
+                configs=d.get("configs"), chosen=d.get("chosen"),
+            )  # fmt: skip
+        except (KeyError, TypeError, ValueError, AttributeError) as err:
+            raise ValueError(
+                f"SweepResult.from_dict: not a sweep result ({type(err).__name__}: {err})."
+            ) from None
+
     # ------------------------------------------------------------------ files
 
     def to_dict(self) -> dict[str, Any]:
@@ -503,6 +574,78 @@ class SweepResult:
         from jinit.plots import plot_sweep
 
         return plot_sweep(self, path, metrics)
+
+
+_CONCAT_FREE = ("devices", "groups", "partial", "block_size")  # how, not what, was run
+
+
+def _check_concat(results: Sequence[Any], axis: str) -> list[Any]:
+    """The parts of :meth:`SweepResult.concat`, checked: one sweep split by seeds or inits."""
+    parts = list(results) if not isinstance(results, SweepResult) else [results]
+    if not parts or not all(isinstance(r, SweepResult) for r in parts):
+        raise TypeError("SweepResult.concat: results must be a non-empty list of SweepResults.")
+    if axis not in ("seeds", "inits"):
+        raise ValueError(f"SweepResult.concat: axis must be 'seeds' or 'inits', got {axis!r}.")
+    first = parts[0]
+    same = {k: v for k, v in first.config.items() if k not in _CONCAT_FREE}
+    for i, r in enumerate(parts):
+        if r.config.get("partial"):
+            raise ValueError(f"SweepResult.concat: result {i} is partial (interrupted); "
+                             "resume it to the end first.")  # fmt: skip
+        theirs = {k: v for k, v in r.config.items() if k not in _CONCAT_FREE}
+        if theirs != same or r.configs != first.configs:
+            diff = sorted(k for k in set(theirs) | set(same) if theirs.get(k) != same.get(k))
+            what = ", ".join(diff) or "hparams"
+            raise ValueError(f"SweepResult.concat: result {i} is another sweep (config differs "
+                             f"in {what}); join only parts of one sweep.")  # fmt: skip
+        if not np.array_equal(r.eval_steps, first.eval_steps) or set(r.metrics) != set(
+            first.metrics
+        ):
+            raise ValueError(f"SweepResult.concat: result {i} has other eval points or metrics "
+                             "than result 0; join only parts of one sweep.")  # fmt: skip
+    _check_axis(parts, axis)
+    return parts
+
+
+def _check_axis(parts: list[Any], axis: str) -> None:
+    first = parts[0]
+    if axis == "inits":
+        names = [n for r in parts for n in r.inits]
+        if len(set(names)) != len(names):
+            twice = sorted({n for n in names if names.count(n) > 1})
+            raise ValueError(f"SweepResult.concat: init {twice[0]!r} is in more than one part; "
+                             "each init once.")  # fmt: skip
+        if any(not np.array_equal(r.seeds, first.seeds) for r in parts):
+            raise ValueError("SweepResult.concat: joining inits needs the same seeds, in the "
+                             "same order, in every part.")  # fmt: skip
+        return
+    if any(r.chosen is not None for r in parts):
+        raise ValueError(
+            "SweepResult.concat: tuned results (each part tuned on its own seeds) do not join "
+            "into one tuned sweep; join the grids, then tune."
+        )
+    if any(r.inits != first.inits or r.specs != first.specs for r in parts):
+        raise ValueError("SweepResult.concat: joining seeds needs the same inits (names and "
+                         "specs, in order) in every part.")  # fmt: skip
+    seeds = np.concatenate([r.seeds for r in parts])
+    values, counts = np.unique(seeds, return_counts=True)
+    if (counts > 1).any():
+        twice = values[counts > 1]
+        raise ValueError(f"SweepResult.concat: seeds {twice[:5].tolist()} are in more than one "
+                         "part (overlapping shards); each seed once.")  # fmt: skip
+
+
+def _floats(values: Any) -> np.ndarray:
+    """JSON numbers (``None``/``"nan"``/``"inf"`` for non-finite) as float32 when that holds
+    every value exactly, else float64."""
+
+    def one(v: Any) -> Any:
+        return np.nan if v is None else v
+
+    wide = np.asarray(jax.tree_util.tree_map(one, values, is_leaf=lambda v: v is None),
+                      np.float64)  # fmt: skip
+    narrow = wide.astype(np.float32)
+    return narrow if np.array_equal(narrow, wide, equal_nan=True) else wide
 
 
 def _tree_map(fn: Any, tree: Any) -> Any:

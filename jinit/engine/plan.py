@@ -34,6 +34,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from jinit.engine.program import EVAL_BLOCK
+from jinit.engine.sharding import agreed_min
+from jinit.results import SweepResult
 
 RAM_FRACTION = 0.5
 DEVICE_FRACTION = 0.9
@@ -139,7 +141,12 @@ def memory_budget(devices: Sequence[jax.Device], max_memory: float | None = None
                 f"device's free memory), got {max_memory!r}."
             )
         return int(min(max_memory, 2**62))
-    stats = devices[0].memory_stats() if hasattr(devices[0], "memory_stats") else None
+    return agreed_min(_free_bytes(devices))  # across processes: one plan for all
+
+
+def _free_bytes(devices: Sequence[jax.Device]) -> int:
+    local = [d for d in devices if d.process_index == jax.process_index()] or list(devices)
+    stats = local[0].memory_stats() if hasattr(local[0], "memory_stats") else None
     if stats and "bytes_limit" in stats:
         free = stats["bytes_limit"] - stats.get("bytes_in_use", 0)
         return int(DEVICE_FRACTION * free * len(devices))
@@ -199,42 +206,10 @@ def merge_groups(groups: Sequence[Group], results: Sequence[Any]) -> Any:
         if not rows or group.seeds.start == 0:
             rows.append([])
         rows[-1].append(result)
-    merged = [_concat(row, axis=1) for row in rows]
-    out = _concat(merged, axis=0)
+    merged = [SweepResult.concat(row, axis="seeds") for row in rows]
+    out = SweepResult.concat(merged, axis="inits")
     out.config = out.config | {"groups": len(groups)}
     return out
-
-
-def _concat(results: Sequence[Any], axis: int) -> Any:
-    first = results[0]
-    if len(results) == 1:
-        return first
-
-    def join(*xs):
-        return None if xs[0] is None else np.concatenate(xs, axis=axis)
-
-    def tree(name):
-        trees = [getattr(r, name) for r in results]
-        return None if trees[0] is None else jax.tree_util.tree_map(join, *trees)
-
-    timing = {
-        k: sum(r.timing.get(k, 0) for r in results)
-        for k in first.timing
-        if isinstance(first.timing[k], int | float)
-    }
-    return type(first)(
-        inits=first.inits if axis == 1 else [n for r in results for n in r.inits],
-        specs=first.specs if axis == 1 else [s for r in results for s in r.specs],
-        seeds=np.concatenate([r.seeds for r in results]) if axis == 1 else first.seeds,
-        eval_steps=first.eval_steps,
-        metrics={k: join(*(r.metrics[k] for r in results)) for k in first.metrics},
-        diverged_step=join(*(r.diverged_step for r in results)),
-        tracked=tree("tracked"),
-        params=tree("params"),
-        model_state=tree("model_state"),
-        config=dict(first.config),
-        timing=timing,
-    )
 
 
 def sweep_groups(config: Any, max_memory: float | None) -> list[Group]:

@@ -61,6 +61,16 @@ def to_host(tree: Any) -> Any:
     return jax.tree_util.tree_map(np.asarray, multihost_utils.process_allgather(tree, tiled=True))
 
 
+def agreed_min(value: int) -> int:
+    """The smallest of every process's ``value`` (a collective), so that all processes take
+    the same decision (a memory plan); ``value`` itself in one process."""
+    if jax.process_count() == 1:
+        return value
+    from jax.experimental import multihost_utils
+
+    return int(np.min(multihost_utils.process_allgather(np.asarray([value], np.int64))))
+
+
 class RunLayout:
     """``n_inits x n_seeds`` runs (``n_inits x n_configs x n_seeds`` with a configs axis) on
     ``devices`` (of one process or of all)."""

@@ -170,7 +170,8 @@ def _start(
 ) -> tuple[_Store | None, TrainState, list]:
     """The checkpoint store (or None), the state to start from and the evaluations so far
     (at least the initial one)."""
-    store = None if out_dir is None else _Store(out_dir, config, compiled.initial_params, resume)
+    params = None if out_dir is None else to_host(compiled.initial_params)  # all processes
+    store = None if out_dir is None else _Store(out_dir, config, params, resume)
     state, evals = (compiled.state, []) if store is None else store.restore(compiled)
     if not evals:
         evals.append(_fetch(compiled.evaluate(state.params, state.model_state)))

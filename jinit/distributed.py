@@ -1,0 +1,221 @@
+"""Sweeps across processes and machines, with JAX's own multi-process runtime.
+
+Every process calls the same :func:`jinit.sweep` (same arguments): the run axis is sharded
+over ``jax.devices()``, which after :func:`initialize` holds the devices of every process;
+each process places its own shards and the evaluations are gathered, so every process returns
+the full :class:`~jinit.results.SweepResult` (:mod:`jinit.engine.sharding`). Only process 0
+writes checkpoints and the lock (resuming needs ``out_dir`` on a file system all processes
+see). A run's numbers do not depend on how many processes there are: 2 processes of one
+device each compute what 1 process of 2 devices computes, bit for bit.
+
+Python::
+
+    import jinit
+    jinit.distributed.initialize("10.0.0.1:1234", num_processes=2, process_id=0)  # per process
+    result = jinit.sweep(...)            # the same call in every process
+
+Command line: ``jinit compare ... --processes N`` (N local processes), or on a cluster
+``--coordinator HOST:PORT --num-processes N --process-id I`` in each process; under SLURM
+(``srun``) nothing: JAX finds the cluster itself (:func:`slurm_tasks`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+
+from jinit.devices import ENV_VAR, cores_wanted
+
+
+def _check_address(address: str) -> None:
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"coordinator: expected HOST:PORT (e.g. 10.0.0.1:1234), got {address!r}")
+
+
+def initialize(
+    coordinator_address: str | None = None,
+    num_processes: int | None = None,
+    process_id: int | None = None,
+    *,
+    cpu_collectives: str = "gloo",
+    **kwargs,
+) -> None:
+    """``jax.distributed.initialize`` (same arguments), with CPU collectives (``gloo``) so
+    that CPU processes can exchange arrays. Call it in every process, before any JAX
+    computation (right after the imports; after :func:`jinit.use_cpu_cores` if you use it).
+    With no arguments JAX detects the cluster (SLURM, Open MPI with mpi4py, TPU pods, ...).
+
+    Example:
+        >>> import jinit
+        >>> jinit.distributed.initialize("localhost:1234", 2, 0)  # doctest: +SKIP
+    """
+    import jax
+
+    if coordinator_address is not None:
+        _check_address(coordinator_address)
+    if num_processes is not None and (not isinstance(num_processes, int) or num_processes < 1):
+        raise ValueError(f"num_processes: expected an int >= 1, got {num_processes!r}")
+    if process_id is not None and num_processes is not None:
+        if not isinstance(process_id, int) or not 0 <= process_id < num_processes:
+            raise ValueError(
+                f"process_id: expected an int in [0, {num_processes - 1}], got {process_id!r}"
+            )
+    jax.config.update("jax_cpu_collectives_implementation", cpu_collectives)
+    jax.distributed.initialize(coordinator_address, num_processes, process_id, **kwargs)
+    _connect()
+
+
+def _connect() -> None:
+    """One collective now, so that every process is known to be there and gloo's
+    connection message ("[Gloo] Rank 0 is connected ...", printed on stdout by C++) goes to
+    stderr instead of into the program's output (``--json``)."""
+    from jax.experimental import multihost_utils
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        multihost_utils.sync_global_devices("jinit.distributed.initialize")
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def slurm_tasks() -> int:
+    """The number of tasks of the SLURM job step this process runs in (``srun``), else 1.
+    With more than one, ``jax.distributed.initialize()`` finds the others by itself."""
+    if "SLURM_PROCID" not in os.environ:
+        return 1
+    try:
+        return int(os.environ.get("SLURM_NTASKS", "1"))
+    except ValueError:
+        return 1
+
+
+def is_leader() -> bool:
+    """True in process 0 (or when there is one process): the one that writes files."""
+    import jax
+
+    return jax.process_index() == 0
+
+
+def join(coordinator: str | None, num_processes: int | None, process_id: int | None) -> bool:
+    """Join a job from the command line's flags: all three given, :func:`initialize` with
+    them; none given, :func:`initialize` with none under a SLURM step of several tasks (JAX's
+    own detection), else nothing (one process). Returns whether a job was joined."""
+    flags = (coordinator, num_processes, process_id)
+    if all(f is None for f in flags):
+        if slurm_tasks() > 1:
+            initialize()
+            return True
+        return False
+    if any(f is None for f in flags):
+        raise ValueError("--coordinator, --num-processes and --process-id go together; give "
+                         "all three (or none: one process, or SLURM's own)")  # fmt: skip
+    try:
+        initialize(*flags)
+    except ValueError as err:
+        raise ValueError(f"--{str(err).replace('_', '-')}") from None
+    return True
+
+
+def add_arguments(p: argparse.ArgumentParser, int_at_least: Callable) -> None:
+    """The command line's flags for jobs of several processes (``int_at_least(n)``: an
+    argparse type of ints >= n)."""
+    p.add_argument("--processes", type=int_at_least(1), default=None,
+                   help="run as N local processes of one jax.distributed job (the runs are "
+                        "split among them; the cores too)")  # fmt: skip
+    p.add_argument("--coordinator", default=None,
+                   help="HOST:PORT of process 0: run as one process of a job across machines "
+                        "(with --num-processes, --process-id; none under SLURM)")  # fmt: skip
+    p.add_argument("--num-processes", type=int_at_least(1), default=None,
+                   help="processes in the job (with --coordinator)")  # fmt: skip
+    p.add_argument("--process-id", type=int_at_least(0), default=None,
+                   help="this process's index, 0..N-1 (with --coordinator)")  # fmt: skip
+
+
+def without_processes(argv: Sequence[str]) -> list[str]:
+    """``argv`` without ``--processes N`` (the launcher's own flag)."""
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == "--processes":
+            skip = True
+        elif not a.startswith("--processes="):
+            out.append(a)
+    return out
+
+
+def free_port() -> int:
+    """A TCP port free on this machine now (for a local coordinator)."""
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]
+
+
+def launch_local(argv: Sequence[str], n: int, module: str = "jinit.cli") -> int:
+    """Run ``python -m module *argv`` as ``n`` processes of one ``jax.distributed`` job on
+    this machine (coordinator ``localhost:<free port>``, the cores split among them through
+    ``$JINIT_CPU_CORES``). Process 0 prints; the others' output is shown only if they fail.
+    Returns process 0's exit code, or the first failure's; a failure stops the others."""
+    port = free_port()
+    env = {**os.environ, ENV_VAR: str(max(1, cores_wanted() // n))}
+    procs, logs = [], []
+    for i in range(n):
+        flags = ["--coordinator", f"localhost:{port}", "--num-processes", str(n),
+                 "--process-id", str(i)]  # fmt: skip
+        log = None if i == 0 else tempfile.TemporaryFile("w+")
+        logs.append(log)
+        procs.append(subprocess.Popen([sys.executable, "-m", module, *argv, *flags], env=env,
+                                      stdout=log, stderr=log))  # fmt: skip
+    try:
+        return _wait(procs, logs)
+    except KeyboardInterrupt:  # Ctrl-C reached every process: let them checkpoint and stop
+        for p in procs:
+            try:
+                p.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                pass
+        return 130
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+
+
+def _wait(procs: list, logs: list) -> int:
+    """Wait for every process; on the first nonzero exit code (an error, or 1: a check
+    failed) stop the rest (they would wait for it forever) and return that code, with the
+    process's output unless it is process 0 (shown already) or process 0 ended the same."""
+    while True:
+        codes = [p.poll() for p in procs]
+        failed = [i for i, c in enumerate(codes) if c not in (None, 0)]
+        if failed:
+            i = failed[0]
+            if logs[i] is not None and _code_of(procs[0]) != codes[i]:
+                logs[i].seek(0)
+                sys.stderr.write(logs[i].read()[-4000:])
+                print(f"jinit: process {i} of {len(procs)} exited with code {codes[i]}",
+                      file=sys.stderr)  # fmt: skip
+            return codes[i]
+        if all(c is not None for c in codes):
+            return codes[0]
+        time.sleep(0.05)
+
+
+def _code_of(proc: subprocess.Popen, grace: float = 5.0) -> int | None:
+    """``proc``'s exit code, waiting up to ``grace`` seconds; None if it is still running."""
+    try:
+        return proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        return None
