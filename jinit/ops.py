@@ -119,6 +119,43 @@ def _conv_bwd(strides, pads, residuals, g):
 _conv.defvjp(_conv_fwd, _conv_bwd)
 
 
+def conv2d_patches(
+    x: jax.Array, kernel: jax.Array, strides: Sequence[int] = (1, 1), padding: Padding = "SAME"
+) -> jax.Array:
+    """:func:`conv2d` as patches and one matrix product (im2col): the ``kh * kw`` strided
+    slices of the padded input, concatenated on the channel axis (``[B, H', W', kh*kw*C]``),
+    times the kernel reshaped to ``[kh*kw*C, O]``. Same values as :func:`conv2d` to float
+    round-off (the sums run in another order). Its point is ``vmap``: over a run axis of
+    ``kernel`` it is a batched matrix product (XLA vmaps a convolution over kernels into a
+    grouped convolution, slow on CPU), and its gradients are slices, pads and products, no
+    convolutions at all.
+
+    Example:
+        >>> import jax.numpy as jnp
+        >>> from jinit.ops import conv2d, conv2d_patches
+        >>> x, w = jnp.ones((2, 8, 8, 3)), jnp.ones((3, 3, 3, 4))
+        >>> bool(jnp.allclose(conv2d_patches(x, w, (2, 2)), conv2d(x, w, (2, 2))))
+        True
+    """
+    strides = tuple(int(s) for s in strides)
+    pads = _explicit(padding, x.shape, kernel.shape, strides)
+    return _patch_conv(x, kernel, strides, pads)
+
+
+def _patch_conv(x, kernel, strides, pads):
+    kh, kw, c_in, c_out = kernel.shape
+    xp = lax.pad(x, jnp.zeros((), x.dtype), ((0, 0, 0), (*pads[0], 0), (*pads[1], 0), (0, 0, 0)))
+    ho = (xp.shape[1] - kh) // strides[0] + 1
+    wo = (xp.shape[2] - kw) // strides[1] + 1
+    def window(i: int, j: int) -> jax.Array:
+        end = (xp.shape[0], i + (ho - 1) * strides[0] + 1, j + (wo - 1) * strides[1] + 1, c_in)
+        return lax.slice(xp, (0, i, j, 0), end, (1, *strides, 1))
+
+    cols = [window(i, j) for i in range(kh) for j in range(kw)]
+    patches = jnp.concatenate(cols, axis=-1)  # [B, ho, wo, (kh, kw, c_in)]
+    return jnp.einsum("bhwk,ko->bhwo", patches, kernel.reshape(kh * kw * c_in, c_out))
+
+
 # --------------------------------------------------------------------------- any model's convs
 
 
@@ -133,19 +170,21 @@ def _rewritable(params: dict) -> bool:
     )
 
 
-def _conv_as_canonical(x: jax.Array, kernel: jax.Array, **params) -> jax.Array:
-    """One ``conv_general_dilated`` equation, evaluated through :func:`conv2d`."""
+def _conv_as(conv: Callable, x: jax.Array, kernel: jax.Array, **params) -> jax.Array:
+    """One ``conv_general_dilated`` equation, evaluated through ``conv`` (``_conv``: as
+    :func:`conv2d`; ``_patch_conv``: as :func:`conv2d_patches`)."""
     lhs, rhs, out = params["dimension_numbers"]
     nhwc = x.transpose(lhs[0], lhs[2], lhs[3], lhs[1])
     hwio = kernel.transpose(rhs[2], rhs[3], rhs[1], rhs[0])
-    y = _conv(nhwc, hwio, tuple(params["window_strides"]), tuple(params["padding"]))
+    y = conv(nhwc, hwio, tuple(params["window_strides"]), tuple(params["padding"]))
     perm = [0] * 4
     for src, dst in zip((0, 3, 1, 2), out, strict=True):
         perm[dst] = src
     return y.transpose(perm)
 
 
-def _eval_jaxpr(jaxpr: Any, consts: Sequence[Any], *args: Any) -> list[Any]:
+def _eval_jaxpr(jaxpr: Any, consts: Sequence[Any], *args: Any, conv: Callable = _conv
+                ) -> list[Any]:  # fmt: skip
     env: dict[Any, Any] = {}
 
     def read(v: Any) -> Any:
@@ -159,10 +198,10 @@ def _eval_jaxpr(jaxpr: Any, consts: Sequence[Any], *args: Any) -> list[Any]:
         invals = [read(v) for v in eqn.invars]
         name = eqn.primitive.name
         if name == "conv_general_dilated" and _rewritable(eqn.params):
-            outvals = [_conv_as_canonical(*invals, **eqn.params)]
+            outvals = [_conv_as(conv, *invals, **eqn.params)]
         elif name in ("pjit", "jit", "closed_call"):
             inner = eqn.params.get("jaxpr") or eqn.params["call_jaxpr"]
-            outvals = _eval_jaxpr(inner.jaxpr, inner.consts, *invals)
+            outvals = _eval_jaxpr(inner.jaxpr, inner.consts, *invals, conv=conv)
         else:
             bind_params = eqn.primitive.get_bind_params(eqn.params)
             with eqn.ctx.manager:
@@ -189,12 +228,14 @@ def has_convolutions(fn: Callable, *args: Any) -> bool:
     return walk(closed.jaxpr)
 
 
-def with_canonical_convs(fn: Callable) -> Callable:
+def with_canonical_convs(fn: Callable, patches: bool = False) -> Callable:
     """``fn`` with every plain 2-D convolution it performs (no dilation, one group: what
     ``flax.linen.Conv``, ``flax.nnx.Conv``, ``equinox.nn.Conv2d`` and ``haiku.Conv2D`` emit)
     evaluated through :func:`conv2d`, whose gradients stay fast inside ``lax.scan`` on CPU.
     Same values (the forward convolution is the same operation); gradients equal to float
-    round-off. Other operations are re-emitted unchanged.
+    round-off. Other operations are re-emitted unchanged. ``patches=True`` evaluates them
+    through :func:`conv2d_patches` instead (values equal to float round-off; batched
+    matrix products under ``vmap`` over runs).
 
     Example:
         >>> import jax, jax.numpy as jnp
@@ -208,7 +249,9 @@ def with_canonical_convs(fn: Callable) -> Callable:
     @wraps(fn)
     def wrapped(*args: Any) -> Any:
         closed, shape = jax.make_jaxpr(fn, return_shape=True)(*args)
-        out = _eval_jaxpr(closed.jaxpr, closed.consts, *jax.tree_util.tree_leaves(args))
+        leaves = jax.tree_util.tree_leaves(args)
+        out = _eval_jaxpr(closed.jaxpr, closed.consts, *leaves, conv=_patch_conv if patches
+                          else _conv)  # fmt: skip
         return jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(shape), out)
 
     return wrapped

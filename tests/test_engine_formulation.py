@@ -47,3 +47,14 @@ def test_seed_is_the_same_run_in_any_sweep_size_under_map(images):
 def test_bad_formulation_is_refused(images):
     with pytest.raises(ValueError, match="formulation must be one of auto, vmap, map"):
         _sweep(MLP([64, 10], output="softmax"), images, seeds=1, formulation="grouped")
+
+
+def test_patches_equals_map_and_vmaps_without_grouped_convolutions(images):
+    """formulation="patches": every conv as patches + matmul; the same numbers as "map" to
+    float round-off."""
+    net = ConvNet((8, 8, 1), channels=(4, 8))
+    a = _sweep(net, images, seeds=2, formulation="map")
+    b = _sweep(net, images, seeds=2, formulation="patches")
+    assert b.config["formulation"] == "patches"
+    for m in a.metrics:
+        np.testing.assert_allclose(a.metrics[m], b.metrics[m], rtol=2e-5, atol=1e-5, err_msg=m)

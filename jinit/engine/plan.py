@@ -295,7 +295,7 @@ def sweep_blocks(config: Any, n_runs: int) -> Blocks:
     requested = getattr(config, "block_size", "auto")
     if requested == "auto":
         on_cpu = config.devices[0].platform == "cpu"
-        if not on_cpu or config.formulation != "vmap":
+        if not on_cpu or config.formulation == "map":
             requested = None
         else:
             per_run = run_bytes(config.model, config.loss_fn, config.optimizer, config.template,

@@ -26,7 +26,7 @@ from jinit.engine.state import TrainState
 from jinit.frameworks.base import vmapped_apply
 
 EVAL_BLOCK = 8192
-FORMULATIONS = ("auto", "vmap", "map")
+FORMULATIONS = ("auto", "vmap", "map", "patches")
 
 
 def choose_formulation(model: Model, params: Any, x: Any, requested: str) -> tuple[Model, str]:
@@ -36,9 +36,12 @@ def choose_formulation(model: Model, params: Any, x: Any, requested: str) -> tup
     best for dense nets. ``"map"``: the runs of a step one after another (``lax.map``), each
     run's convolutions batched over its examples only: XLA:CPU runs a convolution that is
     vmapped over runs as a grouped convolution, several times slower than the runs in turn.
-    ``"auto"`` picks ``"map"`` for models with convolutions, ``"vmap"`` otherwise. Models
-    with convolutions also run them through :func:`jinit.ops.with_canonical_convs` (same
-    values, gradients that stay fast inside ``lax.scan``).
+    ``"patches"``: as ``"vmap"``, with every convolution computed as patches and a matrix
+    product (:func:`jinit.ops.conv2d_patches`), so that a step of all runs is a batched
+    matrix product instead of a grouped convolution. ``"auto"`` picks ``"map"`` for models
+    with convolutions, ``"vmap"`` otherwise. Models with convolutions also run them through
+    :func:`jinit.ops.with_canonical_convs` (same values, gradients that stay fast inside
+    ``lax.scan``).
     """
     if requested not in FORMULATIONS:
         raise ValueError(
@@ -46,11 +49,12 @@ def choose_formulation(model: Model, params: Any, x: Any, requested: str) -> tup
         )
     if not ops.has_convolutions(model.apply, params, x):
         return model, "vmap" if requested == "auto" else requested
-    apply = ops.with_canonical_convs(model.apply)
+    patches = requested == "patches"
+    apply = ops.with_canonical_convs(model.apply, patches)
     changes = {"apply": apply, "apply_runs": vmapped_apply(apply)}
     if model.has_train_mode:
-        changes["apply_train"] = ops.with_canonical_convs(model.apply_train)
-        changes["apply_eval"] = ops.with_canonical_convs(model.apply_eval)
+        changes["apply_train"] = ops.with_canonical_convs(model.apply_train, patches)
+        changes["apply_eval"] = ops.with_canonical_convs(model.apply_eval, patches)
     model = dataclasses.replace(model, **changes)
     return model, "map" if requested == "auto" else requested
 
@@ -99,7 +103,7 @@ def _losses_and_grads(model: Model, loss_fn: Callable, shared: bool, formulation
         return per_run.sum(), (per_run, mstate)
 
     def losses_and_grads(params, mstate, x, y, keys):
-        if formulation == "vmap":
+        if formulation != "map":  # "vmap", "patches"
             grad_fn = jax.value_and_grad(total_loss, has_aux=True)
             (_, (per_run, mstate)), grads = grad_fn(params, mstate, keys, x, y)
             return per_run, grads, mstate
@@ -246,13 +250,12 @@ def make_chunk(
         state, _ = jax.lax.scan(body, state, xs, length=chunk_len)
         return state, evaluate(state.params, state.model_state)
 
-    if blocks == (1, 1):
-        return lambda state, start, n_active, indices: run_block(
-            state, start, n_active, indices, per_run
-        )
     groups, per_group = blocks
 
     def chunk(state, start, n_active, indices):
+        if blocks == (1, 1):
+            return run_block(state, start, n_active, indices, per_run)
+
         def split(a):
             return a.reshape(groups, per_group, a.shape[0] // (groups * per_group), *a.shape[1:])
 

@@ -294,12 +294,9 @@ def sweep(
       extra_metrics: ``{name: (logits, labels) -> scalar}``, evaluated on both splits.
       track: ``params [, model_state] -> pytree`` for every run at every eval (``.tracked``).
       devices: devices to shard the run axis over (default: all). dtype: parameters and inputs.
-      formulation: ``"vmap"``, ``"map"`` or ``"auto"`` (see ``program.choose_formulation``).
+      formulation: ``"vmap"``, ``"map"``, ``"patches"``, ``"auto"`` (program.choose_formulation).
       max_memory: bytes the runs may use at once, else in groups (:mod:`jinit.engine.plan`).
-      block_size: runs trained together while the others wait, so they stay in cache:
-        ``"auto"`` (from the run's working set and the CPU cache; no blocking on GPU/TPU
-        or with ``formulation="map"``), an int, or None (all runs at once). Same runs, same
-        numbers to float round-off (``plan.sweep_blocks``).
+      block_size: runs trained together, in cache: "auto", an int or None (all at once).
       out_dir, resume: an atomic checkpoint after every chunk, ``out_dir/sweep.lock`` while
         running; ``resume=True`` continues it to the same numbers (never another sweep's).
       keep_params: keep final ``.params``, ``.model_state``. progress: a bar (terminal, Jupyter).
@@ -318,12 +315,7 @@ def sweep(
         ((1, 3, 3), 1)
     """
     t_start = time.perf_counter()
-    config = SweepConfig.build(
-        model, inits, data, optimizer=optimizer, loss=loss, steps=steps, seeds=seeds,
-        batch_size=batch_size, eval_every=eval_every, extra_metrics=extra_metrics,
-        track=track, devices=devices, dtype=dtype, formulation=formulation, hparams=hparams,
-        block_size=block_size,
-    )  # fmt: skip
+    config = SweepConfig.build(**_config_args(locals()))
     out_dir = None if out_dir is None else _check_out_dir(out_dir)
     if len(groups := plan.sweep_groups(config, max_memory)) > 1:
         return _in_groups(groups, config, locals())
@@ -334,7 +326,7 @@ def sweep(
         state, interrupted = _train(config, compiled, store, state, evals, progress)
     timing = _timing(compiled, compiles, t_start, t_run)
     result = _result(config, compiled.layout, state, evals, keep_params, interrupted, timing)
-    result.config["block_size"] = compiled.blocks.block  # runs trained together on a device
+    result.config["block_size"] = compiled.blocks.block  # runs trained together (plan.py)
     if interrupted:
         raise SweepInterrupted(result)
     return result
@@ -357,6 +349,13 @@ def _running(out_dir: str | None) -> Iterator[CompileCount]:
     with contextlib.nullcontext() if out_dir is None else checkpoint.locked(out_dir):
         with CompileCount("chunk") as count:
             yield count
+
+
+def _config_args(scope: dict) -> dict:
+    """The arguments of :func:`sweep` (``scope``: its locals) that configure it
+    (:meth:`SweepConfig.build`), by name."""
+    how_to_run = ("out_dir", "resume", "keep_params", "progress", "max_memory")
+    return {k: scope[k] for k in inspect.signature(sweep).parameters if k not in how_to_run}
 
 
 def _in_groups(groups: list, config: SweepConfig, scope: dict) -> SweepResult:
