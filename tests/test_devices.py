@@ -42,6 +42,7 @@ def test_use_cpu_cores_default_is_one_device_per_core():
     out = _run_with({})
     cores = os.cpu_count() or 1
     assert out["count"] == cores and out["first"] is (cores > 1)
+    assert out["late"] is False and out["after"] == cores  # too late: the backend started
 
 
 def _run_with(extra: dict) -> dict:
