@@ -47,17 +47,23 @@ def test_mup_coordcheck_runs_and_passes():
     assert report.passed, report.checks_table()
 
 
-def test_residual_checks_fail_when_he_does_not_explode_or_fixup_lags_layer_norm():
+def test_residual_checks_fail_when_he_does_not_explode_or_a_method_lags_batch_norm():
     from jinit.experiments import research_residual as rr
 
-    accs = np.array([0.97, 0.98]), np.array([0.1, 0.1]), np.array([0.98, 0.98])
-    ok = rr.residual_checks([1e6, 1e7], [1.0, 1.0], *accs)
-    assert [c.passed for c in ok] == [True, True, True, True]
-    bad = rr.residual_checks([3.0, 4.0], [1.5, 1.0], np.array([0.5, 0.6]), np.array([0.9, 0.9]),
-                             np.array([0.98, 0.98]))  # fmt: skip
-    assert [c.passed for c in bad] == [False, False, False, False]
-    diverged = rr.residual_checks([1e6, 1e7], [1.0, 1.0], accs[0], np.array([np.nan, 0.1]), accs[2])
-    assert diverged[2].passed  # a diverged run (nan accuracy) counts as failing, not as unknown
+    good = np.array([0.97, 0.98])
+    growth = {"he": [1e6, 1e7], "fixup": [1.0, 1.0], "skipinit": [1.0, 1.0], "rezero": [1, 1]}
+    acc = {"he": np.array([0.1, 0.1]), "fixup": good, "skipinit": good, "rezero": good,
+           "batchnorm": np.array([0.98, 0.98])}  # fmt: skip
+    ok = rr.residual_checks(growth, acc)
+    assert len(ok) == 9 and all(c.passed for c in ok)
+    bad_growth = {"he": [3.0, 4.0], "fixup": [1.5, 1.0], "skipinit": [1.0, 2.0], "rezero": [9, 1]}
+    bad_acc = {"he": np.array([0.9, 0.9]), "fixup": np.array([0.5, 0.6]),
+               "skipinit": np.array([np.nan, 0.9]), "rezero": np.array([0.4, 0.3]),
+               "batchnorm": np.array([0.98, 0.5])}  # fmt: skip
+    bad = rr.residual_checks(bad_growth, bad_acc)
+    assert not any(c.passed for c in bad)
+    diverged = rr.residual_checks(growth, acc | {"he": np.array([np.nan, 0.1])})
+    assert diverged[4].passed  # a diverged run (nan accuracy) counts as failing, not as unknown
 
 
 @pytest.mark.slow

@@ -26,11 +26,18 @@ class ResidualMLP(L.NamedModel):
     """``x -> embed -> depth x [h + branch(h)] -> readout``, a pre-activation residual MLP.
 
     ``branch(h) = fc2(act(fc1(act(norm(h)))))`` (``norm`` is the identity when ``norm=None``,
-    a layer norm when ``"layer"``); ``fc2`` is the branch end. The readout sees
-    ``act(final_norm(h))``. Every hidden layer has ``width`` units.
+    a layer norm when ``"layer"``, a batch norm when ``"batch"``); ``fc2`` is the branch end.
+    The readout sees ``act(final_norm(h))``. Every hidden layer has ``width`` units.
+
+    ``gates=True`` multiplies each branch by a learnable scalar, ``h + gate * branch(h)``
+    (the ``blocks/*/gate`` leaf, one by default; SkipInit and ReZero start it at 0:
+    :func:`jinit.research.skipinit_rules`). Batch norm: ``apply(params, x)`` normalizes with
+    the batch's own statistics (training mode); the running statistics are model state, as
+    in :class:`ResNet` (:meth:`init_state`, ``apply(params, x, state=s)``, :meth:`apply_train`).
 
     Parameters: ``{"embed": {"kernel", "bias"}, "blocks": [{"fc1": ..., "fc2": ...,
-    ["norm": {"scale", "bias"}]}, ...], ["final_norm": ...], "readout": {"kernel", "bias"}}``.
+    ["norm": {"scale", "bias"}], ["gate": ()]}, ...], ["final_norm": ...], "readout":
+    {"kernel", "bias"}}``.
 
     Example:
         >>> import jax, jinit
@@ -49,12 +56,15 @@ class ResidualMLP(L.NamedModel):
     activation: str | Callable = "relu"
     norm: str | None = None
     output: str = "softmax"
+    gates: bool = False
 
     def __post_init__(self) -> None:
+        if not isinstance(self.gates, bool):
+            raise TypeError(f"ResidualMLP: gates must be True or False, got {self.gates!r}.")
         L.check_positive("ResidualMLP", n_in=self.n_in, width=self.width, n_out=self.n_out)
         if isinstance(self.depth, bool) or not isinstance(self.depth, int) or self.depth < 0:
             raise ValueError(f"ResidualMLP: depth must be an int >= 0, got {self.depth!r}.")
-        L.check_norm(self.norm, "ResidualMLP", (None, "layer"))
+        L.check_norm(self.norm, "ResidualMLP")
         activation_fn(self.activation)
         _check_output(self.output)
 
@@ -73,29 +83,56 @@ class ResidualMLP(L.NamedModel):
         block = {"fc1": L.dense(w, w), "fc2": L.dense(w, w)}
         if self.norm:
             block["norm"] = L.norm(w)
+        if self.gates:
+            block["gate"] = L.Leaf((), "ones")
         out: dict[str, Any] = {"embed": L.dense(self.n_in, w), "blocks": [block] * self.depth}
         if self.norm:
             out["final_norm"] = L.norm(w)
         out["readout"] = L.dense(w, self.n_out)
         return out
 
-    def _norm(self, p: dict, name: str, h: jax.Array) -> jax.Array:
-        return L.layer_norm(p[name], h) if self.norm else h
+    def init_state(self, dtype: Any = jnp.float32) -> dict[str, Any]:
+        """Batch norm running statistics (``mean`` zeros, ``var`` ones) at each norm's path.
+        Raises ``ValueError`` unless ``norm="batch"``."""
+        if self.norm != "batch":
+            raise ValueError(
+                f"ResidualMLP.init_state: only norm='batch' has state, got {self.norm!r}."
+            )
+        return _running_stats(self.layout(), dtype)
 
-    def apply(self, params: dict[str, Any], x: jax.Array, *, capture: bool = False):
-        """Logits for ``x`` ``(batch, n_in)``. With ``capture=True`` returns ``(logits,
+    def apply(
+        self, params: dict[str, Any], x: jax.Array, *, capture: bool = False,
+        state: dict[str, Any] | None = None,
+    ):  # fmt: skip
+        """Logits for ``x`` ``(batch, n_in)``. ``state``: batch norm running statistics
+        (evaluation mode; default: the batch's own). With ``capture=True`` returns ``(logits,
         [{"h": residual stream after block i, "branch": branch i's output}, ...])``."""
+        logits, blocks, _ = self._forward(params, x, state)
+        return (logits, blocks) if capture else logits
+
+    def apply_train(
+        self, params: dict[str, Any], state: dict[str, Any], x: jax.Array, momentum: float = 0.9
+    ) -> tuple[jax.Array, dict[str, Any]]:
+        """Training mode with batch norm: logits from batch statistics and the running averages
+        updated as ``momentum * running + (1 - momentum) * batch`` (``flax.linen.BatchNorm``)."""
+        return _train(self, params, state, x, momentum)
+
+    def _forward(self, params: dict, x: jax.Array, state: dict | None):
         act = activation_fn(self.activation)
+        norm = _norm_fn(self.norm)
+        used: dict[str, Any] = {"blocks": []}
         h = L.apply_dense(params["embed"], x.reshape(x.shape[0], -1))
         blocks = []
-        for p in params["blocks"]:
-            branch = L.apply_dense(p["fc1"], act(self._norm(p, "norm", h)))
+        for i, p in enumerate(params["blocks"]):
+            st = None if state is None else state["blocks"][i]
+            out: dict[str, Any] = {}
+            branch = L.apply_dense(p["fc1"], act(norm(p, "norm", h, st, out)))
             branch = L.apply_dense(p["fc2"], act(branch))
-            h = h + branch
-            if capture:
-                blocks.append({"h": h, "branch": branch})
-        logits = L.apply_dense(params["readout"], act(self._norm(params, "final_norm", h)))
-        return (logits, blocks) if capture else logits
+            h = h + (p["gate"] * branch if self.gates else branch)
+            used["blocks"].append(out)
+            blocks.append({"h": h, "branch": branch})
+        h = norm(params, "final_norm", h, state, used)
+        return L.apply_dense(params["readout"], act(h)), blocks, used
 
 
 @dataclasses.dataclass(frozen=True)
@@ -197,12 +234,7 @@ class ResNet(L.NamedModel):
         if self.norm != "batch":
             raise ValueError(f"ResNet.init_state: only norm='batch' has state, got {self.norm!r}.")
 
-        def stats(leaf):
-            return jnp.zeros(leaf.shape, dtype) if leaf.role == "zeros" else jnp.ones(
-                leaf.shape, dtype)  # fmt: skip
-
-        tree = jax.tree_util.tree_map(stats, self.layout(), is_leaf=L._is_leaf)
-        return _norm_entries(tree)
+        return _running_stats(self.layout(), dtype)
 
     def apply(
         self, params: dict[str, Any], x: jax.Array, *, capture: bool = False,
@@ -219,24 +251,13 @@ class ResNet(L.NamedModel):
     ) -> tuple[jax.Array, dict[str, Any]]:
         """Training mode with batch norm: logits from batch statistics and the running averages
         updated as ``momentum * running + (1 - momentum) * batch`` (``flax.linen.BatchNorm``)."""
-        logits, _, used = self._forward(params, x, None)
-        new = jax.tree_util.tree_map(lambda r, b: momentum * r + (1 - momentum) * b, state, used)
-        return logits, new
+        return _train(self, params, state, x, momentum)
 
     def _forward(self, params: dict, x: jax.Array, state: dict | None):
         act = activation_fn(self.activation)
         used: dict[str, Any] = {"blocks": []}
 
-        def norm(p: dict, name: str, h: jax.Array, st: dict | None, out: dict) -> jax.Array:
-            if not self.norm:
-                return h
-            if self.norm == "layer":
-                return L.layer_norm(p[name], h)
-            given = None if st is None else (st[name]["mean"], st[name]["var"])
-            h, (mean, var) = L.batch_norm(p[name], h, given)
-            out[name] = {"mean": mean, "var": var}
-            return h
-
+        norm = _norm_fn(self.norm)
         h = x.reshape(x.shape[0], *self.image_shape)
         h = act(norm(params, "stem_norm", L.apply_conv(params["stem"], h), state, used))
         blocks = []
@@ -265,3 +286,38 @@ def _norm_entries(tree: dict[str, Any]) -> dict[str, Any]:
         return {k: {"mean": v["bias"], "var": v["scale"]} for k, v in d.items() if "norm" in k}
 
     return {**entries(tree), "blocks": [entries(b) for b in tree["blocks"]]}
+
+
+def _norm_fn(kind: str | None) -> Callable:
+    """``norm(p, name, h, state, used)``: the identity, layer norm or batch norm of ``p[name]``
+    (batch norm: with ``state[name]``'s running statistics when given, else the batch's; the
+    statistics used are written to ``used[name]``)."""
+
+    def norm(p: dict, name: str, h: jax.Array, st: dict | None, out: dict) -> jax.Array:
+        if not kind:
+            return h
+        if kind == "layer":
+            return L.layer_norm(p[name], h)
+        given = None if st is None else (st[name]["mean"], st[name]["var"])
+        h, (mean, var) = L.batch_norm(p[name], h, given)
+        out[name] = {"mean": mean, "var": var}
+        return h
+
+    return norm
+
+
+def _running_stats(layout: dict[str, Any], dtype: Any) -> dict[str, Any]:
+    """Initial batch norm running statistics of a layout: ``mean`` zeros, ``var`` ones."""
+
+    def stats(leaf):
+        return jnp.zeros(leaf.shape, dtype) if leaf.role == "zeros" else jnp.ones(
+            leaf.shape, dtype)  # fmt: skip
+
+    return _norm_entries(jax.tree_util.tree_map(stats, layout, is_leaf=L._is_leaf))
+
+
+def _train(model: Any, params: dict, state: dict, x: jax.Array, momentum: float):
+    """``(logits, new running statistics)`` of a model's training-mode forward pass."""
+    logits, _, used = model._forward(params, x, None)
+    new = jax.tree_util.tree_map(lambda r, b: momentum * r + (1 - momentum) * b, state, used)
+    return logits, new
