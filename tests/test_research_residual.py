@@ -85,7 +85,7 @@ def test_residual_mlp_gates_start_at_one_and_skipinit_rezero_zero_them(rules):
             {k: v for k, v in b.items() if k != "gate"} for b in params["blocks"]]}, X),
         rtol=1e-6)  # fmt: skip
     gated = jinit.reinit(jax.random.key(0), params, rules())
-    logits, blocks = net.apply(gated, X, capture=True)
+    _, blocks = net.apply(gated, X, capture=True)
     embedded = X @ params["embed"]["kernel"] + params["embed"]["bias"]
     for b in blocks:  # every block is the identity
         np.testing.assert_array_equal(b["h"], embedded)
