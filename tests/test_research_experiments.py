@@ -8,7 +8,7 @@ from jinit.experiments import research_lsuv, research_mup
 
 
 def test_research_experiments_are_registered():
-    names = {"lsuv", "mup-coordcheck", "residual-no-norm", "zero-init"}
+    names = {"lsuv", "mup-coordcheck", "residual-no-norm", "zero-init", "metainit", "gradinit"}
     assert names <= set(experiments.available())
 
 
@@ -83,4 +83,29 @@ def test_zero_checks_fail_on_seed_dependent_init_or_worse_accuracy():
 @pytest.mark.slow
 def test_zero_init_runs_and_passes():
     report = experiments.run("zero-init", seeds=2, steps=200)
+    assert report.passed, report.checks_table()
+
+
+def test_tuning_checks_fail_when_the_bad_init_trains_or_the_method_does_not():
+    from jinit.experiments import research_tuning as rt
+
+    he = np.array([0.975, 0.98, 0.97])
+    ok = rt.training_checks("metainit", {"bad": np.full(3, 0.1), "metainit": he - 0.01,
+                                         "he": he}, "src")  # fmt: skip
+    assert [c.passed for c in ok] == [True, True, True]
+    # the bad init trains, the method lags He and gains little over the bad init
+    bad = rt.training_checks("gradinit", {"bad": np.array([0.8, 0.85, 0.9]),
+                                          "gradinit": np.array([0.85, 0.7, 0.9]), "he": he},
+                             "src")  # fmt: skip
+    assert [c.passed for c in bad] == [False, False, False]
+    # a diverged method (nan accuracy) counts as 0, never as unknown
+    nan = rt.training_checks("metainit", {"bad": np.full(3, 0.1), "metainit": np.full(
+        3, np.nan), "he": he}, "src")  # fmt: skip
+    assert [c.passed for c in nan] == [True, False, False]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["metainit", "gradinit"])
+def test_tuning_experiments_run_and_pass(name):
+    report = experiments.run(name, seeds=2)
     assert report.passed, report.checks_table()
