@@ -8,7 +8,8 @@ from jinit.experiments import research_lsuv, research_mup
 
 
 def test_research_experiments_are_registered():
-    names = {"lsuv", "mup-coordcheck", "residual-no-norm", "zero-init", "metainit", "gradinit"}
+    names = {"lsuv", "mup-coordcheck", "residual-no-norm", "zero-init", "metainit", "gradinit",
+             "mup-transfer"}
     assert names <= set(experiments.available())
 
 
@@ -108,4 +109,25 @@ def test_tuning_checks_fail_when_the_bad_init_trains_or_the_method_does_not():
 @pytest.mark.parametrize("name", ["metainit", "gradinit"])
 def test_tuning_experiments_run_and_pass(name):
     report = experiments.run(name, seeds=2)
+    assert report.passed, report.checks_table()
+
+
+def test_mup_transfer_optimum_and_checks_fail_when_mup_shifts_or_sp_does_not():
+    from jinit.experiments import research_mup_transfer as mt
+
+    x = np.arange(-8.0, 0.0)
+    curve = np.exp((x + 4.3) ** 2)  # log loss a parabola with its vertex at -4.3
+    assert mt.optimum(x, curve) == pytest.approx(-4.3)
+    # the best point beside a diverged (NaN) rate: no parabola, the grid point itself
+    assert mt.optimum(x, np.where(x > -2, np.nan, 1.0 / np.exp(x))) == -2.0
+    assert mt.optimum(x, np.exp(x)) == -8.0  # at the grid's end
+    ok = mt.transfer_checks(np.array([2.0, 2.5, 1.8]), np.array([0.1, -0.3, 0.2]))
+    assert [c.passed for c in ok] == [True, True]
+    wrong = mt.transfer_checks(np.array([0.1, -0.3, 0.2]), np.array([2.0, 2.5, 1.8]))
+    assert [c.passed for c in wrong] == [False, False]
+
+
+@pytest.mark.slow
+def test_mup_transfer_runs_and_passes():
+    report = experiments.run("mup-transfer", seeds=2)
     assert report.passed, report.checks_table()

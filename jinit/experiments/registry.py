@@ -18,7 +18,8 @@ from jinit.report import Report
 
 #: The modules whose import registers the experiments.
 MODULES = ("coursera", "deep", "ng", "nielsen", "saturation", "research_lsuv", "research_mup",
-           "research_residual", "research_zero", "research_tuning")
+           "research_residual", "research_zero", "research_tuning",
+           "research_mup_transfer")
 
 
 @dataclasses.dataclass(frozen=True)
