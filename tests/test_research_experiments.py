@@ -9,7 +9,7 @@ from jinit.experiments import research_lsuv, research_mup
 
 def test_research_experiments_are_registered():
     names = {"lsuv", "mup-coordcheck", "residual-no-norm", "zero-init", "metainit", "gradinit",
-             "mup-transfer"}
+             "mup-transfer", "transformer-depth"}
     assert names <= set(experiments.available())
 
 
@@ -130,4 +130,21 @@ def test_mup_transfer_optimum_and_checks_fail_when_mup_shifts_or_sp_does_not():
 @pytest.mark.slow
 def test_mup_transfer_runs_and_passes():
     report = experiments.run("mup-transfer", seeds=2)
+    assert report.passed, report.checks_table()
+
+
+def test_depth_checks_fail_when_the_default_stays_flat_or_a_scaling_grows():
+    from jinit.experiments import research_transformer as rt
+
+    flat, grows = np.array([0.01, -0.02, 0.0]), np.array([0.5, 0.55, 0.48])
+    ok = rt.depth_checks({"default": grows, "gpt2": flat, "deepnorm": flat, "tfixup": flat})
+    assert [c.passed for c in ok] == [True, True, True, True]
+    wrong = rt.depth_checks({"default": flat, "gpt2": grows, "deepnorm": grows,
+                             "tfixup": -grows})  # fmt: skip
+    assert [c.passed for c in wrong] == [False, False, False, False]
+
+
+@pytest.mark.slow
+def test_transformer_depth_runs_and_passes():
+    report = experiments.run("transformer-depth", seeds=2, steps=50)
     assert report.passed, report.checks_table()

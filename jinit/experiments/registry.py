@@ -19,7 +19,7 @@ from jinit.report import Report
 #: The modules whose import registers the experiments.
 MODULES = ("coursera", "deep", "ng", "nielsen", "saturation", "research_lsuv", "research_mup",
            "research_residual", "research_zero", "research_tuning",
-           "research_mup_transfer")
+           "research_mup_transfer", "research_transformer")
 
 
 @dataclasses.dataclass(frozen=True)
