@@ -21,8 +21,52 @@ from jinit.models import _layers as L
 from jinit.models._core import _check_output, activation_fn, output_transform
 
 
+class _BatchNormState:
+    """Batch norm running statistics as model state (``norm="batch"``), shared by
+    :class:`ResidualMLP` and :class:`ResNet` (each defines ``_forward(params, x, state) ->
+    (logits, blocks, statistics used)``)."""
+
+    norm: str | None
+
+    def init_state(self, dtype: Any = jnp.float32) -> dict[str, Any]:
+        """Batch norm running statistics (``mean`` zeros, ``var`` ones) for every norm layer,
+        at the norm's path. Raises ``ValueError`` unless ``norm="batch"``."""
+        if self.norm != "batch":
+            raise ValueError(
+                f"{type(self).__name__}.init_state: only norm='batch' has state, got "
+                f"{self.norm!r}."
+            )
+
+        def stats(leaf):
+            return jnp.zeros(leaf.shape, dtype) if leaf.role == "zeros" else jnp.ones(
+                leaf.shape, dtype)  # fmt: skip
+
+        tree = jax.tree_util.tree_map(stats, self.layout(), is_leaf=L._is_leaf)
+        return _norm_entries(tree)
+
+    def apply(
+        self, params: dict[str, Any], x: jax.Array, *, capture: bool = False,
+        state: dict[str, Any] | None = None,
+    ):  # fmt: skip
+        """Logits for ``x`` (flat image inputs are reshaped). ``state``: batch norm running
+        statistics (evaluation mode; default: the batch's own statistics). With
+        ``capture=True`` returns ``(logits, [{"h": the residual stream after block i,
+        "branch": its residual branch}, ...])``."""
+        logits, blocks, _ = self._forward(params, x, state)
+        return (logits, blocks) if capture else logits
+
+    def apply_train(
+        self, params: dict[str, Any], state: dict[str, Any], x: jax.Array, momentum: float = 0.9
+    ) -> tuple[jax.Array, dict[str, Any]]:
+        """Training mode with batch norm: logits from batch statistics and the running averages
+        updated as ``momentum * running + (1 - momentum) * batch`` (``flax.linen.BatchNorm``)."""
+        logits, _, used = self._forward(params, x, None)
+        new = jax.tree_util.tree_map(lambda r, b: momentum * r + (1 - momentum) * b, state, used)
+        return logits, new
+
+
 @dataclasses.dataclass(frozen=True)
-class ResidualMLP(L.NamedModel):
+class ResidualMLP(_BatchNormState, L.NamedModel):
     """``x -> embed -> depth x [h + branch(h)] -> readout``, a pre-activation residual MLP.
 
     ``branch(h) = fc2(act(fc1(act(norm(h)))))`` (``norm`` is the identity when ``norm=None``,
@@ -91,32 +135,6 @@ class ResidualMLP(L.NamedModel):
         out["readout"] = L.dense(w, self.n_out)
         return out
 
-    def init_state(self, dtype: Any = jnp.float32) -> dict[str, Any]:
-        """Batch norm running statistics (``mean`` zeros, ``var`` ones) at each norm's path.
-        Raises ``ValueError`` unless ``norm="batch"``."""
-        if self.norm != "batch":
-            raise ValueError(
-                f"ResidualMLP.init_state: only norm='batch' has state, got {self.norm!r}."
-            )
-        return _running_stats(self.layout(), dtype)
-
-    def apply(
-        self, params: dict[str, Any], x: jax.Array, *, capture: bool = False,
-        state: dict[str, Any] | None = None,
-    ):  # fmt: skip
-        """Logits for ``x`` ``(batch, n_in)``. ``state``: batch norm running statistics
-        (evaluation mode; default: the batch's own). With ``capture=True`` returns ``(logits,
-        [{"h": residual stream after block i, "branch": branch i's output}, ...])``."""
-        logits, blocks, _ = self._forward(params, x, state)
-        return (logits, blocks) if capture else logits
-
-    def apply_train(
-        self, params: dict[str, Any], state: dict[str, Any], x: jax.Array, momentum: float = 0.9
-    ) -> tuple[jax.Array, dict[str, Any]]:
-        """Training mode with batch norm: logits from batch statistics and the running averages
-        updated as ``momentum * running + (1 - momentum) * batch`` (``flax.linen.BatchNorm``)."""
-        return _train(self, params, state, x, momentum)
-
     def _forward(self, params: dict, x: jax.Array, state: dict | None):
         act = activation_fn(self.activation)
         norm = _norm_fn(self.norm)
@@ -136,7 +154,7 @@ class ResidualMLP(L.NamedModel):
 
 
 @dataclasses.dataclass(frozen=True)
-class ResNet(L.NamedModel):
+class ResNet(_BatchNormState, L.NamedModel):
     """A small ResNet (He et al. 2016) for NHWC images ``(batch, H, W, C)``.
 
     ``stem``: 3x3 conv -> norm -> act; then ``len(stages)`` stages of ``blocks_per_stage``
@@ -228,31 +246,6 @@ class ResNet(L.NamedModel):
         out["readout"] = L.dense(self.stages[-1], self.n_classes)
         return out
 
-    def init_state(self, dtype: Any = jnp.float32) -> dict[str, Any]:
-        """Batch norm running statistics (``mean`` zeros, ``var`` ones) for every norm layer,
-        at the norm's path. Raises ``ValueError`` unless ``norm="batch"``."""
-        if self.norm != "batch":
-            raise ValueError(f"ResNet.init_state: only norm='batch' has state, got {self.norm!r}.")
-
-        return _running_stats(self.layout(), dtype)
-
-    def apply(
-        self, params: dict[str, Any], x: jax.Array, *, capture: bool = False,
-        state: dict[str, Any] | None = None,
-    ):  # fmt: skip
-        """Logits for images ``x`` (flat inputs are reshaped). ``state``: batch norm running
-        statistics (evaluation mode; default: the batch's own statistics). With ``capture=True``
-        returns ``(logits, [{"h": block i's output, "branch": its residual branch}, ...])``."""
-        logits, blocks, _ = self._forward(params, x, state)
-        return (logits, blocks) if capture else logits
-
-    def apply_train(
-        self, params: dict[str, Any], state: dict[str, Any], x: jax.Array, momentum: float = 0.9
-    ) -> tuple[jax.Array, dict[str, Any]]:
-        """Training mode with batch norm: logits from batch statistics and the running averages
-        updated as ``momentum * running + (1 - momentum) * batch`` (``flax.linen.BatchNorm``)."""
-        return _train(self, params, state, x, momentum)
-
     def _forward(self, params: dict, x: jax.Array, state: dict | None):
         act = activation_fn(self.activation)
         used: dict[str, Any] = {"blocks": []}
@@ -304,20 +297,3 @@ def _norm_fn(kind: str | None) -> Callable:
         return h
 
     return norm
-
-
-def _running_stats(layout: dict[str, Any], dtype: Any) -> dict[str, Any]:
-    """Initial batch norm running statistics of a layout: ``mean`` zeros, ``var`` ones."""
-
-    def stats(leaf):
-        return jnp.zeros(leaf.shape, dtype) if leaf.role == "zeros" else jnp.ones(
-            leaf.shape, dtype)  # fmt: skip
-
-    return _norm_entries(jax.tree_util.tree_map(stats, layout, is_leaf=L._is_leaf))
-
-
-def _train(model: Any, params: dict, state: dict, x: jax.Array, momentum: float):
-    """``(logits, new running statistics)`` of a model's training-mode forward pass."""
-    logits, _, used = model._forward(params, x, None)
-    new = jax.tree_util.tree_map(lambda r, b: momentum * r + (1 - momentum) * b, state, used)
-    return logits, new
