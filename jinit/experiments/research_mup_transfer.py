@@ -12,11 +12,11 @@ import numpy as np
 import optax
 
 from jinit import data as data_lib
-from jinit import laws, stats
+from jinit import laws
 from jinit.engine.inits import stack_seeds
 from jinit.experiments.options import Options, options
 from jinit.experiments.registry import Experiment, register
-from jinit.experiments.research_mup import _net
+from jinit.experiments.research_mup import _net, mean_check
 from jinit.keys import run_key
 from jinit.report import Check, Report, Table, sweep_mode
 from jinit.research.mup import mup_info, mup_init, scale_by_mup
@@ -61,17 +61,14 @@ def optimum(log2_lrs: Sequence[float], loss: np.ndarray) -> np.ndarray:
 def transfer_checks(sp_shift: np.ndarray, mup_shift: np.ndarray) -> list[Check]:
     """Per-seed shifts (log2 optimal lr at the narrowest minus the widest width): SP's mean at
     least :data:`SP_MIN_SHIFT`, muP's within +-:data:`MUP_MAX_SHIFT`."""
-    out = []
-    for name, s, crit in (
-        ("standard", sp_shift, dict(above=SP_MIN_SHIFT)),
-        ("muP", mup_shift, dict(below=MUP_MAX_SHIFT, above=-MUP_MAX_SHIFT)),
-    ):
-        lo, hi = stats.mean_interval(s)
-        out.append(Check(f"{name}: shift of the optimal log2 Adam lr, narrowest - widest "
-                         f"(95% CI [{lo:.2f}, {hi:.2f}])", "shifts" if name == "standard"
-                         else "stays put", float(np.mean(s)), kind="published",
-                         source="Yang et al. 2022, Fig. 1 and 3", **crit))  # fmt: skip
-    return out
+    what = "shift of the optimal log2 Adam lr, narrowest - widest"
+    source = "Yang et al. 2022, Fig. 1 and 3"
+    return [
+        mean_check(f"standard: {what}", "shifts", sp_shift, kind="published", source=source,
+                   above=SP_MIN_SHIFT),
+        mean_check(f"muP: {what}", "stays put", mup_shift, kind="published", source=source,
+                   below=MUP_MAX_SHIFT, above=-MUP_MAX_SHIFT),
+    ]  # fmt: skip
 
 
 def _curves(o: Options, width: int, base_width: int, lrs: Sequence[float], data):

@@ -13,10 +13,10 @@ import numpy as np
 import optax
 
 from jinit import data as data_lib
-from jinit import laws, stats
+from jinit import laws
 from jinit.experiments.options import Options, options
 from jinit.experiments.registry import Experiment, register
-from jinit.experiments.research_mup import slope
+from jinit.experiments.research_mup import mean_check, slope
 from jinit.keys import run_key
 from jinit.models import Transformer
 from jinit.report import Check, Report, Table, sweep_mode
@@ -75,13 +75,11 @@ def depth_checks(slopes: dict[str, np.ndarray]) -> list[Check]:
                           "beta^4 = 1/(8N): every branch adds variance ~ 1/N"),
              "tfixup": ("bounded", dict(above=-BOUNDED, below=BOUNDED), "derived",
                         "(0.67 N^-1/4)^4: every branch adds variance ~ 1/N")}  # fmt: skip
-    out = []
-    for name, (expected, crit, kind, source) in kinds.items():
-        lo, hi = stats.mean_interval(slopes[name])
-        out.append(Check(f"{name}: slope of log std(residual stream) vs log depth (95% CI "
-                         f"[{lo:.2f}, {hi:.2f}])", expected, float(np.mean(slopes[name])),
-                         kind=kind, source=source, **crit))  # fmt: skip
-    return out
+    what = "slope of log std(residual stream) vs log depth"
+    return [
+        mean_check(f"{name}: {what}", expected, slopes[name], kind=kind, source=source, **crit)
+        for name, (expected, crit, kind, source) in kinds.items()
+    ]
 
 
 @options(seeds=3, steps=300, batch_size=64, width=32, depth=8)

@@ -83,10 +83,22 @@ def training_checks(method: str, acc: dict[str, np.ndarray], source: str) -> lis
     ]  # fmt: skip
 
 
-def _table(acc: dict[str, np.ndarray], extra: dict[str, tuple[float, float]], what: str):
-    rows = [[n, float(np.nanmean(a)), *extra.get(n, (float("nan"),) * 2)] for n, a in acc.items()]
-    return Table("final test accuracy and the tuned objective (means over seeds)",
-                 ["init", "test acc", f"{what} (bad start)", f"{what} (tuned)"], rows)  # fmt: skip
+def _report(o: Options, method: str, std: float, checks: list[Check], r, acc: dict,
+            objective: tuple[str, float, float], note: str) -> Report:
+    """The report of one method: its checks, the sweep, a table of test accuracy and the tuned
+    objective ``(name, bad start, tuned)``, and the setup note."""
+    name, before, after = objective
+    rows = [[n, float(np.nanmean(a)), *((before, after) if n == method else (np.nan,) * 2)]
+            for n, a in acc.items()]  # fmt: skip
+    table = Table("final test accuracy and the tuned objective (means over seeds)",
+                  ["init", "test acc", f"{name} (bad start)", f"{name} (tuned)"], rows)
+    source = METAINIT_SOURCE if method == "metainit" else GRADINIT_SOURCE
+    setup = (f"8x8 digits, width {o.width}, SGD momentum 0.9, lr {o.lr}, batch {o.batch_size}, "
+             f"{o.steps} steps. ")  # fmt: skip
+    label = {"metainit": "MetaInit", "gradinit": "GradInit"}[method]
+    return Report(method, sweep_mode(len(o.seed_list)), f"{label} repairs a {o.depth}-layer "
+                  f"ReLU MLP drawn from N(0, {std}^2)", source, checks=checks, result=r,
+                  tables=[table], notes=[setup + note])  # fmt: skip
 
 
 def _loss_fn(net: MLP, x, y):
@@ -106,20 +118,10 @@ def _metainit(o: Options, std: float = 0.3, tune_steps: int = 100) -> Report:
                     "lowered", float(np.max(after / before)), below=0.5, kind="derived",
                     source="Algorithm 1 minimizes it"),
               *training_checks("metainit", acc, METAINIT_SOURCE)]  # fmt: skip
-    return Report(
-        "metainit",
-        sweep_mode(len(o.seed_list)),
-        f"MetaInit repairs a {o.depth}-layer ReLU MLP drawn from N(0, {std}^2)",
-        METAINIT_SOURCE,
-        checks=checks,
-        result=r,
-        tables=[_table(acc, {"metainit": (float(before.mean()), float(after.mean()))}, "GQ")],
-        notes=[
-            f"8x8 digits, width {o.width}, SGD momentum 0.9, lr {o.lr}, batch {o.batch_size}, "
-            f"{o.steps} steps. MetaInit: {tune_steps} signSGD steps (lr 0.1, momentum 0.9, "
-            "eps 1e-5) on the weight norms, on the first 256 training rows (full batch)."
-        ],
-    )
+    note = (f"MetaInit: {tune_steps} signSGD steps (lr 0.1, momentum 0.9, eps 1e-5) on the "
+            "weight norms, on the first 256 training rows (full batch).")  # fmt: skip
+    objective = ("GQ", float(before.mean()), float(after.mean()))
+    return _report(o, "metainit", std, checks, r, acc, objective, note)
 
 
 @options(seeds=3, steps=600, lr=0.01, batch_size=64, width=64, depth=10)
@@ -140,25 +142,16 @@ def _gradinit(o: Options, std: float = 0.3, tune_steps: int = 300, gamma: float 
                     "lowered", float(np.max(ratio)), below=1.0, kind="derived",
                     source="Algorithm 1's objective"),
               *training_checks("gradinit", acc, GRADINIT_SOURCE)]  # fmt: skip
-    extra = {"gradinit": (float(np.mean(before.grad_norm)), float(np.mean(after.grad_norm)))}
-    return Report(
-        "gradinit",
-        sweep_mode(len(o.seed_list)),
-        f"GradInit repairs a {o.depth}-layer ReLU MLP drawn from N(0, {std}^2)",
-        GRADINIT_SOURCE,
-        checks=checks,
-        result=r,
-        tables=[_table(acc, extra, "||g||_2")],
-        notes=[
-            f"8x8 digits, width {o.width}, SGD momentum 0.9, lr {o.lr}, batch {o.batch_size}, "
-            f"{o.steps} steps. GradInit: target SGD with lr {o.lr}, gamma {gamma}, "
-            f"{tune_steps} Adam steps (lr 0.01) on per-tensor scales (>= 0.01), mini-batches of "
-            f"128 of the first {TUNE_ROWS} training rows."
-        ],
-    )
+    note = (f"GradInit: target SGD with lr {o.lr}, gamma {gamma}, {tune_steps} Adam steps (lr "
+            f"0.01) on per-tensor scales (>= 0.01), mini-batches of 128 of the first {TUNE_ROWS} "
+            "training rows.")  # fmt: skip
+    objective = ("||g||_2", float(np.mean(before.grad_norm)), float(np.mean(after.grad_norm)))
+    return _report(o, "gradinit", std, checks, r, acc, objective, note)
 
 
-register(Experiment("metainit", "Dauphin & Schoenholz 2019: MetaInit repairs a bad init",
-                    METAINIT_SOURCE, None, _metainit, default_seeds=3))  # fmt: skip
-register(Experiment("gradinit", "Zhu et al. 2021: GradInit repairs a bad init",
-                    GRADINIT_SOURCE, None, _gradinit, default_seeds=3))  # fmt: skip
+TITLES = {"metainit": "Dauphin & Schoenholz 2019: MetaInit repairs a bad init",
+          "gradinit": "Zhu et al. 2021: GradInit repairs a bad init"}
+register(Experiment("metainit", TITLES["metainit"], METAINIT_SOURCE, None, _metainit,
+                    default_seeds=3))  # fmt: skip
+register(Experiment("gradinit", TITLES["gradinit"], GRADINIT_SOURCE, None, _gradinit,
+                    default_seeds=3))  # fmt: skip
