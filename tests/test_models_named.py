@@ -147,8 +147,8 @@ def test_transformer_rejects_bad_arguments():
         jinit.models.count_flops(Transformer(7, 3), 4)
     with pytest.raises(ValueError, match="pooling must be"):
         Transformer(7, 3, pooling="max")
-    with pytest.raises(ValueError, match="norm must be one of None, 'layer'"):
-        ResidualMLP(4, norm="batch")
+    with pytest.raises(ValueError, match="norm must be one of None, 'layer', 'batch'"):
+        ResidualMLP(4, norm="group")
 
 
 def test_causal_attention_ignores_later_tokens():

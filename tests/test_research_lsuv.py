@@ -69,3 +69,29 @@ def test_lsuv_model_rescales_a_flax_linen_mlp_through_its_tap():
     assert len(variances) == 13 and np.all(np.abs(variances - 1) < 0.1), variances
     with pytest.raises(ValueError, match=r"layer 0 \(.*\) did not reach"):
         lsuv_model(jax.random.key(0), Deep(), jnp.zeros_like(X))
+
+
+def test_lsuv_entry_is_an_inits_entry_of_a_sweep_with_lsuv_per_run():
+    from jinit.engine.inits import as_inits, initial_params
+    from jinit.engine.model import as_model, template
+    from jinit.keys import run_key
+    from jinit.research import lsuv_entry, lsuv_model
+
+    net = jinit.models.MLP([16] + [32] * 8 + [10], output="softmax")
+    m = as_model(net, X)
+    (init,) = as_inits({"lsuv": lsuv_entry(X)})
+    assert init.spec == "data-dependent LSUVEntry"
+    runs = initial_params(m, (init,), np.array([0, 5]), jnp.float32, template(m, jnp.float32))
+    for i, seed in enumerate((0, 5)):  # seed s: exactly lsuv_model(run_key(s, name), ...)
+        one = lsuv_model(run_key(seed, "lsuv"), net, X)
+        for a, b in zip(jax.tree.leaves(runs), jax.tree.leaves(one), strict=True):
+            np.testing.assert_allclose(a[i], b, rtol=1e-5, atol=1e-7)
+        _, layers = net.apply(one, X, capture=True)
+        assert all(abs(float(lay["z"].var()) - 1) < 0.1 for lay in layers)
+    # and a sweep trains from it
+    y = np.arange(128) % 10
+    data = jinit.data.Dataset.from_arrays(np.asarray(X), y, np.asarray(X), y)
+    r = jinit.sweep(net, {"lsuv": lsuv_entry(X)}, data, seeds=2, steps=3, progress=False)
+    assert r.final("train_loss").shape == (1, 2)
+    with pytest.raises(ValueError, match=r"lsuv_entry: tol must be a float in \(0, 1\)"):
+        lsuv_entry(X, tol=2.0)

@@ -72,3 +72,43 @@ def test_zero_gates_make_the_network_its_shortcut_path(rules):
 def test_with_branch_gates_refuses_a_tree_without_blocks():
     with pytest.raises(ValueError, match="'blocks' list"):
         with_branch_gates({"layers": []})
+
+
+@pytest.mark.parametrize("rules", [skipinit_rules, rezero_rules])
+def test_residual_mlp_gates_start_at_one_and_skipinit_rezero_zero_them(rules):
+    net = jinit.models.ResidualMLP(8, width=32, depth=6, n_out=3, gates=True)
+    params = net.init(jax.random.key(0), jinit.he_normal)
+    assert all(float(b["gate"]) == 1.0 for b in params["blocks"])
+    plain = jinit.models.ResidualMLP(8, width=32, depth=6, n_out=3)
+    np.testing.assert_allclose(net.apply(params, X), plain.apply(
+        {k: v for k, v in params.items()} | {"blocks": [
+            {k: v for k, v in b.items() if k != "gate"} for b in params["blocks"]]}, X),
+        rtol=1e-6)  # fmt: skip
+    gated = jinit.reinit(jax.random.key(0), params, rules())
+    _, blocks = net.apply(gated, X, capture=True)
+    embedded = X @ params["embed"]["kernel"] + params["embed"]["bias"]
+    for b in blocks:  # every block is the identity
+        np.testing.assert_array_equal(b["h"], embedded)
+    # the gates are trained: their gradient is not zero
+    grad = jax.grad(lambda p: net.apply(p, X).sum())(gated)
+    assert any(float(abs(b["gate"])) > 0 for b in grad["blocks"])
+
+
+def test_residual_mlp_batch_norm_normalizes_with_batch_or_running_statistics():
+    net = jinit.models.ResidualMLP(8, width=16, depth=3, n_out=3, norm="batch")
+    params = net.init(jax.random.key(0), jinit.he_normal)
+    x = 3.0 + 2.0 * X
+    state = net.init_state()
+    assert sorted(state) == ["blocks", "final_norm"] and sorted(state["blocks"][0]) == ["norm"]
+    logits, new = net.apply_train(params, state, x)
+    np.testing.assert_allclose(logits, net.apply(params, x), rtol=1e-6)
+    # after one update the running mean of block 0 moved 10% of the way to the batch mean
+    h0 = x @ params["embed"]["kernel"] + params["embed"]["bias"]
+    np.testing.assert_allclose(new["blocks"][0]["norm"]["mean"], 0.1 * h0.mean(0), rtol=1e-4,
+                               atol=1e-5)  # fmt: skip
+    # evaluation mode with the initial statistics (mean 0, var 1) differs from batch mode
+    assert not np.allclose(net.apply(params, x, state=state), logits, atol=1e-3)
+    with pytest.raises(ValueError, match="only norm='batch' has state"):
+        jinit.models.ResidualMLP(8, norm="layer").init_state()
+    with pytest.raises(TypeError, match="gates must be True or False"):
+        jinit.models.ResidualMLP(8, gates=1)

@@ -30,11 +30,14 @@ class Init:
     weight_init: Callable | None = None
     bias_init: Callable | None = None
     params: Any = None  # explicit initial params with a leading seed axis
+    runs: Any = None  # a data-dependent entry: draw_runs(model, keys, dtype) -> stacked params
 
     @property
     def spec(self) -> str:
         if self.params is not None:
             return "explicit parameters"
+        if self.runs is not None:
+            return f"data-dependent {type(self.runs).__name__}"
         if is_rules(self.weight_init):
             pairs = self.weight_init.items() if isinstance(self.weight_init, Mapping) else (
                 self.weight_init)  # fmt: skip
@@ -68,7 +71,9 @@ def as_inits(inits: Mapping[str, Any]) -> tuple[Init, ...]:
     for name, entry in inits.items():
         if not isinstance(name, str) or not name:
             raise TypeError(f"sweep: init names must be non-empty strings, got {name!r}.")
-        if callable(entry) and not _has_arrays(entry):  # an Equinox module is callable too
+        if callable(getattr(entry, "draw_runs", None)):  # e.g. jinit.research.lsuv_entry(x)
+            out.append(Init(name, runs=entry))
+        elif callable(entry) and not _has_arrays(entry):  # an Equinox module is callable too
             out.append(Init(name, entry, zeros))
         elif is_rules(entry) and not _has_arrays(entry) and not isinstance(entry, tuple):
             out.append(Init(name, entry, zeros))  # reinit rules: {pattern: law, ...}
@@ -100,6 +105,10 @@ def initial_params(
     for init in inits:
         if init.params is not None:
             stacks.append(_check_explicit(init, template, len(seeds), dtype))
+            continue
+        if init.runs is not None:
+            drawn = init.runs.draw_runs(model, run_keys(seeds, init.name), dtype)
+            stacks.append(_check_drawn(init, drawn, template))
             continue
         # Eager vmap, not jit: each primitive compiles once per shape and is reused by every
         # layer and init (a 30-layer net: 0.1 s per init instead of 5 s of compiling).

@@ -31,7 +31,8 @@ from jinit.report import Report
 
 #: The modules whose import registers the experiments.
 MODULES = ("coursera", "deep", "ng", "nielsen", "saturation", "research_lsuv", "research_mup",
-           "research_residual", "research_zero", "resnet_depth", "transformer_init")
+           "research_residual", "research_zero", "resnet_depth", "transformer_init",
+           "research_tuning", "research_mup_transfer", "research_transformer")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -83,20 +83,25 @@ def slope(widths: Sequence[int], values: np.ndarray) -> np.ndarray:
     return ((lv - lv.mean(-1, keepdims=True)) * lw).sum(-1) / (lw**2).sum()
 
 
+def mean_check(label: str, expected: str, per_seed: np.ndarray, *, kind: str, source: str,
+               **criterion: float) -> Check:
+    """A :class:`Check` of the mean over seeds of ``per_seed``, its 95% t interval in the
+    label (``label (95% CI [lo, hi])``); ``criterion``: ``above`` / ``below``."""
+    lo, hi = stats.mean_interval(per_seed)
+    return Check(f"{label} (95% CI [{lo:.2f}, {hi:.2f}])", expected, float(np.mean(per_seed)),
+                 kind=kind, source=source, **criterion)  # fmt: skip
+
+
 def mup_checks(sp_slopes: np.ndarray, mup_slopes: np.ndarray) -> list[Check]:
     """SP's logit slope above :data:`SP_MIN_SLOPE`, muP's within +-:data:`MUP_MAX_SLOPE` (the
     mean over seeds; the 95% t interval is in the label)."""
-    out = []
-    for name, s, crit in (
-        ("standard", sp_slopes, dict(above=SP_MIN_SLOPE)),
-        ("muP", mup_slopes, dict(below=MUP_MAX_SLOPE, above=-MUP_MAX_SLOPE)),
-    ):
-        lo, hi = stats.mean_interval(s)
-        out.append(Check(f"{name}: slope of log mean|logit| vs log width (95% CI [{lo:.2f}, "
-                         f"{hi:.2f}])", "grows with width" if name == "standard" else "flat",
-                         float(np.mean(s)), kind="published", source="Yang et al. 2022, Fig. 5",
-                         **crit))  # fmt: skip
-    return out
+    what, source = "slope of log mean|logit| vs log width", "Yang et al. 2022, Fig. 5"
+    return [
+        mean_check(f"standard: {what}", "grows with width", sp_slopes, kind="published",
+                   source=source, above=SP_MIN_SLOPE),
+        mean_check(f"muP: {what}", "flat", mup_slopes, kind="published", source=source,
+                   below=MUP_MAX_SLOPE, above=-MUP_MAX_SLOPE),
+    ]  # fmt: skip
 
 
 def _mup_coordcheck(

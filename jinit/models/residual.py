@@ -21,16 +21,80 @@ from jinit.models import _layers as L
 from jinit.models._core import _check_output, activation_fn, output_transform
 
 
+class _BatchNormState:
+    """Batch norm running statistics as model state (``norm="batch"``), shared by
+    :class:`ResidualMLP` and :class:`ResNet` (each defines ``_forward(params, x, state, rec)
+    -> (logits, blocks, statistics used)``, recording the probe's tap points in ``rec``)."""
+
+    norm: str | None
+
+    def init_state(self, dtype: Any = jnp.float32) -> dict[str, Any]:
+        """Batch norm running statistics (``mean`` zeros, ``var`` ones) for every norm layer,
+        at the norm's path. Raises ``ValueError`` unless ``norm="batch"``."""
+        if self.norm != "batch":
+            raise ValueError(
+                f"{type(self).__name__}.init_state: only norm='batch' has state, got "
+                f"{self.norm!r}."
+            )
+
+        def stats(leaf):
+            return jnp.zeros(leaf.shape, dtype) if leaf.role == "zeros" else jnp.ones(
+                leaf.shape, dtype)  # fmt: skip
+
+        tree = jax.tree_util.tree_map(stats, self.layout(), is_leaf=L._is_leaf)
+        return _norm_entries(tree)
+
+    def apply(
+        self, params: dict[str, Any], x: jax.Array, *, capture: bool = False,
+        state: dict[str, Any] | None = None,
+    ):  # fmt: skip
+        """Logits for ``x`` (flat image inputs are reshaped). ``state``: batch norm running
+        statistics (evaluation mode; default: the batch's own statistics). With
+        ``capture=True`` returns ``(logits, [{"h": the residual stream after block i,
+        "branch": its residual branch}, ...])``."""
+        logits, blocks, _ = self._forward(params, x, state, L.Recorder())
+        return (logits, blocks) if capture else logits
+
+    def tap_forward(
+        self, params: dict[str, Any], x: jax.Array, perturbations: Any = None,
+        state: dict[str, Any] | None = None,
+    ):  # fmt: skip
+        """``(logits, [(name, value, kernel path)])`` at the probe's tap points: the input
+        layer (``embed`` / ``stem``, the stem after its norm and activation), per block
+        ``blocks/i/branch`` (the branch output) and ``blocks/i`` (the residual stream), then
+        ``readout`` (the logits); ``perturbations`` added there. ``state``: batch norm running
+        statistics (evaluation mode), ``None`` for the batch's own (training mode)."""
+        rec = L.Recorder(perturbations)
+        logits, _, _ = self._forward(params, x, state, rec)
+        return logits, rec.points
+
+    def apply_train(
+        self, params: dict[str, Any], state: dict[str, Any], x: jax.Array, momentum: float = 0.9
+    ) -> tuple[jax.Array, dict[str, Any]]:
+        """Training mode with batch norm: logits from batch statistics and the running averages
+        updated as ``momentum * running + (1 - momentum) * batch`` (``flax.linen.BatchNorm``)."""
+        logits, _, used = self._forward(params, x, None, L.Recorder())
+        new = jax.tree_util.tree_map(lambda r, b: momentum * r + (1 - momentum) * b, state, used)
+        return logits, new
+
+
 @dataclasses.dataclass(frozen=True)
-class ResidualMLP(L.NamedModel):
+class ResidualMLP(_BatchNormState, L.NamedModel):
     """``x -> embed -> depth x [h + branch(h)] -> readout``, a pre-activation residual MLP.
 
     ``branch(h) = fc2(act(fc1(act(norm(h)))))`` (``norm`` is the identity when ``norm=None``,
-    a layer norm when ``"layer"``); ``fc2`` is the branch end. The readout sees
-    ``act(final_norm(h))``. Every hidden layer has ``width`` units.
+    a layer norm when ``"layer"``, a batch norm when ``"batch"``); ``fc2`` is the branch end.
+    The readout sees ``act(final_norm(h))``. Every hidden layer has ``width`` units.
+
+    ``gates=True`` multiplies each branch by a learnable scalar, ``h + gate * branch(h)``
+    (the ``blocks/*/gate`` leaf, one by default; SkipInit and ReZero start it at 0:
+    :func:`jinit.research.skipinit_rules`). Batch norm: ``apply(params, x)`` normalizes with
+    the batch's own statistics (training mode); the running statistics are model state, as
+    in :class:`ResNet` (:meth:`init_state`, ``apply(params, x, state=s)``, :meth:`apply_train`).
 
     Parameters: ``{"embed": {"kernel", "bias"}, "blocks": [{"fc1": ..., "fc2": ...,
-    ["norm": {"scale", "bias"}]}, ...], ["final_norm": ...], "readout": {"kernel", "bias"}}``.
+    ["norm": {"scale", "bias"}], ["gate": ()]}, ...], ["final_norm": ...], "readout":
+    {"kernel", "bias"}}``.
 
     Example:
         >>> import jax, jinit
@@ -49,12 +113,15 @@ class ResidualMLP(L.NamedModel):
     activation: str | Callable = "relu"
     norm: str | None = None
     output: str = "softmax"
+    gates: bool = False
 
     def __post_init__(self) -> None:
+        if not isinstance(self.gates, bool):
+            raise TypeError(f"ResidualMLP: gates must be True or False, got {self.gates!r}.")
         L.check_positive("ResidualMLP", n_in=self.n_in, width=self.width, n_out=self.n_out)
         if isinstance(self.depth, bool) or not isinstance(self.depth, int) or self.depth < 0:
             raise ValueError(f"ResidualMLP: depth must be an int >= 0, got {self.depth!r}.")
-        L.check_norm(self.norm, "ResidualMLP", (None, "layer"))
+        L.check_norm(self.norm, "ResidualMLP")
         activation_fn(self.activation)
         _check_output(self.output)
 
@@ -73,46 +140,37 @@ class ResidualMLP(L.NamedModel):
         block = {"fc1": L.dense(w, w), "fc2": L.dense(w, w)}
         if self.norm:
             block["norm"] = L.norm(w)
+        if self.gates:
+            block["gate"] = L.Leaf((), "ones")
         out: dict[str, Any] = {"embed": L.dense(self.n_in, w), "blocks": [block] * self.depth}
         if self.norm:
             out["final_norm"] = L.norm(w)
         out["readout"] = L.dense(w, self.n_out)
         return out
 
-    def _norm(self, p: dict, name: str, h: jax.Array) -> jax.Array:
-        return L.layer_norm(p[name], h) if self.norm else h
-
-    def apply(self, params: dict[str, Any], x: jax.Array, *, capture: bool = False):
-        """Logits for ``x`` ``(batch, n_in)``. With ``capture=True`` returns ``(logits,
-        [{"h": residual stream after block i, "branch": branch i's output}, ...])``."""
-        logits, blocks = self._forward(params, x, L.Recorder())
-        return (logits, blocks) if capture else logits
-
-    def tap_forward(self, params: dict[str, Any], x: jax.Array, perturbations: Any = None):
-        """``(logits, [(name, value, kernel path)])`` at the probe's tap points: ``embed``,
-        then per block ``blocks/i/branch`` (the branch output) and ``blocks/i`` (the
-        residual stream), then ``readout`` (the logits); ``perturbations`` added there."""
-        rec = L.Recorder(perturbations)
-        logits, _ = self._forward(params, x, rec)
-        return logits, rec.points
-
-    def _forward(self, params: dict, x: jax.Array, rec: L.Recorder):
+    def _forward(self, params: dict, x: jax.Array, state: dict | None, rec: L.Recorder):
         act = activation_fn(self.activation)
+        norm = _norm_fn(self.norm)
+        used: dict[str, Any] = {"blocks": []}
         h = rec("embed", L.apply_dense(params["embed"], x.reshape(x.shape[0], -1)),
                 ("embed", "kernel"))  # fmt: skip
         blocks = []
         for i, p in enumerate(params["blocks"]):
-            branch = L.apply_dense(p["fc1"], act(self._norm(p, "norm", h)))
+            st = None if state is None else state["blocks"][i]
+            out: dict[str, Any] = {}
+            branch = L.apply_dense(p["fc1"], act(norm(p, "norm", h, st, out)))
             branch = rec(f"blocks/{i}/branch", L.apply_dense(p["fc2"], act(branch)),
                          ("blocks", i, "fc2", "kernel"))  # fmt: skip
-            h = rec(f"blocks/{i}", h + branch)
+            h = rec(f"blocks/{i}", h + (p["gate"] * branch if self.gates else branch))
+            used["blocks"].append(out)
             blocks.append({"h": h, "branch": branch})
-        logits = L.apply_dense(params["readout"], act(self._norm(params, "final_norm", h)))
-        return rec("readout", logits, ("readout", "kernel")), blocks
+        h = norm(params, "final_norm", h, state, used)
+        logits = L.apply_dense(params["readout"], act(h))
+        return rec("readout", logits, ("readout", "kernel")), blocks, used
 
 
 @dataclasses.dataclass(frozen=True)
-class ResNet(L.NamedModel):
+class ResNet(_BatchNormState, L.NamedModel):
     """A small ResNet (He et al. 2016) for NHWC images ``(batch, H, W, C)``.
 
     ``stem``: 3x3 conv -> norm -> act; then ``len(stages)`` stages of ``blocks_per_stage``
@@ -204,65 +262,11 @@ class ResNet(L.NamedModel):
         out["readout"] = L.dense(self.stages[-1], self.n_classes)
         return out
 
-    def init_state(self, dtype: Any = jnp.float32) -> dict[str, Any]:
-        """Batch norm running statistics (``mean`` zeros, ``var`` ones) for every norm layer,
-        at the norm's path. Raises ``ValueError`` unless ``norm="batch"``."""
-        if self.norm != "batch":
-            raise ValueError(f"ResNet.init_state: only norm='batch' has state, got {self.norm!r}.")
-
-        def stats(leaf):
-            return jnp.zeros(leaf.shape, dtype) if leaf.role == "zeros" else jnp.ones(
-                leaf.shape, dtype)  # fmt: skip
-
-        tree = jax.tree_util.tree_map(stats, self.layout(), is_leaf=L._is_leaf)
-        return _norm_entries(tree)
-
-    def apply(
-        self, params: dict[str, Any], x: jax.Array, *, capture: bool = False,
-        state: dict[str, Any] | None = None,
-    ):  # fmt: skip
-        """Logits for images ``x`` (flat inputs are reshaped). ``state``: batch norm running
-        statistics (evaluation mode; default: the batch's own statistics). With ``capture=True``
-        returns ``(logits, [{"h": block i's output, "branch": its residual branch}, ...])``."""
-        logits, blocks, _ = self._forward(params, x, state, L.Recorder())
-        return (logits, blocks) if capture else logits
-
-    def tap_forward(
-        self, params: dict[str, Any], x: jax.Array, perturbations: Any = None,
-        state: dict[str, Any] | None = None,
-    ):  # fmt: skip
-        """``(logits, [(name, value, kernel path)])`` at the probe's tap points: ``stem``
-        (after its norm and activation), per block ``blocks/i/branch`` (the branch output,
-        after ``norm2``) and ``blocks/i`` (the block's output, the residual stream), then
-        ``readout`` (the logits); ``perturbations`` added there. ``state``: batch norm
-        running statistics (evaluation mode), ``None`` for the batch's own (training mode)."""
-        rec = L.Recorder(perturbations)
-        logits, _, _ = self._forward(params, x, state, rec)
-        return logits, rec.points
-
-    def apply_train(
-        self, params: dict[str, Any], state: dict[str, Any], x: jax.Array, momentum: float = 0.9
-    ) -> tuple[jax.Array, dict[str, Any]]:
-        """Training mode with batch norm: logits from batch statistics and the running averages
-        updated as ``momentum * running + (1 - momentum) * batch`` (``flax.linen.BatchNorm``)."""
-        logits, _, used = self._forward(params, x, None, L.Recorder())
-        new = jax.tree_util.tree_map(lambda r, b: momentum * r + (1 - momentum) * b, state, used)
-        return logits, new
-
     def _forward(self, params: dict, x: jax.Array, state: dict | None, rec: L.Recorder):
         act = activation_fn(self.activation)
         used: dict[str, Any] = {"blocks": []}
 
-        def norm(p: dict, name: str, h: jax.Array, st: dict | None, out: dict) -> jax.Array:
-            if not self.norm:
-                return h
-            if self.norm == "layer":
-                return L.layer_norm(p[name], h)
-            given = None if st is None else (st[name]["mean"], st[name]["var"])
-            h, (mean, var) = L.batch_norm(p[name], h, given)
-            out[name] = {"mean": mean, "var": var}
-            return h
-
+        norm = _norm_fn(self.norm)
         h = x.reshape(x.shape[0], *self.image_shape)
         h = act(norm(params, "stem_norm", L.apply_conv(params["stem"], h), state, used))
         h = rec("stem", h, ("stem", "kernel"))
@@ -293,3 +297,21 @@ def _norm_entries(tree: dict[str, Any]) -> dict[str, Any]:
         return {k: {"mean": v["bias"], "var": v["scale"]} for k, v in d.items() if "norm" in k}
 
     return {**entries(tree), "blocks": [entries(b) for b in tree["blocks"]]}
+
+
+def _norm_fn(kind: str | None) -> Callable:
+    """``norm(p, name, h, state, used)``: the identity, layer norm or batch norm of ``p[name]``
+    (batch norm: with ``state[name]``'s running statistics when given, else the batch's; the
+    statistics used are written to ``used[name]``)."""
+
+    def norm(p: dict, name: str, h: jax.Array, st: dict | None, out: dict) -> jax.Array:
+        if not kind:
+            return h
+        if kind == "layer":
+            return L.layer_norm(p[name], h)
+        given = None if st is None else (st[name]["mean"], st[name]["var"])
+        h, (mean, var) = L.batch_norm(p[name], h, given)
+        out[name] = {"mean": mean, "var": var}
+        return h
+
+    return norm

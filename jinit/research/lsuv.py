@@ -15,7 +15,7 @@ variance. With zero biases one rescaling suffices for a dense layer (``z`` is li
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -28,16 +28,20 @@ from jinit.laws import orthogonal, zeros
 Params = list[dict[str, jax.Array]]
 
 
+def _check_options(owner: str, tol: float, max_iters: int) -> None:
+    if not (isinstance(tol, int | float) and 0 < tol < 1):
+        raise ValueError(f"{owner}: tol must be a float in (0, 1), got {tol!r}.")
+    if isinstance(max_iters, bool) or not isinstance(max_iters, int) or max_iters < 1:
+        raise ValueError(f"{owner}: max_iters must be a positive int, got {max_iters!r}.")
+
+
 def _check(model: Any, tol: float, max_iters: int) -> None:
     if not all(hasattr(model, a) for a in ("init", "apply", "n_layers")):
         raise TypeError(
             "lsuv: model must be a jinit model with init(key, weight_init, bias_init, dtype) and "
             f"apply(params, x, capture=True) and n_layers, got {type(model).__name__}."
         )
-    if not (isinstance(tol, int | float) and 0 < tol < 1):
-        raise ValueError(f"lsuv: tol must be a float in (0, 1), got {tol!r}.")
-    if isinstance(max_iters, bool) or not isinstance(max_iters, int) or max_iters < 1:
-        raise ValueError(f"lsuv: max_iters must be a positive int, got {max_iters!r}.")
+    _check_options("lsuv", tol, max_iters)
 
 
 def _rescale(model: Any, params: Params, x: jax.Array, tol: float, max_iters: int, layers):
@@ -81,26 +85,17 @@ def _raise_unconverged(variances: np.ndarray, layers: Sequence[int], tol: float,
         )
 
 
-def lsuv(
-    key: jax.Array,
-    model: Any,
-    x: jax.Array,
-    *,
-    tol: float = 0.1,
-    max_iters: int = 10,
-    weight_init: Callable = orthogonal,
-    bias_init: Callable = zeros,
-    include_output: bool = True,
-    dtype: Any = jnp.float32,
-) -> Params:
+def lsuv(key: jax.Array, model: Any, x: jax.Array, **options: Any) -> Params:
     """LSUV parameters for a jinit model (``MLP``, ``ConvNet`` or any model whose
     ``apply(params, x, capture=True)`` returns one ``{"z", "h"}`` per layer of ``params``).
 
     Draws ``model.init(key, weight_init, bias_init, dtype)`` (orthonormal, zero biases), then
     rescales layer by layer until the variance of its output ``z`` on ``x`` is ``1 +- tol``
-    (Mishkin & Matas 2016, Algorithm 1). ``include_output=False`` leaves the last (logit)
-    layer as drawn. Raises ``ValueError`` naming the layer that does not converge within
-    ``max_iters`` rescalings. Deterministic given ``key`` and ``x``.
+    (Mishkin & Matas 2016, Algorithm 1). ``options``: those of :func:`lsuv_runs` (``tol=0.1``,
+    ``max_iters=10``, ``weight_init``, ``bias_init``, ``include_output=True``: ``False``
+    leaves the last (logit) layer as drawn, ``dtype``). Raises ``ValueError`` naming the layer
+    that does not converge within ``max_iters`` rescalings. Deterministic given ``key`` and
+    ``x``.
 
     Example:
         >>> import jax, jinit
@@ -112,9 +107,7 @@ def lsuv(
         >>> bool(abs(float(layers[15]["z"].var()) - 1) < 0.1)
         True
     """
-    return lsuv_runs(key[None], model, x, tol=tol, max_iters=max_iters, weight_init=weight_init,
-                     bias_init=bias_init, include_output=include_output, dtype=dtype,
-                     _stacked=False)  # fmt: skip
+    return jax.tree.map(lambda a: a[0], lsuv_runs(key[None], model, x, **options))
 
 
 def lsuv_runs(
@@ -128,7 +121,6 @@ def lsuv_runs(
     bias_init: Callable = zeros,
     include_output: bool = True,
     dtype: Any = jnp.float32,
-    _stacked: bool = True,
 ) -> Params:
     """:func:`lsuv` for many keys at once (vmapped): parameters stacked on a leading run axis,
     ready for a sweep's ``inits={name: params}`` (see :func:`lsuv_seeds`)."""
@@ -142,7 +134,7 @@ def lsuv_runs(
     params = stack_seeds(draws)
     params, variances = _rescale(model, params, x, tol, max_iters, layers)
     _raise_unconverged(np.asarray(variances), layers, tol, max_iters)
-    return params if _stacked else jax.tree.map(lambda a: a[0], params)
+    return params
 
 
 def lsuv_seeds(model: Any, x: jax.Array, seeds: Sequence[int], name: str = "lsuv", **kw) -> Params:
@@ -153,19 +145,44 @@ def lsuv_seeds(model: Any, x: jax.Array, seeds: Sequence[int], name: str = "lsuv
 
 
 def _scale_leaf(params: Any, target: jax.Array, factor: jax.Array) -> Any:
-    """``params`` with the leaf that *is* ``target`` multiplied by ``factor``."""
+    """``params`` with the leaf that *is* ``target`` multiplied by ``factor`` (per run: shape
+    ``[runs]``, broadcast over the leaf's other axes)."""
     found = []
 
     def visit(leaf):
         if leaf is target:
             found.append(True)
-            return leaf * factor.astype(leaf.dtype)
+            return leaf * factor.reshape((-1,) + (1,) * (leaf.ndim - 1)).astype(leaf.dtype)
         return leaf
 
     out = jax.tree.map(visit, params)
     if not found:
-        raise ValueError("lsuv_model: a tapped layer's kernel is not a leaf of the parameters.")
+        raise ValueError("lsuv: a tapped layer's kernel is not a leaf of the parameters.")
     return out
+
+
+def _lsuv_tapped(m: Any, params: Any, x: jax.Array, tol: float, max_iters: int) -> Any:
+    """LSUV through a :class:`jinit.frameworks.base.Model`'s tap, on ``params`` stacked on a
+    run axis: every dense/conv layer the tap sees, in call order, is rescaled per run until
+    its pre-activation variance on ``x`` is ``1 +- tol``."""
+    if m.tap is None:
+        raise ValueError(f"lsuv: {m.description} has no tap to read its layers through.")
+    variances = jax.jit(jax.vmap(lambda p: jnp.stack(
+        [jnp.var(lay["z"]) for lay in m.tap.forward(p, x, None)[1]])))  # fmt: skip
+    info = m.tap.forward(jax.tree.map(lambda a: a[0], params), x, None)[2]
+    tapped = [i for i, (_, kernel) in enumerate(info) if kernel is not None]
+    for i in tapped:
+        for _ in range(max_iters):
+            var = variances(params)[:, i]
+            done = jnp.abs(var - 1.0) < tol
+            if bool(done.all()):
+                break
+            ok = ~done & (var > 0) & jnp.isfinite(var)
+            factor = jnp.where(ok, jax.lax.rsqrt(jnp.where(ok, var, 1.0)), 1.0)
+            params = _scale_leaf(params, info[i][1](params), factor)
+    final = np.asarray(variances(params))[:, tapped]
+    _raise_unconverged(final, [f"{i} ({info[i][0]})" for i in tapped], tol, max_iters)
+    return params
 
 
 def lsuv_model(
@@ -184,24 +201,47 @@ def lsuv_model(
     Returns the parameters (the tree ``as_model(model).init`` draws)."""
     from jinit.frameworks import as_model  # deferred: frameworks imports the adapters
 
-    if not (isinstance(tol, int | float) and 0 < tol < 1):
-        raise ValueError(f"lsuv_model: tol must be a float in (0, 1), got {tol!r}.")
+    _check_options("lsuv_model", tol, max_iters)
     m = as_model(model, x)
-    if m.tap is None:
-        raise ValueError(f"lsuv_model: {m.description} has no tap to read its layers through.")
-    params = m.init(key, weight_init, bias_init)
-    forward = jax.jit(lambda p: m.tap.forward(p, x, None)[1])
-    info = m.tap.forward(params, x, None)[2]
-    for i, (name, kernel) in enumerate(info):
-        for _ in range(max_iters):
-            var = jnp.var(forward(params)[i]["z"])
-            if bool(jnp.abs(var - 1.0) < tol) or kernel is None:
-                break
-            params = _scale_leaf(params, kernel(params), jax.lax.rsqrt(var))
-        var = float(jnp.var(forward(params)[i]["z"]))
-        if not abs(var - 1.0) < tol:
-            raise ValueError(
-                f"lsuv_model: layer {i} ({name}) did not reach unit output variance within "
-                f"tol={tol} after max_iters={max_iters} rescalings (variance {var:.4g})."
-            )
-    return params
+    params = stack_seeds([m.init(key, weight_init, bias_init)])
+    return jax.tree.map(lambda a: a[0], _lsuv_tapped(m, params, jnp.asarray(x), tol, max_iters))
+
+
+class LSUVEntry(NamedTuple):
+    """An ``inits`` entry of :func:`jinit.sweep` that runs LSUV for every run: run ``(name,
+    seed)`` draws ``model.init(run_key(seed, name), weight_init, bias_init)`` and then rescales
+    it on the batch ``x`` through the model's tap (any framework). Make one with
+    :func:`lsuv_entry`."""
+
+    x: jax.Array
+    tol: float = 0.1
+    max_iters: int = 10
+    weight_init: Callable = orthogonal
+    bias_init: Callable = zeros
+
+    def draw_runs(self, model: Any, keys: jax.Array, dtype: Any) -> Any:
+        """The LSUV parameters of the runs drawn with ``keys``, stacked on a run axis
+        (``model``: the sweep's :class:`jinit.frameworks.base.Model`)."""
+        draws = [model.init(k, self.weight_init, self.bias_init, dtype) for k in keys]
+        x = jnp.asarray(self.x, dtype)
+        return _lsuv_tapped(model, stack_seeds(draws), x, self.tol, self.max_iters)
+
+
+def lsuv_entry(x: jax.Array, *, tol: float = 0.1, max_iters: int = 10,
+               weight_init: Callable = orthogonal, bias_init: Callable = zeros) -> LSUVEntry:
+    """LSUV as an ``inits`` entry of :func:`jinit.sweep` (data-dependent draws per run):
+    ``jinit.sweep(model, {"lsuv": lsuv_entry(x_batch), "he": jinit.he_normal}, data, ...)``.
+    Seed ``s`` gets exactly ``lsuv_model(run_key(s, "lsuv"), model, x_batch)``'s parameters.
+
+    Example:
+        >>> import jax, optax, jinit
+        >>> from jinit.research import lsuv_entry
+        >>> data = jinit.data.circles(n_train=64, n_test=16)
+        >>> net = jinit.models.MLP([2, 16, 16, 1])
+        >>> r = jinit.sweep(net, {"lsuv": lsuv_entry(data.x_train[:32])}, data, seeds=2,
+        ...                 optimizer=optax.sgd(0.1), steps=5, progress=False)
+        >>> r.inits
+        ['lsuv']
+    """  # fmt: skip
+    _check_options("lsuv_entry", tol, max_iters)
+    return LSUVEntry(jnp.asarray(x), tol, max_iters, weight_init, bias_init)
