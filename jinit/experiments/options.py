@@ -80,9 +80,16 @@ class Options:
         return dataclasses.replace(self, **changes)
 
     def sweep(
-        self, model: Any, inits: Mapping[str, Any], data: Any, label: str, *,
-        evals: int | None = None, momentum: float | None = None, **options: Any,
-    ) -> SweepResult:  # fmt: skip
+        self,
+        model: Any,
+        inits: Mapping[str, Any],
+        data: Any,
+        label: str,
+        *,
+        evals: int | None = None,
+        momentum: float | None = None,
+        **options: Any,
+    ) -> SweepResult:
         """:func:`jinit.sweep` of ``model`` x ``inits`` on ``data`` with these seeds, steps and
         batch size; the optimizer ``optax.sgd(lr, momentum)`` (unless ``optimizer`` is given);
         ``eval_every = max(1, steps // evals)`` for ``evals`` evaluations; checkpointed under
