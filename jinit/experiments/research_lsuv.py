@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from jinit import data as data_lib
 from jinit import laws, stats
-from jinit.engine import sweep
-from jinit.experiments.registry import Experiment, checkpointing, register
+from jinit.experiments.options import Options, options
+from jinit.experiments.registry import Experiment, register
 from jinit.models import MLP
 from jinit.report import Check, Report, Table, sweep_mode
 from jinit.research.lsuv import lsuv_seeds
@@ -38,50 +37,33 @@ def lsuv_checks(layer_var: np.ndarray, gain: stats.Comparison, tol: float) -> li
     ]  # fmt: skip
 
 
-def _lsuv(
-    seeds: int = 3,
-    depth: int = 30,
-    width: int = 64,
-    steps: int = 400,
-    lr: float = 0.003,
-    batch_size: int = 64,
-    tol: float = 0.1,
-    checkpoint_dir: str | None = None,
-) -> Report:
+@options(seeds=3, steps=400, lr=0.003, batch_size=64, width=64, depth=30)
+def _lsuv(o: Options, tol: float = 0.1) -> Report:
     data = data_lib.digits()
-    net = MLP([data.n_features] + [width] * depth + [data.n_classes], output="softmax")
+    net = MLP([data.n_features] + [o.width] * o.depth + [data.n_classes], output="softmax")
     x = jnp.asarray(data.x_train[:256])
-    seed_list = list(range(seeds))
+    seed_list = o.seed_list
     params = lsuv_seeds(net, x, seed_list, name="lsuv", tol=tol)
     layer_var = np.stack(
         [np.asarray([float(lay["z"].var()) for lay in net.apply(
             [{k: v[s] for k, v in p.items()} for p in params], x, capture=True)[1]])
-         for s in range(seeds)]
+         for s in range(len(seed_list))]
     )  # fmt: skip
-    r = sweep(
-        net,
-        {"orthogonal": laws.orthogonal, "lsuv": params},
-        data,
-        optimizer=optax.sgd(lr, momentum=0.9),
-        steps=steps,
-        seeds=seed_list,
-        batch_size=batch_size,
-        eval_every=max(1, steps // 4),
-        **checkpointing(checkpoint_dir, "lsuv"),
-    )
+    r = o.sweep(net, {"orthogonal": laws.orthogonal, "lsuv": params}, data, "lsuv", evals=4,
+                momentum=0.9)
     acc = r.final("test_acc")
     gain = stats.compare(acc[1], acc[0], method="t")
     rows = [[name, float(np.mean(acc[i])), float(np.min(acc[i]))] for i, name in enumerate(r.inits)]
     return Report(
         "lsuv",
-        sweep_mode(seeds),
-        f"LSUV vs orthogonal in a {depth}-layer ReLU MLP (width {width}) on 8x8 digits",
+        sweep_mode(len(seed_list)),
+        f"LSUV vs orthogonal in a {o.depth}-layer ReLU MLP (width {o.width}) on 8x8 digits",
         SOURCE,
         checks=lsuv_checks(layer_var, gain, tol),
         result=r,
         tables=[Table("final test accuracy", ["init", "mean", "worst seed"], rows)],
         notes=[
-            f"SGD with momentum 0.9, lr {lr}, batch {batch_size}, {steps} steps; LSUV on 256 "
+            f"SGD with momentum 0.9, lr {o.lr}, batch {o.batch_size}, {o.steps} steps; LSUV on 256 "
             f"training examples, tol {tol} on the variance, every layer including the logits.",
             "The paper trains FitNets and ResNets on CIFAR-10 / ImageNet; this is the small "
             "deep-thin case on 2 CPU cores.",

@@ -9,12 +9,11 @@ from collections.abc import Mapping, Sequence
 
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from jinit import data as data_lib
 from jinit import laws, stats
-from jinit.engine import sweep
-from jinit.experiments.registry import Experiment, checkpointing, register
+from jinit.experiments.options import Options, options
+from jinit.experiments.registry import Experiment, register
 from jinit.keys import run_key
 from jinit.models import ResidualMLP
 from jinit.report import Check, Report, Table, sweep_mode
@@ -86,37 +85,29 @@ def residual_checks(
     return out
 
 
-def _residual_no_norm(
-    seeds: int = 2,
-    depth: int = 50,
-    width: int = 64,
-    steps: int = 300,
-    lr: float = 0.01,
-    batch_size: int = 64,
-    checkpoint_dir: str | None = None,
-) -> Report:
+@options(seeds=2, steps=300, lr=0.01, batch_size=64, width=64, depth=50)
+def _residual_no_norm(o: Options) -> Report:
     data = data_lib.digits()
+    depth, width = o.depth, o.width
     net = ResidualMLP(data.n_features, width=width, depth=depth, n_out=data.n_classes, gates=True)
     x = jnp.asarray(data.x_train[:256])
-    seed_list = list(range(seeds))
+    seed_list = o.seed_list
     rules = method_rules(depth)
     growth = {name: [stream_growth(net, reinit(run_key(s, name), net.init(
         run_key(s, name), laws.zeros, laws.zeros), r), x) for s in seed_list]
         for name, r in rules.items()}  # fmt: skip
-    common = dict(optimizer=optax.sgd(lr, momentum=0.9), steps=steps, seeds=seed_list,
-                  batch_size=batch_size, eval_every=max(1, steps // 3))  # fmt: skip
-    r = sweep(net, rules, data, **common, **checkpointing(checkpoint_dir, "residual-no-norm"))
+    r = o.sweep(net, rules, data, "residual-no-norm", evals=3, momentum=0.9)
     bn = ResidualMLP(data.n_features, width=width, depth=depth, n_out=data.n_classes,
                      norm="batch")  # fmt: skip
-    normed = {"batchnorm": sweep(bn, {"he+batchnorm": laws.he_normal}, data, **common,
-                                 **checkpointing(checkpoint_dir, "residual-batchnorm"))}
+    normed = {"batchnorm": o.sweep(bn, {"he+batchnorm": laws.he_normal}, data,
+                                   "residual-batchnorm", evals=3, momentum=0.9)}
     acc = {name: r.final("test_acc")[i] for i, name in enumerate(r.inits)}
     acc |= {name: res.final("test_acc")[0] for name, res in normed.items()}
     rows = [[name, float(np.mean(growth[name])) if name in growth else float("nan"),
              float(np.mean(a))] for name, a in acc.items()]  # fmt: skip
     return Report(
         "residual-no-norm",
-        sweep_mode(seeds),
+        sweep_mode(len(seed_list)),
         f"Fixup, SkipInit, ReZero vs He and BatchNorm in a {depth}-block residual MLP "
         f"(width {width})",
         SOURCE,
@@ -131,7 +122,7 @@ def _residual_no_norm(
             )
         ],
         notes=[
-            f"8x8 digits, SGD momentum 0.9, lr {lr}, batch {batch_size}, {steps} steps.",
+            f"8x8 digits, SGD momentum 0.9, lr {o.lr}, batch {o.batch_size}, {o.steps} steps.",
             "One jinit.models.ResidualMLP(gates=True): h + gate * branch(h). He: gates 1 (the "
             "plain net); Fixup: gates are its scalar multipliers (1), branch ends and readout "
             "0, fc1 He x L^(-1/2); SkipInit and ReZero: gates 0, He elsewhere (in a net without "

@@ -7,13 +7,12 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from jinit import data as data_lib
 from jinit import laws, stats
-from jinit.engine import sweep
 from jinit.engine.inits import stack_seeds
-from jinit.experiments.registry import Experiment, checkpointing, register
+from jinit.experiments.options import Options, options
+from jinit.experiments.registry import Experiment, register
 from jinit.keys import run_key
 from jinit.models import ResidualMLP
 from jinit.report import Check, Report, Table, sweep_mode
@@ -44,40 +43,31 @@ def zero_checks(init_spread: float, acc_zero: np.ndarray, acc_he: np.ndarray) ->
     ]  # fmt: skip
 
 
-def _zero_init(
-    seeds: int = 3,
-    depth: int = 4,
-    width: int = 64,
-    steps: int = 300,
-    lr: float = 0.01,
-    batch_size: int = 64,
-    checkpoint_dir: str | None = None,
-) -> Report:
+@options(seeds=3, steps=300, lr=0.01, batch_size=64, width=64, depth=4)
+def _zero_init(o: Options) -> Report:
     data = data_lib.digits()
-    net = ResidualMLP(data.n_features, width=width, depth=depth, n_out=data.n_classes)
-    seed_list = list(range(seeds))
+    net = ResidualMLP(data.n_features, width=o.width, depth=o.depth, n_out=data.n_classes)
+    seed_list = o.seed_list
     draws = [reinit(run_key(s, "zero"), net.init(run_key(s, "zero"), laws.zeros), ZERO_RULES)
              for s in seed_list]  # fmt: skip
     stacked = stack_seeds(draws)
     spread = max(float(jnp.std(leaf, axis=0).max()) for leaf in jax.tree.leaves(stacked))
-    r = sweep(net, {"he": laws.he_normal, "zero": stacked}, data,
-              optimizer=optax.sgd(lr, momentum=0.9), steps=steps, seeds=seed_list,
-              batch_size=batch_size, eval_every=max(1, steps // 3),
-              **checkpointing(checkpoint_dir, "zero-init"))  # fmt: skip
+    r = o.sweep(net, {"he": laws.he_normal, "zero": stacked}, data, "zero-init", evals=3,
+                momentum=0.9)
     acc = r.final("test_acc")
     rows = [[n, float(np.mean(acc[i])), float(np.std(acc[i]))] for i, n in enumerate(r.inits)]
     return Report(
         "zero-init",
-        sweep_mode(seeds),
-        f"ZerO vs He in a {depth}-block residual MLP (width {width}) on 8x8 digits",
+        sweep_mode(len(seed_list)),
+        f"ZerO vs He in a {o.depth}-block residual MLP (width {o.width}) on 8x8 digits",
         SOURCE,
         checks=zero_checks(spread, acc[1], acc[0]),
         result=r,
         tables=[Table("final test accuracy", ["init", "mean", "std over seeds"], rows)],
         notes=[
-            f"SGD momentum 0.9, lr {lr}, batch {batch_size}, {steps} steps. ZerO: every kernel "
-            "zero_init (identity, partial identity or scaled Hadamard), branch ends fc2 zero, "
-            "biases zero; the seed changes only the data order.",
+            f"SGD momentum 0.9, lr {o.lr}, batch {o.batch_size}, {o.steps} steps. ZerO: every "
+            "kernel zero_init (identity, partial identity or scaled Hadamard), branch ends fc2 "
+            "zero, biases zero; the seed changes only the data order.",
         ],
     )
 

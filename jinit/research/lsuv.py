@@ -14,6 +14,7 @@ variance. With zero biases one rescaling suffices for a dense layer (``z`` is li
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -44,31 +45,43 @@ def _check(model: Any, tol: float, max_iters: int) -> None:
     _check_options("lsuv", tol, max_iters)
 
 
+def _rescale_layers(variances: Callable, params: Any, layers: Sequence[tuple[int, Callable]],
+                    tol: float, max_iters: int) -> Any:
+    """Algorithm 1's loop on runs stacked on a leading axis: for each ``(column, rescale)`` in
+    order, while some run's output variance ``variances(params)[:, column]`` is outside
+    ``1 +- tol`` (at most ``max_iters`` times), ``params = rescale(params, 1 / std)`` per run
+    (runs already within the tolerance, or with a zero or non-finite variance, get 1). The
+    layer loop runs in Python so a layer stops as soon as every run is within the tolerance."""
+    for col, rescale in layers:
+        for _ in range(max_iters):
+            var = variances(params)[:, col]
+            done = jnp.abs(var - 1.0) < tol
+            if bool(done.all()):
+                break
+            ok = ~done & (var > 0) & jnp.isfinite(var)
+            params = rescale(params, jnp.where(ok, jax.lax.rsqrt(jnp.where(ok, var, 1.0)), 1.0))
+    return params
+
+
 def _rescale(model: Any, params: Params, x: jax.Array, tol: float, max_iters: int, layers):
     """Rescale each chosen layer of every run (``params`` stacked on a run axis) until its
-    output variance is within ``tol`` of 1, at most ``max_iters`` times; returns the params and
-    each chosen layer's final output variance ``[runs, layers]``.
-
-    One jitted, vmapped forward pass gives all layers' variances; the layer loop runs in Python
-    so a layer stops as soon as every run is within the tolerance."""
+    output variance is within ``tol`` of 1 (:func:`_rescale_layers`); returns the params and
+    each chosen layer's final output variance ``[runs, layers]``. One jitted, vmapped forward
+    pass gives all layers' variances."""
 
     def variances(p):
         _, captured = model.apply(p, x, capture=True)
         return jnp.stack([jnp.var(captured[i]["z"]) for i in layers])
 
+    def scale_kernel(p: Params, factor: jax.Array, i: int) -> Params:
+        kernel = p[i]["kernel"]
+        shape = (-1,) + (1,) * (kernel.ndim - 1)
+        return [*p[:i], p[i] | {"kernel": kernel * factor.reshape(shape).astype(kernel.dtype)},
+                *p[i + 1:]]  # fmt: skip
+
     var_fn = jax.jit(jax.vmap(variances))
-    params = [dict(p) for p in params]
-    for col, i in enumerate(layers):
-        for _ in range(max_iters):
-            var = var_fn(params)[:, col]
-            done = jnp.abs(var - 1.0) < tol
-            if bool(done.all()):
-                break
-            ok = ~done & (var > 0) & jnp.isfinite(var)
-            factor = jnp.where(ok, jax.lax.rsqrt(jnp.where(ok, var, 1.0)), 1.0)
-            kernel = params[i]["kernel"]
-            shape = (-1,) + (1,) * (kernel.ndim - 1)
-            params[i]["kernel"] = kernel * factor.reshape(shape).astype(kernel.dtype)
+    steps = [(col, functools.partial(scale_kernel, i=i)) for col, i in enumerate(layers)]
+    params = _rescale_layers(var_fn, [dict(p) for p in params], steps, tol, max_iters)
     return params, var_fn(params)
 
 
@@ -171,40 +184,28 @@ def _lsuv_tapped(m: Any, params: Any, x: jax.Array, tol: float, max_iters: int) 
         [jnp.var(lay["z"]) for lay in m.tap.forward(p, x, None)[1]])))  # fmt: skip
     info = m.tap.forward(jax.tree.map(lambda a: a[0], params), x, None)[2]
     tapped = [i for i, (_, kernel) in enumerate(info) if kernel is not None]
-    for i in tapped:
-        for _ in range(max_iters):
-            var = variances(params)[:, i]
-            done = jnp.abs(var - 1.0) < tol
-            if bool(done.all()):
-                break
-            ok = ~done & (var > 0) & jnp.isfinite(var)
-            factor = jnp.where(ok, jax.lax.rsqrt(jnp.where(ok, var, 1.0)), 1.0)
-            params = _scale_leaf(params, info[i][1](params), factor)
+
+    def scale_layer(p: Any, factor: jax.Array, i: int) -> Any:
+        return _scale_leaf(p, info[i][1](p), factor)
+
+    steps = [(i, functools.partial(scale_layer, i=i)) for i in tapped]
+    params = _rescale_layers(variances, params, steps, tol, max_iters)
     final = np.asarray(variances(params))[:, tapped]
     _raise_unconverged(final, [f"{i} ({info[i][0]})" for i in tapped], tol, max_iters)
     return params
 
 
-def lsuv_model(
-    key: jax.Array,
-    model: Any,
-    x: jax.Array,
-    *,
-    tol: float = 0.1,
-    max_iters: int = 10,
-    weight_init: Callable = orthogonal,
-    bias_init: Callable = zeros,
-) -> Any:
+def lsuv_model(key: jax.Array, model: Any, x: jax.Array, **options: Any) -> Any:
     """LSUV for any model :func:`jinit.frameworks.as_model` accepts (Flax linen / NNX,
     Equinox, Haiku, jinit), through the probe's tap: every dense/conv layer the tap sees, in
     call order, is rescaled until its pre-activation variance on ``x`` is ``1 +- tol``.
-    Returns the parameters (the tree ``as_model(model).init`` draws)."""
+    ``options``: those of :func:`lsuv_entry` (``tol``, ``max_iters``, ``weight_init``,
+    ``bias_init``). Returns the parameters (the tree ``as_model(model).init`` draws)."""
     from jinit.frameworks import as_model  # deferred: frameworks imports the adapters
 
-    _check_options("lsuv_model", tol, max_iters)
-    m = as_model(model, x)
-    params = stack_seeds([m.init(key, weight_init, bias_init)])
-    return jax.tree.map(lambda a: a[0], _lsuv_tapped(m, params, jnp.asarray(x), tol, max_iters))
+    entry = lsuv_entry(x, **options)
+    params = entry.draw_runs(as_model(model, x), key[None], jnp.float32)
+    return jax.tree.map(lambda a: a[0], params)
 
 
 class LSUVEntry(NamedTuple):
