@@ -130,16 +130,17 @@ def join(coordinator: str | None, num_processes: int | None, process_id: int | N
 def add_arguments(p: argparse.ArgumentParser, int_at_least: Callable) -> None:
     """The command line's flags for jobs of several processes (``int_at_least(n)``: an
     argparse type of ints >= n)."""
-    p.add_argument("--processes", type=int_at_least(1), default=None,
-                   help="run as N local processes of one jax.distributed job (the runs are "
-                        "split among them; the cores too)")  # fmt: skip
-    p.add_argument("--coordinator", default=None,
-                   help="HOST:PORT of process 0: run as one process of a job across machines "
-                        "(with --num-processes, --process-id; none under SLURM)")  # fmt: skip
-    p.add_argument("--num-processes", type=int_at_least(1), default=None,
-                   help="processes in the job (with --coordinator)")  # fmt: skip
-    p.add_argument("--process-id", type=int_at_least(0), default=None,
-                   help="this process's index, 0..N-1 (with --coordinator)")  # fmt: skip
+    flags = {
+        "--processes": (1, "run as N local processes of one jax.distributed job (the runs are "
+                           "split among them; the cores too)"),
+        "--coordinator": (None, "HOST:PORT of process 0: run as one process of a job across "
+                                "machines (with --num-processes, --process-id; none under SLURM)"),
+        "--num-processes": (1, "processes in the job (with --coordinator)"),
+        "--process-id": (0, "this process's index, 0..N-1 (with --coordinator)"),
+    }  # fmt: skip
+    for flag, (minimum, text) in flags.items():
+        kind = {} if minimum is None else {"type": int_at_least(minimum)}
+        p.add_argument(flag, default=None, help=text, **kind)
 
 
 def without_processes(argv: Sequence[str]) -> list[str]:

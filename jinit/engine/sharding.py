@@ -68,7 +68,10 @@ def agreed_min(value: int) -> int:
         return value
     from jax.experimental import multihost_utils
 
-    return int(np.min(multihost_utils.process_allgather(np.asarray([value], np.int64))))
+    # in KiB, as int32: without jax_enable_x64 an int64 would be cut to 32 bits (wrapping RAM
+    # budgets over 2 GiB negative)
+    kib = np.asarray([min(value // 1024, 2**31 - 1)], np.int32)
+    return int(np.min(multihost_utils.process_allgather(kib))) * 1024
 
 
 class RunLayout:

@@ -8,10 +8,11 @@ import numpy as np
 
 from jinit import data as data_lib
 from jinit import laws, stats
+from jinit.experiments.checks import accuracy_table
 from jinit.experiments.options import Options, options
 from jinit.experiments.registry import Experiment, register
 from jinit.models import MLP
-from jinit.report import Check, Report, Table, sweep_mode
+from jinit.report import Check, Report, sweep_mode
 from jinit.research.lsuv import lsuv_seeds
 
 SOURCE = (
@@ -53,7 +54,6 @@ def _lsuv(o: Options, tol: float = 0.1) -> Report:
                 momentum=0.9)
     acc = r.final("test_acc")
     gain = stats.compare(acc[1], acc[0], method="t")
-    rows = [[name, float(np.mean(acc[i])), float(np.min(acc[i]))] for i, name in enumerate(r.inits)]
     return Report(
         "lsuv",
         sweep_mode(len(seed_list)),
@@ -61,7 +61,7 @@ def _lsuv(o: Options, tol: float = 0.1) -> Report:
         SOURCE,
         checks=lsuv_checks(layer_var, gain, tol),
         result=r,
-        tables=[Table("final test accuracy", ["init", "mean", "worst seed"], rows)],
+        tables=[accuracy_table(r, "worst seed")],
         notes=[
             f"SGD with momentum 0.9, lr {o.lr}, batch {o.batch_size}, {o.steps} steps; LSUV on 256 "
             f"training examples, tol {tol} on the variance, every layer including the logits.",

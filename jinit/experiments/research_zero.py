@@ -11,11 +11,12 @@ import numpy as np
 from jinit import data as data_lib
 from jinit import laws, stats
 from jinit.engine.inits import stack_seeds
+from jinit.experiments.checks import accuracy_table
 from jinit.experiments.options import Options, options
 from jinit.experiments.registry import Experiment, register
 from jinit.keys import run_key
 from jinit.models import ResidualMLP
-from jinit.report import Check, Report, Table, sweep_mode
+from jinit.report import Check, Report, sweep_mode
 from jinit.research.zero import zero_init
 from jinit.trees import reinit
 
@@ -55,7 +56,6 @@ def _zero_init(o: Options) -> Report:
     r = o.sweep(net, {"he": laws.he_normal, "zero": stacked}, data, "zero-init", evals=3,
                 momentum=0.9)
     acc = r.final("test_acc")
-    rows = [[n, float(np.mean(acc[i])), float(np.std(acc[i]))] for i, n in enumerate(r.inits)]
     return Report(
         "zero-init",
         sweep_mode(len(seed_list)),
@@ -63,7 +63,7 @@ def _zero_init(o: Options) -> Report:
         SOURCE,
         checks=zero_checks(spread, acc[1], acc[0]),
         result=r,
-        tables=[Table("final test accuracy", ["init", "mean", "std over seeds"], rows)],
+        tables=[accuracy_table(r, "std over seeds")],
         notes=[
             f"SGD momentum 0.9, lr {o.lr}, batch {o.batch_size}, {o.steps} steps. ZerO: every "
             "kernel zero_init (identity, partial identity or scaled Hadamard), branch ends fc2 "
