@@ -98,7 +98,10 @@ def _as_stateful(model: Any, params: Any, x: Array) -> tuple[Any, Any]:
     split into params and state), so the probe runs it in a mode; others as given."""
     if isinstance(model, Tap | Model) or detect(model) not in ("linen", "haiku", "nnx"):
         return model, params
-    m = as_model(model, x[:1])
+    try:
+        m = as_model(model, x[:1])
+    except (ValueError, TypeError):  # not adaptable as a sweep model: probed as it is
+        return model, params
     if not m.has_train_mode:
         return model, params
     if m.kind == "linen" and isinstance(params, Mapping) and "params" in params:
