@@ -353,7 +353,10 @@ def probe(
     A model with BatchNorm or Dropout runs in ``mode``: ``"eval"`` (default: running
     averages, here the model's initial ones, and no dropout) or ``"train"`` (the statistics
     of the batch ``x``; dropout masks from ``jax.random.key(0)``); its norm layers' outputs
-    are read where the model's tap reads blocks (linen, Haiku, Equinox submodules).
+    are read where the model's tap reads blocks (linen, Haiku, Equinox submodules). Before any
+    training step an Equinox ``BatchNorm(mode="ema")`` holds empty running statistics and
+    Haiku's zero-debiased averages are not (0, 1): their evaluation mode at init is what the
+    model computes, often huge activations; ``mode="train"`` shows the normalized net.
 
     Example:
         >>> import jax, jinit
