@@ -58,7 +58,8 @@ def _usage_error(proc, *fragments):
 
 def test_load_factory_and_its_errors(user_dir, monkeypatch):
     monkeypatch.chdir(user_dir)
-    assert models.is_factory("mymodels:mlp") and not models.is_factory("resnet:8x8x1:4")
+    assert models.is_factory("mymodels:mlp") and models.is_factory("a.b:f:k=1")
+    assert not any(map(models.is_factory, ("resnet:8x8x1:4", "rnn:2", "mlp:2,3", "x", "a-b:f")))
     assert models.load_factory("mymodels:mlp:width=8").width == 8
     assert models.load_factory("jinit.models:MLP:widths=(2,3,1),activation=tanh").activation == (
         "tanh")  # fmt: skip

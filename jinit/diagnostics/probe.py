@@ -98,7 +98,10 @@ def _as_stateful(model: Any, params: Any, x: Array) -> tuple[Any, Any]:
     split into params and state), so the probe runs it in a mode; others as given."""
     if isinstance(model, Tap | Model) or detect(model) not in ("linen", "haiku", "nnx"):
         return model, params
-    m = as_model(model, x[:1])
+    try:
+        m = as_model(model, x[:1])
+    except (ValueError, TypeError):  # not adaptable as a sweep model: probed as it is
+        return model, params
     if not m.has_train_mode:
         return model, params
     if m.kind == "linen" and isinstance(params, Mapping) and "params" in params:
@@ -350,7 +353,10 @@ def probe(
     A model with BatchNorm or Dropout runs in ``mode``: ``"eval"`` (default: running
     averages, here the model's initial ones, and no dropout) or ``"train"`` (the statistics
     of the batch ``x``; dropout masks from ``jax.random.key(0)``); its norm layers' outputs
-    are read where the model's tap reads blocks (linen, Haiku, Equinox submodules).
+    are read where the model's tap reads blocks (linen, Haiku, Equinox submodules). Before any
+    training step an Equinox ``BatchNorm(mode="ema")`` holds empty running statistics and
+    Haiku's zero-debiased averages are not (0, 1): their evaluation mode at init is what the
+    model computes, often huge activations; ``mode="train"`` shows the normalized net.
 
     Example:
         >>> import jax, jinit

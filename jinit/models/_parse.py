@@ -26,13 +26,16 @@ FACTORY = (
     "'path.to.module:factory' or 'path.to.module:factory:key=value,...' (a module importable "
     "from the current directory, and a function returning a Flax linen, NNX, Equinox or "
     "Haiku model, called with no arguments or with those keywords; values are Python "
-    "literals, else strings)"
+    "literals, else strings), or a built-in: mlp:, conv:, resnet:, transformer:"
 )
 
 
 def is_factory(spec: str) -> bool:
-    """Whether ``spec`` names a user's model factory (``module:factory``), not a built-in."""
-    return spec.partition(":")[0] not in KINDS
+    """Whether ``spec`` names a user's model factory (``module:factory``, a dotted module
+    name and a function name), not a built-in kind."""
+    module, _, rest = spec.partition(":")
+    dotted = bool(module) and all(part.isidentifier() for part in module.split("."))
+    return module not in KINDS and dotted and rest.partition(":")[0].isidentifier()
 
 
 def _literal(text: str) -> Any:
