@@ -371,9 +371,11 @@ def report(name: str, w: dict, peak: float, quick: bool, torch_py: str | None) -
 
 def print_targets(rows: dict, name: str) -> None:
     """The issue's targets, cold and warm: ratios of the first row of each kind."""
-    first = {}
+    first = {}  # (c), (c2): the first row (formulation "auto"); (a), (b), (d): the best
     for label, vals in rows.items():
-        first.setdefault(label.split()[0], vals)
+        kind = label.split()[0]
+        if kind not in first or (not kind.startswith("(c") and vals[2] > first[kind][2]):
+            first[kind] = vals
     targets = TARGETS if name in ("circles", "digits") else [("(c)", "(a)", 1), ("(c)", "(b)", 1)]
     for col, what in [(1, "cold job"), (2, "warm")]:
         parts = []
