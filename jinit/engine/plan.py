@@ -23,9 +23,11 @@ chaotic runs amplify it). One program is compiled per group.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import os
+import weakref
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -222,9 +224,21 @@ def sweep_groups(config: Any, max_memory: float | None) -> list[Group]:
         # a sweep over hyperparameter configs is not planned yet: one group, as before
         return [Group(slice(0, n_inits), slice(0, n_seeds))]
     budget = memory_budget(config.devices, max_memory)
+    return plan_groups(n_inits, n_seeds, config_run_bytes(config), budget)
+
+
+_RUN_BYTES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def config_run_bytes(config: Any) -> RunBytes:
+    """:func:`run_bytes` of a sweep config, traced once per config (groups and blocks)."""
+    with contextlib.suppress(KeyError, TypeError):  # TypeError: not weakly referenceable
+        return _RUN_BYTES[config]
     per_run = run_bytes(config.model, config.loss_fn, config.optimizer, config.template,
                         config.data, config.batch_size, config.dtype)  # fmt: skip
-    return plan_groups(n_inits, n_seeds, per_run, budget)
+    with contextlib.suppress(TypeError):
+        _RUN_BYTES[config] = per_run
+    return per_run
 
 
 class Blocks(NamedTuple):
@@ -295,10 +309,9 @@ def sweep_blocks(config: Any, n_runs: int) -> Blocks:
     requested = getattr(config, "block_size", "auto")
     if requested == "auto":
         on_cpu = config.devices[0].platform == "cpu"
-        if not on_cpu or config.formulation == "map":
+        if not on_cpu or config.formulation == "map" or n_runs <= MIN_BLOCK * n_devices:
             requested = None
         else:
-            per_run = run_bytes(config.model, config.loss_fn, config.optimizer, config.template,
-                                config.data, config.batch_size, config.dtype)  # fmt: skip
+            per_run = config_run_bytes(config)
             requested = auto_block(per_run.total - per_run.evaluation)
     return plan_blocks(n_runs, n_devices, requested)
