@@ -176,6 +176,7 @@ class ResMLP(nn.Module):
         return nn.Dense(1)(h)
 
 
+@pytest.mark.slow  # the linen ResNet probe also runs fast in test_models_linen_parity
 def test_probe_reads_residual_blocks_of_a_linen_resnet():
     x = jax.random.normal(jax.random.key(1), (64, 2))
     net = ResMLP()

@@ -156,6 +156,7 @@ def _inputs(name, shape):
     return jax.random.normal(jax.random.key(1), shape)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", PAIRS)
 def test_same_parameters_and_same_outputs(name):
     make_jinit, make_linen, shape = PAIRS[name]

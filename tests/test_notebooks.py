@@ -44,7 +44,11 @@ def test_stored_without_outputs(path):
         assert cell.execution_count is None, f"{path.name}: code cell {i} has an execution count"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids)
+@pytest.mark.parametrize(
+    "path",
+    [pytest.param(p, marks=pytest.mark.slow) if p.name.startswith("02_") else p for p in NOTEBOOKS],
+    ids=_ids,
+)
 def test_runs(path, tmp_path, monkeypatch):
     kernelspec.write_kernel_spec(tmp_path / "jupyter" / "kernels" / KERNEL_NAME)
     work, tmp = tmp_path / "work", tmp_path / "tmp"

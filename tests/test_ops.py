@@ -49,6 +49,7 @@ class CNN(nn.Module):
         return nn.Dense(3)(x.mean((1, 2)))
 
 
+@pytest.mark.slow
 def test_flax():
     m = CNN()
     x = jax.random.normal(jax.random.key(0), (4, 8, 8, 1))

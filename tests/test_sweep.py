@@ -146,7 +146,7 @@ SHARD_SCRIPT = """
 """
 
 
-@pytest.mark.parametrize("batch", ["None", "32"])
+@pytest.mark.parametrize("batch", ["None", pytest.param("32", marks=pytest.mark.slow)])
 def test_same_results_on_one_and_four_devices(batch):
     out = {}
     for n in (1, 4):
@@ -221,6 +221,7 @@ RESUME_SCRIPT = """
 """
 
 
+@pytest.mark.slow  # also covered fast: tests/test_engine_reliability.py, test_cli SIGINT
 def test_resume_after_kill_gives_the_same_numbers(tmp_path):
     script = RESUME_SCRIPT.replace("STEPS", "6000")
     ref = _run_in_subprocess(script.replace("sys.argv[1]", repr(str(tmp_path / "ref"))))
