@@ -13,6 +13,7 @@ import optax
 
 from jinit import data as data_lib
 from jinit import laws, losses, stats
+from jinit.experiments.options import Options, options
 from jinit.experiments.registry import Experiment, register
 from jinit.keys import data_key, run_key
 from jinit.models import MLP
@@ -104,19 +105,13 @@ def mup_checks(sp_slopes: np.ndarray, mup_slopes: np.ndarray) -> list[Check]:
     ]  # fmt: skip
 
 
-def _mup_coordcheck(
-    seeds: int = 3,
-    widths: Sequence[int] = (64, 128, 256, 512, 1024),
-    depth: int = 3,
-    steps: int = 10,
-    lr: float = 1e-3,
-    batch_size: int = 128,
-    checkpoint_dir: str | None = None,
-) -> Report:
-    del checkpoint_dir  # a few steps per run: nothing to checkpoint
+@options(seeds=3, depth=3, steps=10, lr=1e-3, batch_size=128)
+def _mup_coordcheck(o: Options, widths: Sequence[int] = (64, 128, 256, 512, 1024)) -> Report:
+    # a few steps per run: nothing to checkpoint (o.checkpoint_dir is accepted and unused)
+    depth, steps, lr, batch_size = o.depth, o.steps, o.lr, o.batch_size
     data = data_lib.digits()
     runs = [coord_check(widths, widths[0], depth, steps, lr, s, data, batch_size)
-            for s in range(seeds)]  # fmt: skip
+            for s in o.seed_list]  # fmt: skip
     sp = np.stack([r["sp"] for r in runs])  # [seeds, widths, layers]
     mup = np.stack([r["mup"] for r in runs])
     header = ["width", *(f"SP layer {k + 1}" for k in range(depth)), "SP logits",
@@ -124,7 +119,7 @@ def _mup_coordcheck(
     rows = [[w, *sp[:, i].mean(0), *mup[:, i].mean(0)] for i, w in enumerate(widths)]
     return Report(
         "mup-coordcheck",
-        sweep_mode(seeds),
+        sweep_mode(len(o.seed_list)),
         f"muP coordinate check: {depth}-hidden-layer MLP, widths {widths[0]}..{widths[-1]}",
         SOURCE,
         checks=mup_checks(slope(widths, sp[..., -1]), slope(widths, mup[..., -1])),
