@@ -22,7 +22,6 @@ on a subset of runs and scaled to the job.
 from __future__ import annotations
 
 import argparse
-import functools
 import importlib.util
 import json
 import os
@@ -41,16 +40,10 @@ import optax
 import jinit
 from jinit import losses
 from jinit.activations import activation_fn
+from jinit.experiments.coursera import SWEEP_INITS
 from jinit.models import MLP, ConvNet, Transformer, count_flops
 
-CIRCLE_INITS = {
-    "zeros": jinit.zeros,
-    "small": functools.partial(jinit.normal, stddev=0.01),
-    "large": functools.partial(jinit.normal, stddev=10.0),
-    "lecun": jinit.lecun_normal,
-    "xavier": jinit.xavier_normal,
-    "he": jinit.he_normal,
-}
+CIRCLE_INITS = SWEEP_INITS  # the headline command's six inits
 
 
 def workloads(quick: bool) -> dict:
