@@ -18,6 +18,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import optax
+from jax.sharding import Mesh, PartitionSpec
 
 from jinit import losses as losses_lib
 from jinit import ops
@@ -170,21 +171,22 @@ def make_evaluate(
     track: Callable | None,
     formulation: str = "vmap",
 ) -> Callable:
-    """``evaluate(params, model_state) -> {metric: [runs]}`` on every split (train, test,
-    then val when ``data`` holds six arrays) (and ``tracked``); a model with a train mode is
+    """``evaluate(params, model_state[, arrays]) -> {metric: [runs]}`` on every split (train,
+    test, then val when ``data`` holds six arrays; ``arrays``: ``data`` as the caller holds
+    it, default ``data``) (and ``tracked``); a model with a train mode is
     evaluated in evaluation mode (``apply_eval``: running averages, no dropout) with each
     run's state. ``track(params)``, or ``track(params, model_state)`` for a callback taking
     two arguments (:func:`track_takes_state`): the run's model state (batch statistics;
     ``()`` for a model without state)."""
-    splits = tuple(zip(("train", "test", "val"), data[0::2], data[1::2], strict=False))
+    names = ("train", "test", "val")[: len(data) // 2]
     classification = jnp.issubdtype(data[1].dtype, jnp.integer)
     train_mode = model.has_train_mode
     with_state = track is not None and track_takes_state(track)
 
-    def evaluate_run(params, mstate):
+    def evaluate_run(params, mstate, arrays):
         apply = (lambda p, x: model.apply_eval(p, mstate, x)) if train_mode else model.apply
         out = {}
-        for split, x, y in splits:
+        for split, x, y in zip(names, arrays[0::2], arrays[1::2], strict=False):
             logits = block_logits(apply, params, x)
             out[f"{split}_loss"] = loss_fn(logits, y)
             if classification:
@@ -195,9 +197,12 @@ def make_evaluate(
             out["tracked"] = track(params, mstate) if with_state else track(params)
         return out
 
-    if formulation == "map":
-        return lambda params, mstate: jax.lax.map(lambda a: evaluate_run(*a), (params, mstate))
-    return jax.vmap(evaluate_run)
+    def evaluate(params, mstate, arrays=data):
+        if formulation == "map":
+            return jax.lax.map(lambda a: evaluate_run(*a, arrays), (params, mstate))
+        return jax.vmap(evaluate_run, in_axes=(0, 0, None))(params, mstate, arrays)
+
+    return evaluate
 
 
 def track_takes_state(track: Callable) -> bool:
@@ -222,25 +227,26 @@ def make_chunk(
     chunk_len: int,
     masked: bool,
     streams: jax.Array | None = None,
-    blocks: tuple[int, int] = (1, 1),
+    per_device: int = 1,
+    mesh: Mesh | None = None,
 ) -> Callable:
     """``chunk(state, start, n_active, indices) -> (state, metrics)``: ``chunk_len`` steps of
     every run (the first ``n_active`` count), then an evaluation.
 
-    ``blocks = (groups, per_group)``: the runs (``groups * per_group * block`` of them, run
-    ``r`` in group ``r // (per_group * block)``) are trained in blocks, the groups at once
-    (``vmap``: one group per device) and each group's blocks one after another (``lax.map``);
-    every block runs all ``chunk_len`` steps and its evaluation before the next starts, so
-    its parameters and activations stay in cache. ``(1, 1)``: all runs at once."""
-    x_train, y_train = data[0], data[1]
+    ``per_device`` blocks: each device's runs (all of them without ``mesh``; its shard of the
+    run axis over ``mesh``, through ``jax.shard_map``) are split into ``per_device`` equal
+    blocks trained one after another (``lax.map``); every block runs all ``chunk_len`` steps
+    and its evaluation before the next starts, so its parameters and activations stay in
+    cache. A device's program has no run-group axis (a size-1 ``vmap`` axis costs XLA:CPU a
+    third of the step) and no collectives."""
     per_run = (jnp.asarray(seed_of_run), streams)
 
-    def run_block(state, start, n_active, indices, per_run):
+    def run_block(state, start, n_active, indices, per_run, data):
         seeds_b, streams_b = per_run
 
         def body(carry, xs):
             i, idx = xs
-            x, y = order.batch(x_train, y_train, idx, seeds_b)
+            x, y = order.batch(data[0], data[1], idx, seeds_b)
             new = step(carry, start + i, x, y, streams_b)
             if masked:
                 new = jax.tree_util.tree_map(lambda a, b: jnp.where(i < n_active, a, b), new, carry)
@@ -248,21 +254,27 @@ def make_chunk(
 
         xs = (jnp.arange(chunk_len), order.scan_xs(indices))
         state, _ = jax.lax.scan(body, state, xs, length=chunk_len)
-        return state, evaluate(state.params, state.model_state)
+        return state, evaluate(state.params, state.model_state, data)
 
-    groups, per_group = blocks
-
-    def chunk(state, start, n_active, indices):
-        if blocks == (1, 1):
-            return run_block(state, start, n_active, indices, per_run)
+    def local(state, start, n_active, indices, per_run, data):
+        if per_device == 1:
+            return run_block(state, start, n_active, indices, per_run, data)
 
         def split(a):
-            return a.reshape(groups, per_group, a.shape[0] // (groups * per_group), *a.shape[1:])
+            return a.reshape(per_device, a.shape[0] // per_device, *a.shape[1:])
 
-        def one_group(tree):
-            return jax.lax.map(lambda b: run_block(b[0], start, n_active, indices, b[1]), tree)
+        def one(b):
+            return run_block(b[0], start, n_active, indices, b[1], data)
 
-        out = jax.vmap(one_group)(jax.tree_util.tree_map(split, (state, per_run)))
-        return jax.tree_util.tree_map(lambda a: a.reshape(-1, *a.shape[3:]), out)
+        out = jax.lax.map(one, jax.tree_util.tree_map(split, (state, per_run)))
+        return jax.tree_util.tree_map(lambda a: a.reshape(-1, *a.shape[2:]), out)
+
+    if mesh is not None:
+        runs, same = PartitionSpec("runs"), PartitionSpec()
+        local = jax.shard_map(local, mesh=mesh, in_specs=(runs, same, same, same, runs, same),
+                              out_specs=runs, check_vma=False)  # fmt: skip
+
+    def chunk(state, start, n_active, indices):
+        return local(state, start, n_active, indices, per_run, data)
 
     return chunk

@@ -94,6 +94,24 @@ class RunLayout:
         self.pad = -self.n_runs % (self.n_devices * multiple)
 
     @property
+    def n_padded(self) -> int:
+        """The number of runs on the run axis, padding included."""
+        return self.n_runs + self.pad
+
+    @property
+    def run_sharding(self) -> NamedSharding | None:
+        """The run axis split over the mesh (``None`` on one device)."""
+        return None if self.mesh is None else NamedSharding(self.mesh, PartitionSpec("runs"))
+
+    def pad_runs(self, tree: Any) -> Any:
+        """A tree with a leading run axis padded to ``n_padded`` (copies of the last run)."""
+        if not self.pad:
+            return tree
+        return jax.tree_util.tree_map(
+            lambda a: jnp.concatenate([a, jnp.repeat(a[-1:], self.pad, axis=0)]), tree
+        )
+
+    @property
     def seed_of_run(self) -> np.ndarray:
         """The seed index of every (padded) run."""
         seed_of_run = np.tile(np.arange(self.n_seeds), self.n_runs // self.n_seeds)
@@ -101,23 +119,16 @@ class RunLayout:
 
     def shard(self, tree: Any) -> Any:
         """Pad a tree with a leading run axis to the device multiple and shard it."""
-        if self.pad:
-            tree = jax.tree_util.tree_map(
-                lambda a: jnp.concatenate([a, jnp.repeat(a[-1:], self.pad, axis=0)]), tree
-            )
+        tree = self.pad_runs(tree)
         if self.mesh is None:
             return tree
-        return put(tree, NamedSharding(self.mesh, PartitionSpec("runs")))
+        return put(tree, self.run_sharding)
 
     def replicate(self, tree: Any) -> Any:
         """Put a tree on every device (data, batch indices)."""
         if self.mesh is None:
             return tree
         return put(tree, NamedSharding(self.mesh, PartitionSpec()))
-
-    def full(self, value: int, dtype: Any) -> jax.Array:
-        """A sharded ``[padded runs]`` array of ``value``."""
-        return self.shard(jnp.full((self.n_runs,), value, dtype))
 
     def unstack(self, arr: Any) -> np.ndarray:
         """Drop the padding of the leading run axis and split it into ``[n_inits, n_seeds]``

@@ -60,27 +60,27 @@ class _Compiled:
     def __init__(self, config: SweepConfig) -> None:
         n_runs = len(config.inits) * (config.n_configs or 1) * len(config.seeds)
         self.blocks = plan.sweep_blocks(config, n_runs)
-        layout = RunLayout(len(config.inits), len(config.seeds), config.devices, config.n_configs,
-                           multiple=self.blocks.runs // len(config.devices))  # fmt: skip
+        self.layout = layout = RunLayout(
+            len(config.inits), len(config.seeds), config.devices, config.n_configs,
+            multiple=self.blocks.runs // len(config.devices),
+        )  # fmt: skip
         self.order = data_order(
             config.seeds, len(config.data.x_train), config.batch_size, config.eval_every
         )
-        arrays = layout.replicate(config.arrays())
+        chunk, self.evaluate_fn = self._programs(config, layout)
         params = initial_params(
             config.model, config.inits, config.seeds, config.dtype, config.template,
             config.n_configs,
         )  # fmt: skip
-        params = layout.shard(params)
-        self.initial_params = params
-        opt_state = jax.jit(jax.vmap(config.optimizer.init))(params)
-        if config.hparams is not None:  # every run's own hyperparameters, as traced values
-            per_run = config.hparams.per_run(len(config.inits), len(config.seeds))
-            like = jax.tree_util.tree_leaves(params)[0].sharding
-            opt_state = config.hparams.set(opt_state, layout.shard(per_run), like)
-        model_state = _initial_model_state(config, layout)
-        self.state = TrainState(params, opt_state, layout.full(-1, jnp.int32), model_state)
-        args = (config.model, config.loss_fn)
-        how = config.formulation
+        self.initial_params = layout.shard(params)
+        on_runs = {} if layout.mesh is None else {"out_shardings": layout.run_sharding}
+        self.state = jax.jit(_first_state(config, layout), **on_runs)(self.initial_params)
+        self.chunk, self.evaluate, self.compile_s = self._compile(chunk, self.state)
+
+    def _programs(self, config: SweepConfig, layout: RunLayout) -> tuple[Callable, Callable]:
+        """The ``chunk`` and ``evaluate`` functions of the sweep (not yet compiled)."""
+        arrays = layout.replicate(config.arrays())
+        args, how = (config.model, config.loss_fn), config.formulation
         evaluate = make_evaluate(*args, arrays, config.extra_metrics, config.track, how)
         streams = None
         if config.model.has_train_mode:  # dropout keys: (seed, global step), as the data order
@@ -88,13 +88,16 @@ class _Compiled:
         step = make_step(*args, config.optimizer, self.order, how)
         masked = config.steps % config.eval_every != 0
         chunk = make_chunk(step, evaluate, self.order, arrays, layout.seed_of_run,
-                           config.eval_every, masked, streams, self.blocks[:2])  # fmt: skip
+                           config.eval_every, masked, streams, self.blocks.per_group,
+                           layout.mesh)  # fmt: skip
+        return chunk, evaluate
+
+    def _compile(self, chunk: Callable, state: TrainState) -> tuple[Any, Any, float]:
+        """``chunk`` and ``evaluate`` compiled for ``state`` and the seconds it took."""
         t = time.perf_counter()
-        self.chunk = jax.jit(chunk).lower(self.state, 0, 0, self.order.placeholder()).compile()
-        self.evaluate = jax.jit(evaluate).lower(params, model_state).compile()
-        self.evaluate_fn = evaluate  # for the checkpoint's tree structure on resume
-        self.compile_s = time.perf_counter() - t
-        self.layout = layout
+        compiled = jax.jit(chunk).lower(state, 0, 0, self.order.placeholder()).compile()
+        evaluate = jax.jit(self.evaluate_fn).lower(state.params, state.model_state).compile()
+        return compiled, evaluate, time.perf_counter() - t
 
     def indices(self, c: int, n_chunks: int) -> Any:
         if c >= n_chunks:
@@ -103,14 +106,25 @@ class _Compiled:
         return None if idx is None else self.layout.replicate(jnp.asarray(idx, jnp.int32))
 
 
-def _initial_model_state(config: SweepConfig, layout: RunLayout) -> Any:
-    """Every run's initial model state (the model's, the same for every run), stacked on
-    the run axis and sharded like the parameters; ``()`` for models without state."""
+def _first_state(config: SweepConfig, layout: RunLayout) -> Callable[[Any], TrainState]:
+    """``params -> TrainState`` of every (padded) run: the optimizer's first state (with
+    every run's hyperparameters, as traced values, with an ``hparams`` axis), ``diverged``
+    -1 and the model's initial state (the same for every run; ``()`` without state)."""
+    n = layout.n_padded
+    per_run = None
+    if config.hparams is not None:
+        per_run = layout.pad_runs(config.hparams.per_run(len(config.inits), len(config.seeds)))
     one = config.model.init_state(config.dtype)
-    stacked = jax.tree_util.tree_map(
-        lambda a: jnp.broadcast_to(a, (layout.n_runs, *jnp.shape(a))), one
-    )
-    return layout.shard(stacked)
+
+    def first_state(params: Any) -> TrainState:
+        opt_state = jax.vmap(config.optimizer.init)(params)
+        if per_run is not None:
+            opt_state = config.hparams.set(opt_state, per_run)
+        model_state = jax.tree_util.tree_map(lambda a: jnp.broadcast_to(a, (n, *jnp.shape(a))),
+                                             one)  # fmt: skip
+        return TrainState(params, opt_state, jnp.full((n,), -1, jnp.int32), model_state)
+
+    return first_state
 
 
 def _fetch(tree: Any) -> Any:
