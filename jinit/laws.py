@@ -103,6 +103,47 @@ def _law(*, complex_ok: bool = False) -> Callable[[Callable[..., Array]], Callab
     return decorate
 
 
+# Draws of up to this many entries come from a draw of a power-of-two size (at least
+# _DRAW_CLASS_MIN) and keep its first entries: see _draw.
+_DRAW_CLASS_MIN = 4096
+_DRAW_CLASS_MAX = 2**22
+
+
+def _draw(sample: Callable[..., Array], key: Array, shape, *args: Any) -> Array:
+    """``sample(key, shape, *args)`` (``jax.random.uniform`` or ``truncated_normal``), the
+    same bits, with one compiled program per size class instead of one per shape.
+
+    JAX's partitionable threefry (``jax_threefry_partitionable``, the default) draws entry
+    ``i`` of a shape from the counter ``i`` (row-major), so a draw's entries are the first
+    entries of any larger draw with the same key; ``sample`` and its bits-to-float transform
+    are elementwise. A draw of n entries is therefore taken as the first n of a draw of the
+    next power of two (at least 4096): the first draws of a sweep compile once per size class
+    (the circles net's three layers: one program, not three) instead of once per layer shape,
+    and under ``jit`` the extra entries cost a few microseconds. Other key implementations,
+    the non-partitionable scheme and draws over 2^22 entries use ``sample`` as it is (tested:
+    tests/test_laws.py, the same bits as ``jax.nn.initializers``, eager and jitted)."""
+    n = math.prod(shape)
+    size = max(_DRAW_CLASS_MIN, 1 << max(n - 1, 0).bit_length())
+    if n == 0 or n > _DRAW_CLASS_MAX or size == n or not _prefix_stable(key):
+        return sample(key, shape, *args)
+    return sample(key, (size,), *args)[:n].reshape(shape)
+
+
+def _prefix_stable(key: Array) -> bool:
+    """Whether ``key`` draws as a prefix of larger draws (see :func:`_draw`): a threefry key
+    (a raw uint32 key is one of the default implementation) under the partitionable scheme."""
+    if not jax.config.jax_threefry_partitionable:
+        return False
+    if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
+        return str(jax.random.key_impl(key)) == "threefry2x32"
+    return jax.config.jax_default_prng_impl == "threefry2x32"
+
+
+def _truncated(key: Array, shape, dtype, lower: Any, upper: Any) -> Array:
+    """``jax.random.truncated_normal`` with the shape second (as :func:`_draw` passes it)."""
+    return jax.random.truncated_normal(key, lower, upper, shape, dtype)
+
+
 def _is_empty(shape: tuple[int, ...]) -> bool:
     return math.prod(shape) == 0
 
@@ -111,7 +152,7 @@ def _scaled_normal(key: Array, shape, dtype, stddev: Array) -> Array:
     """N(0, stddev^2); for real dtypes via erfinv of a uniform, as jax.nn.initializers."""
     if jnp.issubdtype(dtype, jnp.floating):
         lo = np.nextafter(np.array(-1.0, dtype), np.array(0.0, dtype), dtype=dtype)
-        u = jax.random.uniform(key, shape, dtype, lo, np.array(1.0, dtype))
+        u = _draw(jax.random.uniform, key, shape, dtype, lo, np.array(1.0, dtype))
         return (jnp.array(np.sqrt(2), dtype) * stddev) * jax.scipy.special.erfinv(u)
     return jax.random.normal(key, shape, dtype) * stddev
 
@@ -245,7 +286,7 @@ def uniform(
 
 
 def _symmetric_uniform(key: Array, shape, dtype, bound: Array) -> Array:
-    return jax.random.uniform(key, shape, dtype, -1) * bound
+    return _draw(jax.random.uniform, key, shape, dtype, -1) * bound
 
 
 @_law()
@@ -278,7 +319,8 @@ def truncated_normal(
             raise ValueError(
                 f"truncated_normal: need lower < upper, got lower={lower}, upper={upper}."
             )
-    return jax.random.truncated_normal(key, lower, upper, shape, dtype) * jnp.array(stddev, dtype)
+    draw = _draw(_truncated, key, shape, dtype, lower, upper)
+    return draw * jnp.array(stddev, dtype)
 
 
 # --------------------------------------------------------------------------- variance scaling
@@ -355,7 +397,7 @@ def _scaled(
     if distribution == "truncated_normal":
         if real:
             stddev = jnp.sqrt(var) / jnp.array(_TRUNC_STD, dtype)
-            return jax.random.truncated_normal(key, -2, 2, shape, dtype) * stddev
+            return _draw(_truncated, key, shape, dtype, -2, 2) * stddev
         stddev = jnp.sqrt(var) / jnp.array(_COMPLEX_TRUNC_STD, dtype)
         return _complex_truncated_normal(key, 2, shape, dtype) * stddev
     if distribution == "normal":
