@@ -14,6 +14,7 @@ The values equal ``jax.grad`` of ``lax.conv_general_dilated`` to float round-off
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from functools import partial, wraps
 from typing import Any
@@ -213,19 +214,28 @@ def _eval_jaxpr(jaxpr: Any, consts: Sequence[Any], *args: Any, conv: Callable = 
     return [read(v) for v in jaxpr.outvars]
 
 
-def has_convolutions(fn: Callable, *args: Any) -> bool:
-    """Whether ``fn(*args)`` (traced, not run) contains a convolution, at any depth."""
+def conv_map_sizes(fn: Callable, *args: Any) -> list[int]:
+    """The output feature-map size (spatial positions per example) of every convolution in
+    ``fn(*args)`` (traced, not run), at any depth; ``[]`` without convolutions."""
     closed = jax.make_jaxpr(fn)(*args)
+    sizes: list[int] = []
 
-    def walk(jaxpr: Any) -> bool:
+    def walk(jaxpr: Any) -> None:
         for eqn in jaxpr.eqns:
             if eqn.primitive.name == "conv_general_dilated":
-                return True
-            if any(walk(sub) for sub in jex_core.jaxprs_in_params(eqn.params)):
-                return True
-        return False
+                shape = eqn.outvars[0].aval.shape
+                spatial = eqn.params["dimension_numbers"].out_spec[2:]
+                sizes.append(math.prod(shape[d] for d in spatial))
+            for sub in jex_core.jaxprs_in_params(eqn.params):
+                walk(sub)
 
-    return walk(closed.jaxpr)
+    walk(closed.jaxpr)
+    return sizes
+
+
+def has_convolutions(fn: Callable, *args: Any) -> bool:
+    """Whether ``fn(*args)`` (traced, not run) contains a convolution, at any depth."""
+    return bool(conv_map_sizes(fn, *args))
 
 
 def with_canonical_convs(fn: Callable, patches: bool = False) -> Callable:
