@@ -42,9 +42,9 @@ def _close(a, b, rtol=1e-5, atol=1e-6):
         np.testing.assert_allclose(x, y, rtol=rtol, atol=atol)
 
 
-@pytest.mark.parametrize("batch_size, size, got", [(None, 4, 4), (32, 7, 5)])
+@pytest.mark.parametrize("batch_size, size, got", [(None, 4, 4), (32, 7, 7)])
 def test_blocks_equal_all_runs_at_once(circles, batch_size, size, got):
-    """5 seeds x 3 inits in blocks of 4 (15 runs padded to 16) and of 7 (3 blocks of 5):
+    """5 seeds x 3 inits in blocks of 4 (15 runs padded to 16) and of 7 (padded to 21):
     the numbers of the unblocked sweep (the per-seed batches of a mini-batch sweep follow
     each run into its block)."""
     whole = _sweep(circles, seeds=5, batch_size=batch_size, block_size=None)
@@ -116,6 +116,20 @@ def test_plan_blocks_layout():
     assert plan.plan_blocks(90, 2, 100) == plan.Blocks(2, 1, 45)  # fits: no blocking
     assert plan.plan_blocks(15, 1, None) == plan.Blocks(1, 1, 15)
     assert plan.plan_blocks(15, 1, 4).runs == 16
+    assert plan.plan_blocks(601, 2, 100, exact=True) == plan.Blocks(2, 4, 100)
+    assert plan.plan_blocks(6, 1, 8, exact=True) == plan.Blocks(1, 1, 8)  # padded up
+
+
+@pytest.mark.parametrize("batch_size", [None, 32])
+def test_a_given_block_size_makes_a_seed_the_same_run_bit_for_bit(circles, batch_size):
+    """With block_size=int every block has exactly that many runs, so seed 5 of every init
+    is the same run, bit for bit, among 20 seeds, 3 seeds or alone (a shard's merge equals
+    the whole sweep); first evaluation included (it runs in the same blocks)."""
+    runs = {n: _sweep(circles, seeds=s, batch_size=batch_size, block_size=4)
+            for n, s in [(20, list(range(20))), (3, [4, 5, 6]), (1, [5])]}  # fmt: skip
+    for m, whole in runs[20].metrics.items():
+        np.testing.assert_array_equal(runs[3].metrics[m][:, 1], whole[:, 5], err_msg=m)
+        np.testing.assert_array_equal(runs[1].metrics[m][:, 0], whole[:, 5], err_msg=m)
 
 
 def test_auto_block_size_follows_the_working_set_and_the_device(circles):

@@ -290,10 +290,16 @@ def auto_block(working_set: int, cache: int | None = None) -> int:
     return max(MIN_BLOCK, int(BLOCK_CACHE_FRACTION * cache) // max(working_set, 1))
 
 
-def plan_blocks(n_runs: int, n_devices: int, block_size: int | None) -> Blocks:
-    """Blocks of at most ``block_size`` runs, near-equal, per device (``None``: one block per
-    device). Pads at most one run per block (copies of the last run, discarded)."""
+def plan_blocks(n_runs: int, n_devices: int, block_size: int | None,
+                exact: bool = False) -> Blocks:  # fmt: skip
+    """Blocks per device of at most ``block_size`` runs, near-equal (pads at most one run
+    per block; ``None``: one block per device), or with ``exact`` of exactly ``block_size``
+    runs (pads up to a multiple of it): every run is then computed in the same program
+    shape, so its numbers do not depend on how many runs, shards or devices there are.
+    Padding runs are copies of the last run, discarded."""
     per_device = math.ceil(n_runs / n_devices)
+    if exact and block_size is not None:
+        return Blocks(n_devices, math.ceil(per_device / block_size), block_size)
     if block_size is None or block_size >= per_device:
         return Blocks(n_devices, 1, per_device)
     per_group = math.ceil(per_device / block_size)
@@ -301,12 +307,15 @@ def plan_blocks(n_runs: int, n_devices: int, block_size: int | None) -> Blocks:
 
 
 def sweep_blocks(config: Any, n_runs: int) -> Blocks:
-    """The blocks of a validated sweep config: ``config.block_size`` if an int; for
+    """The blocks of a validated sweep config: exactly ``config.block_size`` runs if an int
+    (bit-exact across sweep sizes, shards and devices: :func:`plan_blocks`); for
     ``"auto"``, blocks whose working set fills the CPU cache on CPU with the ``vmap``
     formulation (the ``map`` formulation runs runs in turn already; GPUs and TPUs want all
     runs at once), else no blocking."""
     n_devices = len(config.devices)
     requested = getattr(config, "block_size", "auto")
+    if isinstance(requested, int):
+        return plan_blocks(n_runs, n_devices, requested, exact=True)
     if requested == "auto":
         on_cpu = config.devices[0].platform == "cpu"
         if not on_cpu or config.formulation == "map" or n_runs <= MIN_BLOCK * n_devices:

@@ -228,6 +228,31 @@ def track_takes_state(track: Callable) -> bool:
     return len(positional) >= 2 and positional[1].default is inspect.Parameter.empty
 
 
+def on_blocks(fn: Callable, per_device: int, mesh: Mesh | None) -> Callable:
+    """``fn(runs, shared)`` over the run axis in blocks: ``runs`` (leaves with a leading run
+    axis) split over the devices of ``mesh`` (``jax.shard_map``; no collectives), each
+    device's runs in ``per_device`` equal blocks one after another (``lax.map``); ``shared``
+    whole on every device. A device's program has no run-group axis (a size-1 ``vmap`` axis
+    costs XLA:CPU a third of the step), and a run's numbers depend only on the block size,
+    not on how many runs or devices there are."""
+
+    def local(runs, shared):
+        if per_device == 1:
+            return fn(runs, shared)
+
+        def split(a):
+            return a.reshape(per_device, a.shape[0] // per_device, *a.shape[1:])
+
+        out = jax.lax.map(lambda b: fn(b, shared), jax.tree_util.tree_map(split, runs))
+        return jax.tree_util.tree_map(lambda a: a.reshape(-1, *a.shape[2:]), out)
+
+    if mesh is None:
+        return local
+    runs, same = PartitionSpec("runs"), PartitionSpec()
+    return jax.shard_map(local, mesh=mesh, in_specs=(runs, same), out_specs=runs,
+                         check_vma=False)  # fmt: skip
+
+
 def make_chunk(
     step: Callable,
     evaluate: Callable,
@@ -243,16 +268,13 @@ def make_chunk(
     """``chunk(state, start, n_active, indices) -> (state, metrics)``: ``chunk_len`` steps of
     every run (the first ``n_active`` count), then an evaluation.
 
-    ``per_device`` blocks: each device's runs (all of them without ``mesh``; its shard of the
-    run axis over ``mesh``, through ``jax.shard_map``) are split into ``per_device`` equal
-    blocks trained one after another (``lax.map``); every block runs all ``chunk_len`` steps
-    and its evaluation before the next starts, so its parameters and activations stay in
-    cache. A device's program has no run-group axis (a size-1 ``vmap`` axis costs XLA:CPU a
-    third of the step) and no collectives."""
+    The runs train in blocks (:func:`on_blocks`: ``per_device`` blocks a device, over
+    ``mesh``); every block runs all ``chunk_len`` steps and its evaluation before the next
+    starts, so its parameters and activations stay in cache."""
     per_run = (jnp.asarray(seed_of_run), streams)
 
-    def run_block(state, start, n_active, indices, per_run, data):
-        seeds_b, streams_b = per_run
+    def run_block(runs, shared):
+        (state, (seeds_b, streams_b)), (start, n_active, indices, data) = runs, shared
 
         def body(carry, xs):
             i, idx = xs
@@ -266,25 +288,9 @@ def make_chunk(
         state, _ = jax.lax.scan(body, state, xs, length=chunk_len)
         return state, evaluate(state.params, state.model_state, data)
 
-    def local(state, start, n_active, indices, per_run, data):
-        if per_device == 1:
-            return run_block(state, start, n_active, indices, per_run, data)
-
-        def split(a):
-            return a.reshape(per_device, a.shape[0] // per_device, *a.shape[1:])
-
-        def one(b):
-            return run_block(b[0], start, n_active, indices, b[1], data)
-
-        out = jax.lax.map(one, jax.tree_util.tree_map(split, (state, per_run)))
-        return jax.tree_util.tree_map(lambda a: a.reshape(-1, *a.shape[2:]), out)
-
-    if mesh is not None:
-        runs, same = PartitionSpec("runs"), PartitionSpec()
-        local = jax.shard_map(local, mesh=mesh, in_specs=(runs, same, same, same, runs, same),
-                              out_specs=runs, check_vma=False)  # fmt: skip
+    blocked = on_blocks(run_block, per_device, mesh)
 
     def chunk(state, start, n_active, indices):
-        return local(state, start, n_active, indices, per_run, data)
+        return blocked((state, per_run), (start, n_active, indices, data))
 
     return chunk

@@ -35,7 +35,7 @@ from jinit.engine.compiles import CompileCount
 from jinit.engine.config import SweepConfig
 from jinit.engine.inits import initial_params
 from jinit.engine.order import data_order
-from jinit.engine.program import make_chunk, make_evaluate, make_step
+from jinit.engine.program import make_chunk, make_evaluate, make_step, on_blocks
 from jinit.engine.progress import Progress
 from jinit.engine.sharding import RunLayout, put, to_host
 from jinit.engine.state import TrainState
@@ -78,7 +78,9 @@ class _Compiled:
         self.chunk, self.evaluate, self.compile_s = self._compile(chunk, self.state)
 
     def _programs(self, config: SweepConfig, layout: RunLayout) -> tuple[Callable, Callable]:
-        """The ``chunk`` and ``evaluate`` functions of the sweep (not yet compiled)."""
+        """The ``chunk`` and ``evaluate`` functions of the sweep (not yet compiled); both
+        evaluate in the same blocks, so a run's first evaluation is computed as its later
+        ones are."""
         arrays = layout.replicate(config.arrays())
         args, how = (config.model, config.loss_fn), config.formulation
         evaluate = make_evaluate(*args, arrays, config.extra_metrics, config.track, how)
@@ -87,10 +89,11 @@ class _Compiled:
             streams = layout.replicate(step_stream(config.seeds)[layout.seed_of_run])
         step = make_step(*args, config.optimizer, self.order, how)
         masked = config.steps % config.eval_every != 0
+        blocks = (self.blocks.per_group, layout.mesh)
         chunk = make_chunk(step, evaluate, self.order, arrays, layout.seed_of_run,
-                           config.eval_every, masked, streams, self.blocks.per_group,
-                           layout.mesh)  # fmt: skip
-        return chunk, evaluate
+                           config.eval_every, masked, streams, *blocks)  # fmt: skip
+        blocked = on_blocks(lambda runs, data: evaluate(*runs, data), *blocks)
+        return chunk, lambda params, mstate: blocked((params, mstate), arrays)
 
     def _compile(self, chunk: Callable, state: TrainState) -> tuple[Any, Any, float]:
         """``chunk`` and ``evaluate`` compiled for ``state`` and the seconds it took."""
