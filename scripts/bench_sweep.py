@@ -344,8 +344,12 @@ def report(name: str, w: dict, peak: float, quick: bool, torch_py: str | None) -
     sweeps = [("(c)", 1, {}), ("(c2)", 2, {})]
     if name in ("conv", "transformer"):
         sweeps += [("(c)", 1, {"formulation": f}) for f in ("vmap", "map", "patches")]
+    auto = None  # the formulation "auto" chose (its row is not run twice)
     for key, devices, kw in sweeps:
+        if kw.get("formulation") == auto:
+            continue
         c = sweep_in_subprocess(name, quick, devices, seeds=w["seeds"], **kw)
+        auto = auto or c["formulation"]
         how = f"{c['formulation']}, blocks of {c['block_size']}"
         label = f"{key} jinit.sweep, {devices} device{'s' * (devices > 1)} ({how})"
         rows[label] = (c["compile_s"], c["cold_rate"], c["warm"])
