@@ -427,7 +427,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
         r = jinit.sweep(model, inits, data, **grid, steps=args.steps,
                         seeds=seeds, batch_size=args.batch_size,
                         eval_every=args.eval_every, out_dir=_checkpoint_dir(out),
-                        resume=out is not None)  # fmt: skip
+                        resume=out is not None,
+                        block_size=args.block_size or "auto")  # fmt: skip
     except _interrupt_type() as err:
         return _interrupted(err, out, make_report)
     except (ValueError, TypeError) as err:
@@ -627,6 +628,10 @@ def _compare_parser(sub) -> argparse.ArgumentParser:
                    help="mini-batch size (default: full batch)")  # fmt: skip
     c.add_argument("--eval-every", type=_int_at_least(1), default=None,
                    help="steps between evaluations (default: 10 evaluations)")  # fmt: skip
+    c.add_argument("--block-size", type=_int_at_least(1), default=None,
+                   help="train blocks of exactly N runs: a seed's numbers are then the same "
+                        "bit for bit in any job (give every --shard the same N; default: "
+                        "cache-sized blocks, equal to float round-off)")  # fmt: skip
     from jinit.distributed import add_arguments
 
     add_arguments(c, _int_at_least)

@@ -128,3 +128,20 @@ def test_jinit_merge_joins_compare_outputs(runs, tmp_path, capsys):
     assert len(err.splitlines()) == 1
     assert cli.main(["merge", str(tmp_path / "nothing"), "--no-cache"]) == cli.USAGE_ERROR
     assert "merge: cannot read" in capsys.readouterr().err
+
+
+def test_shards_with_one_block_size_merge_to_the_whole_run_bit_for_bit(tmp_path):
+    """`--block-size 4` in every job: two shards of 3 seeds each (9 runs a job, 3 inits) and
+    the 6-seed run (18 runs) compute every run in blocks of exactly 4, so the merge equals the
+    whole run value for value, chaotic normal:stddev=10 runs included."""
+    common = ["compare", "--steps", "30", "--block-size", "4", "--json", "--no-cache"]
+    for i in range(2):
+        assert cli.main([*common, "--seeds", "0:6", "--shard", f"{i}/2",
+                         "--out", str(tmp_path / f"part{i}")]) == 0  # fmt: skip
+    assert cli.main([*common, "--seeds", "6", "--out", str(tmp_path / "whole")]) == 0
+    assert cli.main(["merge", str(tmp_path / "part0"), str(tmp_path / "part1"), "--out",
+                     str(tmp_path / "all"), "--json", "--no-cache"]) == 0  # fmt: skip
+    merged, whole = (SweepResult.from_dict(json.loads((tmp_path / d / "results.json")
+                                                      .read_text())["result"])
+                     for d in ("all", "whole"))  # fmt: skip
+    _assert_same(merged, whole)
