@@ -103,8 +103,7 @@ def _law(*, complex_ok: bool = False) -> Callable[[Callable[..., Array]], Callab
     return decorate
 
 
-# Draws of up to this many entries come from a draw of a power-of-two size (at least
-# _DRAW_CLASS_MIN) and keep its first entries: see _draw.
+# Draws of up to _DRAW_CLASS_MAX entries are the first entries of a power-of-two draw: _draw.
 _DRAW_CLASS_MIN = 4096
 _DRAW_CLASS_MAX = 2**22
 
@@ -120,8 +119,8 @@ def _draw(sample: Callable[..., Array], key: Array, shape, *args: Any) -> Array:
     next power of two (at least 4096): the first draws of a sweep compile once per size class
     (the circles net's three layers: one program, not three) instead of once per layer shape,
     and under ``jit`` the extra entries cost a few microseconds. Other key implementations,
-    the non-partitionable scheme and draws over 2^22 entries use ``sample`` as it is (tested:
-    tests/test_laws.py, the same bits as ``jax.nn.initializers``, eager and jitted)."""
+    the non-partitionable scheme and draws over 2^22 entries use ``sample`` as it is (tested
+    against ``jax.nn.initializers``, eager and jitted)."""
     n = math.prod(shape)
     size = max(_DRAW_CLASS_MIN, 1 << max(n - 1, 0).bit_length())
     if n == 0 or n > _DRAW_CLASS_MAX or size == n or not _prefix_stable(key):
