@@ -1,0 +1,165 @@
+"""Processes and Ctrl-C (issue 15): ``jinit reproduce --processes N`` gives the numbers of
+one process; SIGINT in a job of several processes is recorded and answered at a chunk
+boundary that every process agrees on (:func:`jinit.distributed.stop_requested`), so the
+checkpoint is consistent and the same command resumes to the numbers of an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import optax
+import pytest
+
+import jinit
+from jinit.distributed import interrupts_at_chunks, stop_requested
+from jinit.engine import SweepInterrupted
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+main_thread_only = pytest.mark.skipif(
+    threading.current_thread() is not threading.main_thread(),
+    reason="signal handlers can only be set in the main thread",
+)
+
+
+def _sigint_now() -> None:
+    """SIGINT to this process; its Python handler has run when this returns."""
+    os.kill(os.getpid(), signal.SIGINT)
+    time.sleep(0.01)  # the handler runs between bytecodes; give it the chance
+
+
+@main_thread_only
+def test_sigint_under_the_gate_is_recorded_and_answered_at_the_boundary():
+    with interrupts_at_chunks(active=True):
+        assert stop_requested() is False
+        _sigint_now()  # no KeyboardInterrupt here, wherever the process is
+        assert stop_requested() is True
+    # answered: leaving raises nothing; outside, Ctrl-C raises at once again
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert stop_requested() is False
+    with pytest.raises(KeyboardInterrupt):
+        _sigint_now()
+
+
+@main_thread_only
+def test_a_second_sigint_stops_at_once_and_an_unanswered_one_is_not_lost():
+    with pytest.raises(KeyboardInterrupt), interrupts_at_chunks(active=True):
+        _sigint_now()
+        _sigint_now()
+        pytest.fail("the second SIGINT must raise")  # pragma: no cover
+    with pytest.raises(KeyboardInterrupt), interrupts_at_chunks(active=True):
+        _sigint_now()  # after the last chunk boundary: raised on leaving
+    with interrupts_at_chunks(active=False), pytest.raises(KeyboardInterrupt):
+        _sigint_now()  # inactive (one process): nothing changes
+
+
+def _small_sweep(out_dir, resume: bool = False):
+    return jinit.sweep(jinit.models.MLP([2, 8, 1]), {"he": jinit.he_normal},
+                       jinit.data.circles(n_train=64, n_test=32, seed=0),
+                       optimizer=optax.sgd(0.1), steps=40, eval_every=10, seeds=2,
+                       out_dir=out_dir, resume=resume)  # fmt: skip
+
+
+@main_thread_only
+def test_the_sweep_stops_after_the_chunk_in_which_the_interrupt_came(tmp_path):
+    """The engine asks :func:`stop_requested` after every chunk: an interrupt recorded
+    before the first chunk stops the sweep after it (checkpointed), and resuming gives the
+    numbers of an uninterrupted sweep."""
+    with interrupts_at_chunks(active=True):
+        _sigint_now()
+        with pytest.raises(SweepInterrupted) as info:
+            _small_sweep(tmp_path / "cut")
+    partial = info.value.partial
+    assert partial.config["partial"] is True and list(partial.eval_steps) == [0, 10]
+    resumed = _small_sweep(tmp_path / "cut", resume=True)
+    whole = _small_sweep(None)
+    np.testing.assert_array_equal(resumed.metrics["train_loss"], whole.metrics["train_loss"])
+
+
+# --------------------------------------------------------------------------- across processes
+
+
+def _env(**extra: str) -> dict:
+    env = {**os.environ, "PYTHONPATH": REPO, "JAX_PLATFORMS": "cpu", **extra}
+    env.pop("XLA_FLAGS", None)
+    return env
+
+
+def _jinit_json(*args: str, cores: str = "2") -> list[dict]:
+    done = subprocess.run([sys.executable, "-m", "jinit.cli", *args, "--json", "--no-cache"],
+                          env=_env(JINIT_CPU_CORES=cores), capture_output=True, text=True,
+                          timeout=600)  # fmt: skip
+    assert done.returncode in (0, 1), done.stderr[-3000:]
+    return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+
+
+def _numbers(report: dict) -> dict:
+    """A report's content without its timings (they differ run to run)."""
+    result = {k: v for k, v in report["result"].items() if k != "timing"}
+    return {**report, "result": result}
+
+
+REPRODUCE = ["reproduce", "planar", "--seeds", "3", "--steps", "20"]
+
+
+@pytest.mark.slow  # two jinit commands: about 15 s on a quiet 2-core machine
+def test_reproduce_in_two_processes_gives_the_numbers_of_one_process():
+    """Process 0 prints the report; it is the one-process report (2 devices) bit for bit."""
+    two = _jinit_json(*REPRODUCE, "--processes", "2")
+    one = _jinit_json(*REPRODUCE)
+    assert len(two) == len(one) == 1  # the other process stays silent
+    assert two[0]["result"]["config"]["devices"] == one[0]["result"]["config"]["devices"] == 2
+    assert _numbers(two[0]) == _numbers(one[0])
+
+
+COMPARE = ["compare", "--inits", "zeros,he_normal", "--seeds", "4", "--steps", "30000",
+           "--eval-every", "300", "--lr", "0.1", "--no-cache"]  # fmt: skip
+
+
+def _interrupt_two_processes(out) -> subprocess.CompletedProcess:
+    """``compare --processes 2 --out out``; SIGINT to the launcher alone (``kill -INT``)
+    once the first chunk is checkpointed."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jinit.cli", *COMPARE, "--processes", "2", "--out", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=_env(JINIT_CPU_CORES="2"),
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
+    ckpt = out / "checkpoint" / "sweep_checkpoint.npz"
+    deadline = time.monotonic() + 300
+    while not ckpt.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=300)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+
+
+@pytest.mark.slow  # three jinit commands, two of them of 2 processes: about 60 s quiet
+def test_sigint_to_the_launcher_stops_every_process_at_one_chunk_and_resumes(tmp_path):
+    out = tmp_path / "run"
+    proc = _interrupt_two_processes(out)
+    assert proc.returncode == 130, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    partial = json.loads((out / "results.json").read_text())
+    assert partial["partial"] is True
+    n_done = len(partial["result"]["eval_steps"])
+    assert 1 < n_done < 101  # some chunks finished, not all
+    assert not (out / "checkpoint" / "sweep.lock").exists()
+
+    env = _env(JINIT_CPU_CORES="2")
+    resumed = subprocess.run([sys.executable, "-m", "jinit.cli", *COMPARE, "--processes", "2",
+                              "--out", str(out)], env=env, capture_output=True, text=True,
+                             timeout=600)  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    (whole,) = _jinit_json(*COMPARE)
+    a = json.loads((out / "results.json").read_text())
+    assert "partial" not in a
+    assert a["result"]["metrics"] == whole["result"]["metrics"]
+    assert a["result"]["eval_steps"] == whole["result"]["eval_steps"]
