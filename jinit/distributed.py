@@ -35,6 +35,8 @@ from collections.abc import Callable, Iterator, Sequence
 
 from jinit.devices import ENV_VAR, cores_wanted
 
+INTERRUPTED = 130  # the exit code of an interrupted command (128 + SIGINT)
+
 
 def _check_address(address: str) -> None:
     host, sep, port = address.rpartition(":")
@@ -266,26 +268,26 @@ def launch_local(argv: Sequence[str], n: int, module: str = "jinit.cli") -> int:
 def _stop(procs: list, logs: list, grace: float = 30.0) -> int:
     """After Ctrl-C: forward SIGINT to every process and wait for them to stop (they agree on
     a chunk boundary, :func:`stop_requested`); a process still running ``grace`` seconds
-    after another ended (blocked in a collective) is stopped. 130, or the first failure's
-    code; a second Ctrl-C returns 130 at once (the caller stops the processes)."""
+    after process 0 ended (blocked in a collective) is stopped. 130, or the first failure's
+    code before process 0 ended; a second Ctrl-C returns 130 at once (the caller stops the
+    processes)."""
     for p in procs:
         if p.poll() is None:
             p.send_signal(signal.SIGINT)
-    first_end = None
+    stopped = (None, 0, 1, INTERRUPTED, -signal.SIGINT)  # -2: ended by SIGINT itself
     try:
         while any(p.poll() is None for p in procs):
             codes = [p.poll() for p in procs]
-            failed = [i for i, c in enumerate(codes) if c not in (None, 0, 1, 130)]
+            failed = [i for i, c in enumerate(codes) if c not in stopped]
             if failed and (codes[0] is None or failed[0] == 0):  # after process 0: no matter
                 return _failure(procs, logs, failed[0])
-            if first_end is None and any(c is not None for c in codes):
-                first_end = time.monotonic()
-            if first_end is not None and time.monotonic() - first_end > grace:
+            if codes[0] is not None:  # process 0 has written what finished
+                _wait_up_to(procs, grace)
                 break
             time.sleep(0.05)
     except KeyboardInterrupt:
         pass
-    return 130
+    return INTERRUPTED
 
 
 def _wait(procs: list, logs: list) -> int:
@@ -300,6 +302,16 @@ def _wait(procs: list, logs: list) -> int:
         if all(c is not None for c in codes):
             return codes[0]
         time.sleep(0.05)
+
+
+def _wait_up_to(procs: list, seconds: float) -> None:
+    """Wait for the processes to end, ``seconds`` at most in all."""
+    deadline = time.monotonic() + seconds
+    for p in procs:
+        try:
+            p.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            return
 
 
 def _failure(procs: list, logs: list, i: int) -> int:

@@ -19,7 +19,7 @@ import optax
 import pytest
 
 import jinit
-from jinit.distributed import interrupts_at_chunks, stop_requested
+from jinit.distributed import interrupts_at_chunks, launch_local, stop_requested
 from jinit.engine import SweepInterrupted
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -58,6 +58,46 @@ def test_a_second_sigint_stops_at_once_and_an_unanswered_one_is_not_lost():
         _sigint_now()  # after the last chunk boundary: raised on leaving
     with interrupts_at_chunks(active=False), pytest.raises(KeyboardInterrupt):
         _sigint_now()  # inactive (one process): nothing changes
+
+
+CHILD = """
+import os, signal, sys, time
+me = os.path.join(os.environ["JINIT_TEST_DIR"], sys.argv[sys.argv.index("--process-id") + 1])
+def stop(*_):
+    open(me + ".got", "w").write(str(os.getpgid(0)))
+    sys.exit(130)
+signal.signal(signal.SIGINT, stop)
+open(me + ".ready", "w").close()
+time.sleep(20)
+"""
+
+
+@main_thread_only
+def test_the_launcher_forwards_sigint_once_to_every_process(tmp_path, monkeypatch):
+    """``kill -INT`` of the launcher alone reaches every process (they run in a process
+    group of their own, so a terminal's Ctrl-C, sent to the foreground group, reaches them
+    only through the launcher too: once); the launcher returns 130."""
+    (tmp_path / "sigint_child.py").write_text(CHILD)
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    monkeypatch.setenv("JINIT_TEST_DIR", str(tmp_path))
+    ready = [tmp_path / f"{i}.ready" for i in range(2)]
+
+    def interrupt_when_ready():
+        deadline = time.monotonic() + 60
+        while not all(r.exists() for r in ready) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        threading.Thread(target=interrupt_when_ready, daemon=True).start()
+        t = time.monotonic()
+        assert launch_local([], 2, module="sigint_child") == 130
+        assert time.monotonic() - t < 15  # stopped by the signal, not by the end of sleep
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    groups = [int((tmp_path / f"{i}.got").read_text()) for i in range(2)]
+    assert os.getpgid(0) not in groups
 
 
 def _small_sweep(out_dir, resume: bool = False):
