@@ -149,7 +149,7 @@ def _numbers(report: dict) -> dict:
 REPRODUCE = ["reproduce", "planar", "--seeds", "3", "--steps", "20"]
 
 
-@pytest.mark.slow  # two jinit commands: about 15 s on a quiet 2-core machine
+@pytest.mark.slow  # two jinit commands: 33 s on a busy 2-core machine
 def test_reproduce_in_two_processes_gives_the_numbers_of_one_process():
     """Process 0 prints the report; it is the one-process report (2 devices) bit for bit."""
     two = _jinit_json(*REPRODUCE, "--processes", "2")
