@@ -203,3 +203,12 @@ def test_sigint_to_the_launcher_stops_every_process_at_one_chunk_and_resumes(tmp
     assert "partial" not in a
     assert a["result"]["metrics"] == whole["result"]["metrics"]
     assert a["result"]["eval_steps"] == whole["result"]["eval_steps"]
+
+
+def test_reproduce_takes_the_cluster_flags_checked_in_one_line(capsys):
+    from jinit import cli
+
+    assert cli.main(["reproduce", "planar", "--coordinator", "somewhere:99", "--no-cache"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("jinit: error: --coordinator, --num-processes and --process-id")
+    assert len(err.splitlines()) == 1
