@@ -17,6 +17,12 @@ Python::
 Command line: ``jinit compare ... --processes N`` (N local processes), or on a cluster
 ``--coordinator HOST:PORT --num-processes N --process-id I`` in each process; under SLURM
 (``srun``) nothing: JAX finds the cluster itself (:func:`slurm_tasks`).
+
+Ctrl-C: in a job of several processes a sweep records SIGINT instead of raising
+KeyboardInterrupt mid-chunk (:func:`interrupts_at_chunks`) and asks :func:`stop_requested` (a
+collective) after every chunk, so every process stops after the same chunk, process 0's
+checkpoint holds it, and the same call with ``resume=True`` continues to the same numbers. The
+``--processes`` launcher forwards SIGINT to its processes once (:func:`launch_local`).
 """
 
 from __future__ import annotations
@@ -247,14 +253,14 @@ def launch_local(argv: Sequence[str], n: int, module: str = "jinit.cli") -> int:
     port = free_port()
     env = {**os.environ, ENV_VAR: str(max(1, cores_wanted() // n))}
     procs, logs = [], []
-    for i in range(n):
-        flags = ["--coordinator", f"localhost:{port}", "--num-processes", str(n),
-                 "--process-id", str(i)]  # fmt: skip
-        log = None if i == 0 else tempfile.TemporaryFile("w+")
-        logs.append(log)
-        procs.append(subprocess.Popen([sys.executable, "-m", module, *argv, *flags], env=env,
-                                      stdout=log, stderr=log, process_group=0))  # fmt: skip
     try:
+        for i in range(n):
+            flags = ["--coordinator", f"localhost:{port}", "--num-processes", str(n),
+                     "--process-id", str(i)]  # fmt: skip
+            logs.append(None if i == 0 else tempfile.TemporaryFile("w+"))
+            procs.append(subprocess.Popen([sys.executable, "-m", module, *argv, *flags],
+                                          env=env, stdout=logs[i], stderr=logs[i],
+                                          process_group=0))  # fmt: skip
         return _wait(procs, logs)
     except KeyboardInterrupt:
         return _stop(procs, logs)
