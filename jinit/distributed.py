@@ -320,11 +320,12 @@ def _wait_up_to(procs: list, seconds: float) -> None:
             return
 
 
-def _failure(procs: list, logs: list, i: int) -> int:
+def _failure(procs: list, logs: list, i: int, grace: float = 60.0) -> int:
     """Process ``i``'s exit code, with its output unless it is process 0 (shown already) or
-    process 0 ended the same."""
+    process 0 ended the same within ``grace`` seconds (it writes the report after the last
+    collective: 1, a check failed, ends every process, process 0 last)."""
     code = procs[i].returncode
-    if logs[i] is not None and _code_of(procs[0]) != code:
+    if logs[i] is not None and _code_of(procs[0], grace) != code:
         logs[i].seek(0)
         sys.stderr.write(logs[i].read()[-4000:])
         print(f"jinit: process {i} of {len(procs)} exited with code {code}", file=sys.stderr)

@@ -100,6 +100,24 @@ def test_the_launcher_forwards_sigint_once_to_every_process(tmp_path, monkeypatc
     assert os.getpgid(0) not in groups
 
 
+LAGGING_LEADER = """
+import os, sys, time
+i = sys.argv[sys.argv.index("--process-id") + 1]
+if i == "0":  # process 0 writes the report after the others are done
+    time.sleep(6)
+    open(os.path.join(os.environ["JINIT_TEST_DIR"], "report"), "w").close()
+sys.exit(1)  # a check failed: every process ends with 1
+"""
+
+
+def test_a_failed_check_waits_for_process_0_to_write(tmp_path, monkeypatch):
+    (tmp_path / "lagging_leader.py").write_text(LAGGING_LEADER)
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    monkeypatch.setenv("JINIT_TEST_DIR", str(tmp_path))
+    assert launch_local([], 2, module="lagging_leader") == 1
+    assert (tmp_path / "report").exists()
+
+
 def _small_sweep(out_dir, resume: bool = False):
     return jinit.sweep(jinit.models.MLP([2, 8, 1]), {"he": jinit.he_normal},
                        jinit.data.circles(n_train=64, n_test=32, seed=0),
