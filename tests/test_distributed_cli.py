@@ -150,6 +150,36 @@ def _env(**extra: str) -> dict:
     return env
 
 
+AGREE = """
+import json, os, signal, sys, time
+import jinit
+from jinit.distributed import interrupts_at_chunks, stop_requested
+me = int(sys.argv[2])
+jinit.distributed.initialize(f"localhost:{sys.argv[1]}", 2, me)
+with interrupts_at_chunks():  # active: a job of 2 processes
+    first = stop_requested()
+    if me == 1:  # only process 1 is interrupted (kill -INT of one process)
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)
+    second = stop_requested()
+print(json.dumps([first, second]))
+"""
+
+
+def test_every_process_agrees_to_stop_when_one_is_interrupted():
+    from jinit.distributed import free_port
+
+    port = str(free_port())
+    procs = [subprocess.Popen([sys.executable, "-c", AGREE, port, str(i)],
+                              env=_env(JINIT_CPU_CORES="1"), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+             for i in range(2)]  # fmt: skip
+    outs = [p.communicate(timeout=300) for p in procs]
+    for p, (_, err) in zip(procs, outs, strict=True):
+        assert p.returncode == 0, err[-3000:]
+    assert [json.loads(out.strip().splitlines()[-1]) for out, _ in outs] == [[False, True]] * 2
+
+
 def _jinit_json(*args: str, cores: str = "2") -> list[dict]:
     done = subprocess.run([sys.executable, "-m", "jinit.cli", *args, "--json", "--no-cache"],
                           env=_env(JINIT_CPU_CORES=cores), capture_output=True, text=True,
