@@ -17,6 +17,7 @@ import time
 import numpy as np
 import optax
 import pytest
+from test_cli import interrupt_after_first_chunk
 
 import jinit
 from jinit.distributed import interrupts_at_chunks, launch_local, stop_requested
@@ -211,28 +212,11 @@ COMPARE = ["compare", "--inits", "zeros,he_normal", "--seeds", "4", "--steps", "
            "--eval-every", "300", "--lr", "0.1", "--no-cache"]  # fmt: skip
 
 
-def _interrupt_two_processes(out) -> subprocess.CompletedProcess:
-    """``compare --processes 2 --out out``; SIGINT to the launcher alone (``kill -INT``)
-    once the first chunk is checkpointed."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jinit.cli", *COMPARE, "--processes", "2", "--out", str(out)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env=_env(JINIT_CPU_CORES="2"),
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )  # fmt: skip
-    ckpt = out / "checkpoint" / "sweep_checkpoint.npz"
-    deadline = time.monotonic() + 300
-    while not ckpt.exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGINT)
-    stdout, stderr = proc.communicate(timeout=300)
-    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
-
-
 @pytest.mark.slow  # three jinit commands, two of them of 2 processes: about 60 s quiet
 def test_sigint_to_the_launcher_stops_every_process_at_one_chunk_and_resumes(tmp_path):
     out = tmp_path / "run"
-    proc = _interrupt_two_processes(out)
+    proc = interrupt_after_first_chunk([*COMPARE, "--processes", "2"], out,
+                                       _env(JINIT_CPU_CORES="2"))  # fmt: skip
     assert proc.returncode == 130, proc.stderr[-3000:]
     assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
     partial = json.loads((out / "results.json").read_text())
