@@ -594,6 +594,9 @@ def _reproduce_parser(sub) -> argparse.ArgumentParser:
     r.add_argument("--tuned", action="store_true",
                    help="each init at its best learning rate, chosen on validation "
                         "(coursera-init)")  # fmt: skip
+    from jinit.distributed import add_arguments
+
+    add_arguments(r, _int_at_least)
     r.set_defaults(fn=cmd_reproduce)
     return r
 

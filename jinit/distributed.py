@@ -17,20 +17,31 @@ Python::
 Command line: ``jinit compare ... --processes N`` (N local processes), or on a cluster
 ``--coordinator HOST:PORT --num-processes N --process-id I`` in each process; under SLURM
 (``srun``) nothing: JAX finds the cluster itself (:func:`slurm_tasks`).
+
+Ctrl-C: in a job of several processes a sweep records SIGINT instead of raising
+KeyboardInterrupt mid-chunk (:func:`interrupts_at_chunks`) and asks :func:`stop_requested` (a
+collective) after every chunk, so every process stops after the same chunk, process 0's
+checkpoint holds it, and the same call with ``resume=True`` continues to the same numbers. The
+``--processes`` launcher forwards SIGINT to its processes once (:func:`launch_local`).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from jinit.devices import ENV_VAR, cores_wanted
+
+INTERRUPTED = 130  # the exit code of an interrupted command (128 + SIGINT)
 
 
 def _check_address(address: str) -> None:
@@ -127,6 +138,72 @@ def join(coordinator: str | None, num_processes: int | None, process_id: int | N
     return True
 
 
+class _Gate:
+    """Ctrl-C (SIGINT) while a sweep runs in a job of several processes: recorded, not
+    raised, so that every process stops at the same chunk boundary (:func:`stop_requested`);
+    a second SIGINT raises KeyboardInterrupt at once."""
+
+    def __init__(self) -> None:
+        self.open, self.requested, self.answered = False, False, False
+
+    def handler(self, signum: int, frame: object) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        print("jinit: interrupted; every process stops after the current chunk (Ctrl-C again "
+              "to stop at once)", file=sys.stderr, flush=True)  # fmt: skip
+
+
+_GATE = _Gate()
+
+
+@contextlib.contextmanager
+def interrupts_at_chunks(active: bool | None = None) -> Iterator[None]:
+    """While a sweep builds and trains (``active``; default: in a job of several processes),
+    SIGINT is recorded instead of raising KeyboardInterrupt wherever the process happens to
+    be: a process leaving the chunk loop alone would leave the others blocked in the next
+    collective, and the checkpoint of process 0 could belong to another chunk than theirs.
+    The sweep asks :func:`stop_requested` after every chunk instead. Nested uses, threads
+    other than the main one and a SIGINT the process ignores change nothing; an interrupt
+    recorded after the last question is raised on exit (in this process only)."""
+    if active is None:
+        import jax
+
+        active = jax.process_count() > 1
+    main = threading.current_thread() is threading.main_thread()
+    if not active or _GATE.open or not main or signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, _GATE.handler)
+    _GATE.open, _GATE.requested, _GATE.answered = True, False, False
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        _GATE.open = False
+    if _GATE.requested and not _GATE.answered:
+        raise KeyboardInterrupt
+
+
+def stop_requested() -> bool:
+    """Whether to stop the sweep at this chunk boundary: True if any process of the job
+    got SIGINT under :func:`interrupts_at_chunks` (a collective: every process asks at the
+    same boundary, so all take the same decision). In one process: whether this one did
+    (never, outside ``interrupts_at_chunks``: there Ctrl-C raises KeyboardInterrupt at once).
+    """
+    import jax
+
+    asked = _GATE.open and _GATE.requested
+    if jax.process_count() > 1:
+        import numpy as np
+        from jax.experimental import multihost_utils
+
+        flags = multihost_utils.process_allgather(np.asarray([asked], np.int32))
+        asked = bool(np.any(flags))
+    _GATE.answered = _GATE.answered or asked  # the sweep stops now: nothing left to raise
+    return asked
+
+
 def add_arguments(p: argparse.ArgumentParser, int_at_least: Callable) -> None:
     """The command line's flags for jobs of several processes (``int_at_least(n)``: an
     argparse type of ints >= n)."""
@@ -167,31 +244,56 @@ def launch_local(argv: Sequence[str], n: int, module: str = "jinit.cli") -> int:
     """Run ``python -m module *argv`` as ``n`` processes of one ``jax.distributed`` job on
     this machine (coordinator ``localhost:<free port>``, the cores split among them through
     ``$JINIT_CPU_CORES``). Process 0 prints; the others' output is shown only if they fail.
-    Returns process 0's exit code, or the first failure's; a failure stops the others."""
+    Returns process 0's exit code, or the first failure's; a failure stops the others.
+
+    Ctrl-C: the processes run in a process group of their own, so a terminal's SIGINT (sent
+    to the foreground group) and a ``kill -INT`` of this process alike reach them once,
+    forwarded from here; they stop together after the current chunk (process 0 writes what
+    finished) and this returns 130. A second Ctrl-C stops them at once."""
     port = free_port()
     env = {**os.environ, ENV_VAR: str(max(1, cores_wanted() // n))}
     procs, logs = [], []
-    for i in range(n):
-        flags = ["--coordinator", f"localhost:{port}", "--num-processes", str(n),
-                 "--process-id", str(i)]  # fmt: skip
-        log = None if i == 0 else tempfile.TemporaryFile("w+")
-        logs.append(log)
-        procs.append(subprocess.Popen([sys.executable, "-m", module, *argv, *flags], env=env,
-                                      stdout=log, stderr=log))  # fmt: skip
     try:
+        for i in range(n):
+            flags = ["--coordinator", f"localhost:{port}", "--num-processes", str(n),
+                     "--process-id", str(i)]  # fmt: skip
+            logs.append(None if i == 0 else tempfile.TemporaryFile("w+"))
+            procs.append(subprocess.Popen([sys.executable, "-m", module, *argv, *flags],
+                                          env=env, stdout=logs[i], stderr=logs[i],
+                                          process_group=0))  # fmt: skip
         return _wait(procs, logs)
-    except KeyboardInterrupt:  # Ctrl-C reached every process: let them checkpoint and stop
-        for p in procs:
-            try:
-                p.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                pass
-        return 130
+    except KeyboardInterrupt:
+        return _stop(procs, logs)
     finally:
         for p in procs:
             if p.poll() is None:
                 p.kill()
                 p.wait()
+
+
+def _stop(procs: list, logs: list, grace: float = 30.0) -> int:
+    """After Ctrl-C: forward SIGINT to every process and wait for them to stop (they agree on
+    a chunk boundary, :func:`stop_requested`); a process still running ``grace`` seconds
+    after process 0 ended (blocked in a collective) is stopped. 130, or the first failure's
+    code before process 0 ended; a second Ctrl-C returns 130 at once (the caller stops the
+    processes)."""
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGINT)
+    stopped = (None, 0, 1, INTERRUPTED, -signal.SIGINT)  # -2: ended by SIGINT itself
+    try:
+        while any(p.poll() is None for p in procs):
+            codes = [p.poll() for p in procs]
+            failed = [i for i, c in enumerate(codes) if c not in stopped]
+            if failed and (codes[0] is None or failed[0] == 0):  # after process 0: no matter
+                return _failure(procs, logs, failed[0])
+            if codes[0] is not None:  # process 0 has written what finished
+                _wait_up_to(procs, grace)
+                break
+            time.sleep(0.05)
+    except KeyboardInterrupt:
+        pass
+    return INTERRUPTED
 
 
 def _wait(procs: list, logs: list) -> int:
@@ -202,16 +304,32 @@ def _wait(procs: list, logs: list) -> int:
         codes = [p.poll() for p in procs]
         failed = [i for i, c in enumerate(codes) if c not in (None, 0)]
         if failed:
-            i = failed[0]
-            if logs[i] is not None and _code_of(procs[0]) != codes[i]:
-                logs[i].seek(0)
-                sys.stderr.write(logs[i].read()[-4000:])
-                print(f"jinit: process {i} of {len(procs)} exited with code {codes[i]}",
-                      file=sys.stderr)  # fmt: skip
-            return codes[i]
+            return _failure(procs, logs, failed[0])
         if all(c is not None for c in codes):
             return codes[0]
         time.sleep(0.05)
+
+
+def _wait_up_to(procs: list, seconds: float) -> None:
+    """Wait for the processes to end, ``seconds`` at most in all."""
+    deadline = time.monotonic() + seconds
+    for p in procs:
+        try:
+            p.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            return
+
+
+def _failure(procs: list, logs: list, i: int, grace: float = 60.0) -> int:
+    """Process ``i``'s exit code, with its output unless it is process 0 (shown already) or
+    process 0 ended the same within ``grace`` seconds (it writes the report after the last
+    collective: 1, a check failed, ends every process, process 0 last)."""
+    code = procs[i].returncode
+    if logs[i] is not None and _code_of(procs[0], grace) != code:
+        logs[i].seek(0)
+        sys.stderr.write(logs[i].read()[-4000:])
+        print(f"jinit: process {i} of {len(procs)} exited with code {code}", file=sys.stderr)
+    return code
 
 
 def _code_of(proc: subprocess.Popen, grace: float = 5.0) -> int | None:

@@ -233,11 +233,12 @@ SWEEP_ARGS = ["compare", "--inits", "zeros,he_normal", "--seeds", "3", "--steps"
               "--eval-every", "300", "--lr", "0.1"]  # fmt: skip
 
 
-def _interrupt_after_first_chunk(out, cache: str) -> subprocess.CompletedProcess:
-    """Start ``jinit compare --out out``, SIGINT it once its first chunk is checkpointed."""
+def interrupt_after_first_chunk(args, out, env: dict) -> subprocess.CompletedProcess:
+    """Start ``jinit *args --out out``; SIGINT to it alone once its first chunk is
+    checkpointed."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "jinit.cli", *SWEEP_ARGS, "--out", str(out)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(cache),
+        [sys.executable, "-m", "jinit.cli", *args, "--out", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
         # a shell's background job ignores SIGINT; the child must not inherit that
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
@@ -262,7 +263,7 @@ def test_sigint_keeps_partial_results_and_rerun_resumes(tmp_path):
     same command then resumes and ends with the numbers of an uninterrupted run."""
     cache = str(tmp_path / "xla")
     out = tmp_path / "run"
-    proc = _interrupt_after_first_chunk(out, cache)
+    proc = interrupt_after_first_chunk(SWEEP_ARGS, out, _env(cache))
     assert proc.returncode == 130, proc.stderr
     assert proc.stderr.strip().splitlines()[-1] == (
         f"jinit: interrupted; finished chunks kept in {out}; re-run the same command to resume"

@@ -30,6 +30,7 @@ import numpy as np
 import optax
 
 from jinit.data import Dataset
+from jinit.distributed import interrupts_at_chunks, stop_requested
 from jinit.engine import checkpoint, plan
 from jinit.engine.compiles import CompileCount
 from jinit.engine.config import SweepConfig
@@ -218,6 +219,8 @@ def _train(
             if store is not None:
                 store.save(new, evals)
             bar.update(c + 1)
+            if stop_requested():  # across processes: all stop after the same chunk
+                raise KeyboardInterrupt
         jax.block_until_ready(point[0])
         return point[0], False
     except KeyboardInterrupt:
@@ -364,7 +367,7 @@ def _running(out_dir: str | None) -> Iterator[CompileCount]:
     """While a sweep builds and trains: the lock of ``out_dir`` (if given) and the count of
     compilations of its training program (``jit(chunk)``)."""
     with contextlib.nullcontext() if out_dir is None else checkpoint.locked(out_dir):
-        with CompileCount("chunk") as count:
+        with interrupts_at_chunks(), CompileCount("chunk") as count:
             yield count
 
 
