@@ -346,7 +346,7 @@ def report(name: str, w: dict, peak: float, quick: bool, torch_py: str | None) -
         sweeps += [("(c)", 1, {"formulation": f}) for f in ("vmap", "map", "patches")]
     auto = None  # the formulation "auto" chose (its row is not run twice)
     for key, devices, kw in sweeps:
-        if kw.get("formulation") == auto:
+        if auto is not None and kw.get("formulation") == auto:
             continue
         c = sweep_in_subprocess(name, quick, devices, seeds=w["seeds"], **kw)
         auto = auto or c["formulation"]
