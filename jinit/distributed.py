@@ -269,6 +269,9 @@ def launch_local(argv: Sequence[str], n: int, module: str = "jinit.cli") -> int:
             if p.poll() is None:
                 p.kill()
                 p.wait()
+        for log in logs:
+            if log is not None:
+                log.close()
 
 
 def _stop(procs: list, logs: list, grace: float = 30.0) -> int:
