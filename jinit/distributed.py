@@ -190,6 +190,12 @@ def stop_requested() -> bool:
     got SIGINT under :func:`interrupts_at_chunks` (a collective: every process asks at the
     same boundary, so all take the same decision). In one process: whether this one did
     (never, outside ``interrupts_at_chunks``: there Ctrl-C raises KeyboardInterrupt at once).
+
+    Example (the engine's chunk loop, in one process: nothing changes):
+        >>> from jinit.distributed import interrupts_at_chunks, stop_requested
+        >>> with interrupts_at_chunks():
+        ...     stop_requested()
+        False
     """
     import jax
 
