@@ -190,6 +190,12 @@ def stop_requested() -> bool:
     got SIGINT under :func:`interrupts_at_chunks` (a collective: every process asks at the
     same boundary, so all take the same decision). In one process: whether this one did
     (never, outside ``interrupts_at_chunks``: there Ctrl-C raises KeyboardInterrupt at once).
+
+    Example (the engine's chunk loop, in one process: nothing changes):
+        >>> from jinit.distributed import interrupts_at_chunks, stop_requested
+        >>> with interrupts_at_chunks():
+        ...     stop_requested()
+        False
     """
     import jax
 
@@ -269,6 +275,9 @@ def launch_local(argv: Sequence[str], n: int, module: str = "jinit.cli") -> int:
             if p.poll() is None:
                 p.kill()
                 p.wait()
+        for log in logs:
+            if log is not None:
+                log.close()
 
 
 def _stop(procs: list, logs: list, grace: float = 30.0) -> int:

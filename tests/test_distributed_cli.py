@@ -198,7 +198,7 @@ def _numbers(report: dict) -> dict:
 REPRODUCE = ["reproduce", "planar", "--seeds", "3", "--steps", "20"]
 
 
-@pytest.mark.slow  # two jinit commands: 33 s on a busy 2-core machine
+@pytest.mark.slow  # two jinit commands: 15 s (33 s on a busier 2-core machine)
 def test_reproduce_in_two_processes_gives_the_numbers_of_one_process():
     """Process 0 prints the report; it is the one-process report (2 devices) bit for bit."""
     two = _jinit_json(*REPRODUCE, "--processes", "2")
@@ -212,7 +212,7 @@ COMPARE = ["compare", "--inits", "zeros,he_normal", "--seeds", "4", "--steps", "
            "--eval-every", "300", "--lr", "0.1", "--no-cache"]  # fmt: skip
 
 
-@pytest.mark.slow  # three jinit commands, two of them of 2 processes: about 60 s quiet
+@pytest.mark.slow  # three jinit commands, two of them of 2 processes: 53 s
 def test_sigint_to_the_launcher_stops_every_process_at_one_chunk_and_resumes(tmp_path):
     out = tmp_path / "run"
     proc = interrupt_after_first_chunk([*COMPARE, "--processes", "2"], out,
