@@ -203,13 +203,14 @@ def _train(
     state: TrainState,
     evals: list,
     progress: bool | None,
+    next_idx: Any,
 ) -> tuple[TrainState, bool]:
-    """Run the remaining chunks; ``(state, interrupted)``. ``evals`` grows in place and always
-    matches the returned state (one evaluation per finished chunk, plus the initial one)."""
+    """Run the remaining chunks (``next_idx``: the data order of the first); ``(state,
+    interrupted)``. ``evals`` grows in place and always matches the returned state (one
+    evaluation per finished chunk, plus the initial one)."""
     first, n_chunks, every = len(evals) - 1, config.n_chunks, config.eval_every
     point, bar = (state, len(evals)), Progress(n_chunks, progress)
     try:
-        next_idx = compiled.indices(first, n_chunks)  # compiles the permutation program once
         for c in range(first, n_chunks):
             start = c * every
             new, ev = compiled.chunk(point[0], start, min(every, config.steps - start), next_idx)
@@ -342,8 +343,9 @@ def sweep(
     with _running(out_dir) as compiles:
         compiled = _Compiled(config)
         store, state, evals = _start(config, compiled, out_dir, bool(resume))
+        first = compiled.indices(len(evals) - 1, config.n_chunks)  # compiles the data order
         t_run = time.perf_counter()
-        state, interrupted = _train(config, compiled, store, state, evals, progress)
+        state, interrupted = _train(config, compiled, store, state, evals, progress, first)
     timing = _timing(compiled, compiles, t_start, t_run)
     result = _result(config, compiled.layout, state, evals, keep_params, interrupted, timing)
     result.config["block_size"] = compiled.blocks.block  # runs trained together (plan.py)
