@@ -228,13 +228,15 @@ def track_takes_state(track: Callable) -> bool:
     return len(positional) >= 2 and positional[1].default is inspect.Parameter.empty
 
 
-def on_blocks(fn: Callable, per_device: int, mesh: Mesh | None) -> Callable:
+def on_blocks(fn: Callable, per_device: int, mesh: Mesh | None, manual: bool = True) -> Callable:
     """``fn(runs, shared)`` over the run axis in blocks: ``runs`` (leaves with a leading run
     axis) split over the devices of ``mesh`` (``jax.shard_map``; no collectives), each
     device's runs in ``per_device`` equal blocks one after another (``lax.map``); ``shared``
     whole on every device. A device's program has no run-group axis (a size-1 ``vmap`` axis
     costs XLA:CPU a third of the step), and a run's numbers depend only on the block size,
-    not on how many runs or devices there are."""
+    not on how many runs or devices there are. ``manual=False`` splits the devices with a
+    ``vmap`` over a device-group axis instead (for models whose own state checks compare
+    abstract values, which inside ``shard_map`` carry the mesh axis: Equinox's ``State``)."""
 
     def local(runs, shared):
         if per_device == 1:
@@ -248,6 +250,15 @@ def on_blocks(fn: Callable, per_device: int, mesh: Mesh | None) -> Callable:
 
     if mesh is None:
         return local
+    if not manual:
+        def grouped(runs, shared):
+            split = jax.tree_util.tree_map(
+                lambda a: a.reshape(mesh.size, a.shape[0] // mesh.size, *a.shape[1:]), runs
+            )
+            out = jax.vmap(lambda r: local(r, shared))(split)
+            return jax.tree_util.tree_map(lambda a: a.reshape(-1, *a.shape[2:]), out)
+
+        return grouped
     runs, same = PartitionSpec("runs"), PartitionSpec()
     return jax.shard_map(local, mesh=mesh, in_specs=(runs, same), out_specs=runs,
                          check_vma=False)  # fmt: skip
@@ -264,6 +275,7 @@ def make_chunk(
     streams: jax.Array | None = None,
     per_device: int = 1,
     mesh: Mesh | None = None,
+    manual: bool = True,
 ) -> Callable:
     """``chunk(state, start, n_active, indices) -> (state, metrics)``: ``chunk_len`` steps of
     every run (the first ``n_active`` count), then an evaluation.
@@ -288,7 +300,7 @@ def make_chunk(
         state, _ = jax.lax.scan(body, state, xs, length=chunk_len)
         return state, evaluate(state.params, state.model_state, data)
 
-    blocked = on_blocks(run_block, per_device, mesh)
+    blocked = on_blocks(run_block, per_device, mesh, manual)
 
     def chunk(state, start, n_active, indices):
         return blocked((state, per_run), (start, n_active, indices, data))
