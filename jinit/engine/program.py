@@ -39,15 +39,16 @@ def choose_formulation(model: Model, params: Any, x: Any, requested: str) -> tup
     ``"vmap"``: one step of every run at once (``model.apply_runs`` on stacked parameters):
     best for dense nets. ``"map"``: the runs of a step one after another (``lax.map``), each
     run's convolutions batched over its examples only: XLA:CPU runs a convolution that is
-    vmapped over runs as a grouped convolution, several times slower than the runs in turn.
+    vmapped over runs as a grouped convolution, slower than the runs in turn on all but tiny
+    feature maps.
     ``"patches"``: as ``"vmap"``, with every convolution computed as patches and a matrix
     product (:func:`jinit.ops.conv2d_patches`), so that a step of all runs is a batched
     matrix product instead of a grouped convolution. ``"auto"`` picks ``"vmap"`` for models
     without convolutions and for convolutions whose feature maps all have at most
     :data:`SMALL_CONV_MAP` positions, ``"map"`` for larger ones. Measured on 2 cores
-    (ConvNet, conv 16 + conv 32 + dense, 16 runs, warm, docs/benchmarks.md): on 8x8 digits
-    (4x4 maps) ``vmap`` trains 1.4x faster than ``map``; on 16x16 (8x8 maps) and 28x28
-    MNIST ``map`` is 1.55-1.65x faster; ``patches`` never led. Models with convolutions
+    (ConvNet, conv 16 + conv 32 + dense, 16 runs, warm, scripts/bench_conv_formulations.py):
+    on 8x8 digits (4x4 maps) ``vmap`` trains 1.4x faster than ``map``; on 16x16 (8x8 maps)
+    and 28x28 MNIST ``map`` is 1.55-1.65x faster; ``patches`` never led. Models with convolutions
     also run them through :func:`jinit.ops.with_canonical_convs` (same values, gradients
     that stay fast inside ``lax.scan``).
     """
