@@ -229,6 +229,16 @@ def track_takes_state(track: Callable) -> bool:
     return len(positional) >= 2 and positional[1].default is inspect.Parameter.empty
 
 
+def _split(tree: Any, n: int) -> Any:
+    """Every leaf's leading run axis split into ``n`` equal parts: ``[n, runs // n, ...]``."""
+    return jax.tree_util.tree_map(lambda a: a.reshape(n, a.shape[0] // n, *a.shape[1:]), tree)
+
+
+def _merged(tree: Any) -> Any:
+    """The inverse of :func:`_split`: the two leading axes joined into one run axis."""
+    return jax.tree_util.tree_map(lambda a: a.reshape(-1, *a.shape[2:]), tree)
+
+
 def on_blocks(fn: Callable, per_device: int, mesh: Mesh | None, manual: bool = True) -> Callable:
     """``fn(runs, shared)`` over the run axis in blocks: ``runs`` (leaves with a leading run
     axis) split over the devices of ``mesh`` (``jax.shard_map``; no collectives), each
@@ -239,29 +249,19 @@ def on_blocks(fn: Callable, per_device: int, mesh: Mesh | None, manual: bool = T
     ``vmap`` over a device-group axis instead (for models whose own state checks compare
     abstract values, which inside ``shard_map`` carry the mesh axis: Equinox's ``State``)."""
 
-    def local(runs, shared):
+    def in_turn(runs, shared):  # each block after the other
         if per_device == 1:
             return fn(runs, shared)
-
-        def split(a):
-            return a.reshape(per_device, a.shape[0] // per_device, *a.shape[1:])
-
-        out = jax.lax.map(lambda b: fn(b, shared), jax.tree_util.tree_map(split, runs))
-        return jax.tree_util.tree_map(lambda a: a.reshape(-1, *a.shape[2:]), out)
+        return _merged(jax.lax.map(lambda b: fn(b, shared), _split(runs, per_device)))
 
     if mesh is None:
-        return local
+        return in_turn
     if not manual:
-        def grouped(runs, shared):
-            split = jax.tree_util.tree_map(
-                lambda a: a.reshape(mesh.size, a.shape[0] // mesh.size, *a.shape[1:]), runs
-            )
-            out = jax.vmap(lambda r: local(r, shared))(split)
-            return jax.tree_util.tree_map(lambda a: a.reshape(-1, *a.shape[2:]), out)
-
-        return grouped
+        return lambda runs, shared: _merged(
+            jax.vmap(lambda r: in_turn(r, shared))(_split(runs, mesh.size))
+        )
     runs, same = PartitionSpec("runs"), PartitionSpec()
-    return jax.shard_map(local, mesh=mesh, in_specs=(runs, same), out_specs=runs,
+    return jax.shard_map(in_turn, mesh=mesh, in_specs=(runs, same), out_specs=runs,
                          check_vma=False)  # fmt: skip
 
 
