@@ -120,16 +120,13 @@ class HParamGrid(NamedTuple):
         """``values`` for every run, in the run order ``(init, config, seed)``."""
         return {k: np.tile(np.repeat(v, n_seeds), n_inits) for k, v in self.values.items()}
 
-    def set(self, opt_state: Any, per_run: Mapping[str, Any], sharding: Any = None) -> Any:
-        """``opt_state`` (of ``optimizer``, stacked on the run axis) with every run's values,
-        every leaf placed with ``sharding`` (the run axis's, as the parameters)."""
+    def set(self, opt_state: Any, per_run: Mapping[str, Any]) -> Any:
+        """``opt_state`` (of ``optimizer``, stacked on the run axis) with every run's values
+        (``per_run``: :meth:`per_run`, padded as the runs are)."""
         hp = dict(opt_state.hyperparams)
         for k, v in per_run.items():
             hp[k] = jnp.asarray(v, hp[k].dtype)
-        state = opt_state._replace(hyperparams=hp)
-        if sharding is None:
-            return state
-        return jax.tree_util.tree_map(lambda a: jax.device_put(a, sharding), state)
+        return opt_state._replace(hyperparams=hp)
 
 
 def _is_numeric(value: Any) -> bool:
