@@ -207,9 +207,9 @@ def section_engine(args: argparse.Namespace, params, cfg: SweepConfig) -> None:
     def sweep_run_s() -> float:
         return jinit.sweep(MLP(DIMS), SWEEP_INITS, data, progress=False, **kw).timing["run_s"]
 
+    bare = compiled_scan(params, LOSSES["jinit"], args, True)
     thunks = {
-        "bare blocked scan (value + divergence)": compiled_scan(params, LOSSES["jinit"], args,
-                                                                True),  # fmt: skip
+        "bare blocked scan (value + divergence)": bare,
         "engine chunk (_Compiled.chunk)": engine_chunk(cfg),
         "engine chunk, per-run loss value zeroed": no_value,
         'jinit.sweep (timing["run_s"])': sweep_run_s,
