@@ -28,7 +28,9 @@ engine's own draws), in float32, without the persistent compilation cache.
 
 Timed rows: model-steps/s (runs x steps / seconds) of REPS repetitions after a warm-up call;
 every variant of a section is compiled first, then the variants are timed in turn,
-repetition by repetition, so that machine noise hits all alike. Ratios are of the medians.
+repetition by repetition, so that machine noise hits all alike. Each row prints every
+repetition, the median and the best; ratios are of the best repetitions (on a shared machine
+the least disturbed one), with the medians' ratios in brackets.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -141,15 +144,27 @@ def side_by_side(thunks: dict[str, Callable[[], float]], reps: int) -> dict[str,
     return secs
 
 
-def print_rates(secs: dict[str, list[float]], model_steps: int) -> dict[str, float]:
-    """One row per variant (model-steps/s of each repetition, then the median); the medians."""
-    medians = {}
+class Rates(NamedTuple):
+    """Model-steps/s of each variant: the best repetition and the median."""
+
+    best: dict[str, float]
+    median: dict[str, float]
+
+    def ratio(self, a: str, b: str) -> str:
+        """``a/b`` of the best repetitions, the medians' in brackets."""
+        return f"{self.best[a] / self.best[b]:.2f}x ({self.median[a] / self.median[b]:.2f}x)"
+
+
+def print_rates(secs: dict[str, list[float]], model_steps: int) -> Rates:
+    """One row per variant: model-steps/s of each repetition, the median and the best."""
+    rates = Rates({}, {})
     for name, s in secs.items():
-        rates = [model_steps / t for t in s]
-        medians[name] = statistics.median(rates)
-        cells = " ".join(f"{r:9,.0f}" for r in rates)
-        print(f"  {name:54s} {cells}   median {medians[name]:9,.0f}")
-    return medians
+        each = [model_steps / t for t in s]
+        rates.best[name], rates.median[name] = max(each), statistics.median(each)
+        cells = " ".join(f"{r:9,.0f}" for r in each)
+        print(f"  {name:48s} {cells}  median {rates.median[name]:9,.0f}  best "
+              f"{rates.best[name]:9,.0f}")  # fmt: skip
+    return rates
 
 
 def section_loss(args: argparse.Namespace, params) -> None:
@@ -160,13 +175,14 @@ def section_loss(args: argparse.Namespace, params) -> None:
         for keep in (False, True):
             label = f"{name} loss, " + ("value + divergence" if keep else "grad only")
             thunks[label] = compiled_scan(params, fn, args, keep)
-    m = print_rates(side_by_side(thunks, args.reps), args.runs * args.steps)
-    ratio = {k: m[f"jinit loss, {k}"] / m[f"optax loss, {k}"] for k in ("grad only",
-             "value + divergence")}  # fmt: skip
-    keep = {k: m[f"{k} loss, grad only"] / m[f"{k} loss, value + divergence"] for k in LOSSES}
-    print(f"  ratios: jinit/optax grad only {ratio['grad only']:.2f}x, value + divergence "
-          f"{ratio['value + divergence']:.2f}x; grad only/value + divergence: optax "
-          f"{keep['optax']:.2f}x, jinit {keep['jinit']:.2f}x\n")  # fmt: skip
+    r = print_rates(side_by_side(thunks, args.reps), args.runs * args.steps)
+    print("  ratios of the best (of the medians):")
+    for how in ("grad only", "value + divergence"):
+        print(f"    jinit/optax loss, {how}: {r.ratio(f'jinit loss, {how}', f'optax loss, {how}')}")
+    for loss in LOSSES:
+        grad, value = f"{loss} loss, grad only", f"{loss} loss, value + divergence"
+        print(f"    {loss} loss, grad only/value + divergence: {r.ratio(grad, value)}")
+    print()
 
 
 @contextlib.contextmanager
@@ -207,17 +223,20 @@ def section_engine(args: argparse.Namespace, params, cfg: SweepConfig) -> None:
     def sweep_run_s() -> float:
         return jinit.sweep(MLP(DIMS), SWEEP_INITS, data, progress=False, **kw).timing["run_s"]
 
-    bare = compiled_scan(params, LOSSES["jinit"], args, True)
+    scan = compiled_scan(params, LOSSES["jinit"], args, True)
     thunks = {
-        "bare blocked scan (value + divergence)": bare,
+        "bare blocked scan (value + divergence)": scan,
         "engine chunk (_Compiled.chunk)": engine_chunk(cfg),
         "engine chunk, per-run loss value zeroed": no_value,
         'jinit.sweep (timing["run_s"])': sweep_run_s,
     }
-    m = list(print_rates(side_by_side(thunks, args.reps), args.runs * args.steps).values())
-    print(f"  ratios: engine chunk/bare {m[1] / m[0]:.2f}x, sweep/engine chunk {m[3] / m[1]:.2f}x,"
-          f" sweep/bare {m[3] / m[0]:.2f}x, chunk without/with the loss value "
-          f"{m[2] / m[1]:.2f}x\n")  # fmt: skip
+    r = print_rates(side_by_side(thunks, args.reps), args.runs * args.steps)
+    bare, chunk, zeroed, sweep = thunks
+    print("  ratios of the best (of the medians):")
+    print(f"    engine chunk/bare scan: {r.ratio(chunk, bare)}")
+    print(f"    jinit.sweep/engine chunk: {r.ratio(sweep, chunk)}")
+    print(f"    jinit.sweep/bare scan: {r.ratio(sweep, bare)}")
+    print(f"    engine chunk without/with the loss value: {r.ratio(zeroed, chunk)}\n")
 
 
 def setup_parts(args: argparse.Namespace) -> dict[str, float]:
