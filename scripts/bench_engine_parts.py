@@ -29,8 +29,8 @@ engine's own draws), in float32, without the persistent compilation cache.
 Timed rows: model-steps/s (runs x steps / seconds) of REPS repetitions after a warm-up call;
 every variant of a section is compiled first, then the variants are timed in turn,
 repetition by repetition, so that machine noise hits all alike. Each row prints every
-repetition, the median and the best; ratios are of the best repetitions (on a shared machine
-the least disturbed one), with the medians' ratios in brackets.
+repetition, the median and the best; a ratio is taken within each round (the two variants
+timed next to each other) and printed as the median over the rounds [lowest-highest].
 """
 
 from __future__ import annotations
@@ -145,25 +145,23 @@ def side_by_side(thunks: dict[str, Callable[[], float]], reps: int) -> dict[str,
 
 
 class Rates(NamedTuple):
-    """Model-steps/s of each variant: the best repetition and the median."""
+    """Model-steps/s of each variant, one entry per round (repetition)."""
 
-    best: dict[str, float]
-    median: dict[str, float]
+    each: dict[str, list[float]]
 
     def ratio(self, a: str, b: str) -> str:
-        """``a/b`` of the best repetitions, the medians' in brackets."""
-        return f"{self.best[a] / self.best[b]:.2f}x ({self.median[a] / self.median[b]:.2f}x)"
+        """``a/b`` round by round (the two timed next to each other): median [min-max]."""
+        r = [x / y for x, y in zip(self.each[a], self.each[b], strict=True)]
+        return f"{statistics.median(r):.2f}x [{min(r):.2f}-{max(r):.2f}]"
 
 
 def print_rates(secs: dict[str, list[float]], model_steps: int) -> Rates:
     """One row per variant: model-steps/s of each repetition, the median and the best."""
-    rates = Rates({}, {})
-    for name, s in secs.items():
-        each = [model_steps / t for t in s]
-        rates.best[name], rates.median[name] = max(each), statistics.median(each)
+    rates = Rates({name: [model_steps / t for t in s] for name, s in secs.items()})
+    for name, each in rates.each.items():
         cells = " ".join(f"{r:9,.0f}" for r in each)
-        print(f"  {name:48s} {cells}  median {rates.median[name]:9,.0f}  best "
-              f"{rates.best[name]:9,.0f}")  # fmt: skip
+        print(f"  {name:48s} {cells}  median {statistics.median(each):9,.0f}  best "
+              f"{max(each):9,.0f}")  # fmt: skip
     return rates
 
 
@@ -176,7 +174,7 @@ def section_loss(args: argparse.Namespace, params) -> None:
             label = f"{name} loss, " + ("value + divergence" if keep else "grad only")
             thunks[label] = compiled_scan(params, fn, args, keep)
     r = print_rates(side_by_side(thunks, args.reps), args.runs * args.steps)
-    print("  ratios of the best (of the medians):")
+    print("  ratios, round by round: median [range]")
     for how in ("grad only", "value + divergence"):
         print(f"    jinit/optax loss, {how}: {r.ratio(f'jinit loss, {how}', f'optax loss, {how}')}")
     for loss in LOSSES:
@@ -232,7 +230,7 @@ def section_engine(args: argparse.Namespace, params, cfg: SweepConfig) -> None:
     }
     r = print_rates(side_by_side(thunks, args.reps), args.runs * args.steps)
     bare, chunk, zeroed, sweep = thunks
-    print("  ratios of the best (of the medians):")
+    print("  ratios, round by round: median [range]")
     print(f"    engine chunk/bare scan: {r.ratio(chunk, bare)}")
     print(f"    jinit.sweep/engine chunk: {r.ratio(sweep, chunk)}")
     print(f"    jinit.sweep/bare scan: {r.ratio(sweep, bare)}")
