@@ -36,7 +36,7 @@ def sigmoid_xent(z: jax.Array, y: jax.Array) -> jax.Array:
 
     Equals ``optax.sigmoid_binary_cross_entropy`` to float round-off (tested); optax's form
     (two guarded ``log_sigmoid`` calls) made a sweep's training step of the 2-10-5-1 circles
-    net, which needs every step's loss value, 1.6x slower (``scripts/bench_engine_parts.py``).
+    net, which needs every step's loss value, 1.2-1.6x slower (``scripts/bench_engine_parts.py``).
     """
     return _xent_and_sigmoid(z)[0] - z * y
 
