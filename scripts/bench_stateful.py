@@ -7,16 +7,16 @@
 Until session 5 the engine split the devices with a ``vmap`` over a device-group axis for
 every model with a train mode (``Model.has_train_mode``), because Equinox's
 ``eqx.nn.State.set`` raised inside ``shard_map``; now every model trains through
-``shard_map``. The old path is re-created here (``--path vmap``: ``on_blocks`` patched with
+``shard_map``. The old path is re-created here (row ``vmap``: ``on_blocks`` patched with
 the old ``vmap`` over ``[devices, runs / devices]``; the rest of the engine is today's), so
 both run the same sweep in fresh processes, alternating, ``--repeats`` times each.
 
 Models: ``residual`` = ``jinit.models.ResidualMLP(64, width=64, depth=2, norm="batch")``
 (jinit's own, BatchNorm in every block), ``equinox`` = an Equinox MLP 64-64-10 with
-``eqx.nn.BatchNorm`` and ``eqx.nn.Dropout(0.1)``; digits, Adam, batch 32. Warm
-model-steps/s (median and best of the repeats: the machine may be shared) = the extra
-training time of the same sweep with twice the steps (two chunks)
-over the first, as in scripts/bench_sweep.py; one compile per sweep.
+``eqx.nn.BatchNorm`` and ``eqx.nn.Dropout(0.1)``; digits, Adam, batch 32. Cold
+model-steps/s = the first sweep from its call to its result; warm = the same sweep's
+training steps and final evaluation (``timing["run_s"]``), the fastest of three identical
+sweeps in the process (the machine may be shared); one compile per sweep.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def _device_group_vmap() -> None:
 
 
 def measure(model: str, path: str, runs: int, steps: int) -> dict:
-    """Cold and warm model-steps/s of one sweep of ``runs`` runs (2 inits) in this process."""
+    """Cold and warm model-steps/s of a sweep of ``runs`` runs (2 inits) in this process."""
     import jax
     import optax
 
@@ -89,18 +89,13 @@ def measure(model: str, path: str, runs: int, steps: int) -> dict:
     inits = {"he": jinit.he_normal, "xavier": jinit.xavier_normal}
     kw = dict(loss="softmax_cross_entropy", optimizer=optax.adam(1e-3), seeds=runs // 2,
               batch_size=32)  # fmt: skip
-    once = jinit.sweep(net, inits, data, steps=steps, eval_every=steps, **kw)
-    twice = jinit.sweep(net, inits, data, steps=2 * steps, eval_every=steps, **kw)
-    extra = twice.timing["run_s"] - once.timing["run_s"]
+    rs = [jinit.sweep(net, inits, data, steps=steps, eval_every=steps, **kw) for _ in range(3)]
     return {
         "devices": len(jax.devices()),
-        "compiles": [once.timing["compiles"], twice.timing["compiles"]],
-        "cold": once.timing["model_steps"] / once.timing["total_s"],
-        # nan when the extra steps took no measurable time (a tiny smoke run)
-        "warm": (twice.timing["model_steps"] - once.timing["model_steps"]) / extra
-        if extra > 0
-        else float("nan"),
-        "final_train_loss": float(twice.final("train_loss").mean()),
+        "compiles": [r.timing["compiles"] for r in rs],
+        "cold": rs[0].timing["model_steps"] / rs[0].timing["total_s"],
+        "warm": rs[0].timing["model_steps"] / min(r.timing["run_s"] for r in rs),
+        "final_train_loss": float(rs[0].final("train_loss").mean()),
     }
 
 
