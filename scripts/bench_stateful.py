@@ -13,7 +13,8 @@ both run the same sweep in fresh processes, alternating, ``--repeats`` times eac
 
 Models: ``residual`` = ``jinit.models.ResidualMLP(64, width=64, depth=2, norm="batch")``
 (jinit's own, BatchNorm in every block), ``equinox`` = an Equinox MLP 64-64-10 with
-``eqx.nn.BatchNorm`` and ``eqx.nn.Dropout(0.1)``; digits, Adam, batch 32. Cold
+``eqx.nn.BatchNorm`` and ``eqx.nn.Dropout(0.1)`` (an ``eqx.nn.Sequential``); digits, Adam,
+batch 32. Cold
 model-steps/s = the first sweep from its call to its result; warm = the same sweep's
 training steps and final evaluation (``timing["run_s"]``), the fastest of three identical
 sweeps in the process (the machine may be shared); one compile per sweep.
@@ -32,26 +33,15 @@ PATHS = ("vmap", "shard_map")
 
 
 def _equinox_net():
+    """Dense 64, BatchNorm, ReLU, dropout 0.1, dense 10 as an ``eqx.nn.Sequential``."""
     import equinox as eqx
     import jax
 
-    class Net(eqx.Module):
-        hidden: eqx.nn.Linear
-        bn: eqx.nn.BatchNorm
-        drop: eqx.nn.Dropout
-        out: eqx.nn.Linear
-
-        def __init__(self, key):
-            k1, k2 = jax.random.split(key)
-            self.hidden, self.out = eqx.nn.Linear(64, 64, key=k1), eqx.nn.Linear(64, 10, key=k2)
-            self.bn = eqx.nn.BatchNorm(64, "batch", momentum=0.9, mode="ema")
-            self.drop = eqx.nn.Dropout(0.1)
-
-        def __call__(self, x, state, *, key=None):
-            h, state = self.bn(self.hidden(x), state)
-            return self.out(self.drop(jax.nn.relu(h), key=key)), state
-
-    return eqx.nn.make_with_state(Net)(jax.random.key(0))
+    k1, k2 = jax.random.split(jax.random.key(0))
+    layers = [eqx.nn.Linear(64, 64, key=k1), eqx.nn.BatchNorm(64, "batch", momentum=0.9,
+              mode="ema"), eqx.nn.Lambda(jax.nn.relu), eqx.nn.Dropout(0.1),
+              eqx.nn.Linear(64, 10, key=k2)]  # fmt: skip
+    return eqx.nn.make_with_state(eqx.nn.Sequential)(layers)
 
 
 def _device_group_vmap() -> None:

@@ -277,23 +277,12 @@ def test_equinox_train_mode_runs_inside_shard_map_as_without_a_mesh(digits):
 
     from jinit.engine.program import on_blocks
 
-    class Net(eqx.Module):  # dense 8, BatchNorm, dropout, dense 10 on flat 8x8 images
-        hidden: eqx.nn.Linear
-        bn: eqx.nn.BatchNorm
-        drop: eqx.nn.Dropout
-        out: eqx.nn.Linear
-
-        def __init__(self, key):
-            k1, k2 = jax.random.split(key)
-            self.hidden, self.out = eqx.nn.Linear(64, 8, key=k1), eqx.nn.Linear(8, 10, key=k2)
-            self.bn = eqx.nn.BatchNorm(8, "batch", momentum=0.9, mode="ema")
-            self.drop = eqx.nn.Dropout(0.1)
-
-        def __call__(self, x, state, *, key=None):
-            h, state = self.bn(self.hidden(x.reshape(-1)), state)
-            return self.out(self.drop(jax.nn.relu(h), key=key)), state
-
-    model = frameworks.as_model(eqx.nn.make_with_state(Net)(jax.random.key(0)))
+    # flat 8x8 images: dense 8, BatchNorm, dropout, dense 10
+    k1, k2 = jax.random.split(jax.random.key(0))
+    net = eqx.nn.Sequential([eqx.nn.Lambda(jnp.ravel), eqx.nn.Linear(64, 8, key=k1),
+                             eqx.nn.BatchNorm(8, "batch", momentum=0.9, mode="ema"),
+                             eqx.nn.Dropout(0.1), eqx.nn.Linear(8, 10, key=k2)])  # fmt: skip
+    model = frameworks.as_model(eqx.nn.make_with_state(lambda: net)())
     assert model.stateful and model.stochastic
     keys = jax.random.split(jax.random.key(0), 4)
     runs = (jax.vmap(lambda k: model.init(k, jinit.he_normal, jinit.zeros))(keys),
