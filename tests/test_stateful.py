@@ -267,6 +267,39 @@ def test_step_keys_follow_the_step_key_convention():
         )
 
 
+def test_equinox_train_mode_runs_inside_shard_map_as_without_a_mesh(digits):
+    # The engine splits the runs over devices with jax.shard_map (on_blocks), where every
+    # traced value's abstract value carries the mesh; eqx.nn.State.set compared that with
+    # a constant's (BatchNorm's first_time flag) and raised. A 1-device mesh shows it in
+    # process: the same numbers, bit for bit, as without a mesh, in 1 block and in 2. (The
+    # other frameworks' train modes run in shard_map in test_same_results_on_1_2_and_4_devices.)
+    from jax.sharding import Mesh
+
+    from jinit.engine.program import on_blocks
+
+    # flat 8x8 images: dense 8, BatchNorm, dropout, dense 10
+    k1, k2 = jax.random.split(jax.random.key(0))
+    net = eqx.nn.Sequential([eqx.nn.Lambda(jnp.ravel), eqx.nn.Linear(64, 8, key=k1),
+                             eqx.nn.BatchNorm(8, "batch", momentum=0.9, mode="ema"),
+                             eqx.nn.Dropout(0.1), eqx.nn.Linear(8, 10, key=k2)])  # fmt: skip
+    model = frameworks.as_model(eqx.nn.make_with_state(lambda: net)())
+    assert model.stateful and model.stochastic
+    keys = jax.random.split(jax.random.key(0), 4)
+    runs = (jax.vmap(lambda k: model.init(k, jinit.he_normal, jinit.zeros))(keys),
+            jax.tree_util.tree_map(lambda a: jnp.stack([a] * 4), model.init_state()))  # fmt: skip
+    x = jnp.asarray(digits.x_train[:16])
+
+    def train(runs, x):
+        step = lambda p, s: model.apply_train(p, s, x, jax.random.key(1))  # noqa: E731
+        return jax.vmap(step)(*runs)
+
+    mesh = Mesh(np.array(jax.devices()[:1]), ("runs",))
+    plain = jax.jit(on_blocks(train, 1, None))(runs, x)
+    for per_device in (1, 2):
+        sharded = jax.jit(on_blocks(train, per_device, mesh))(runs, x)
+        assert _leaves_equal(plain, sharded), per_device
+
+
 # --------------------------------------------------------------------------- sweeps
 
 
@@ -358,10 +391,11 @@ SHARD_SCRIPT = """
 
 
 @pytest.mark.slow
-def test_same_results_on_one_and_four_devices():
+def test_same_results_on_1_2_and_4_devices():
+    # every device count trains through jax.shard_map, models with a train mode too
     out = {}
     code = textwrap.dedent(SHARD_SCRIPT).replace("TESTS", repr(os.path.join(REPO, "tests")))
-    for n in (1, 4):
+    for n in (1, 2, 4):
         env = {
             **os.environ,
             "PYTHONPATH": REPO,
@@ -372,7 +406,9 @@ def test_same_results_on_one_and_four_devices():
         )
         assert proc.returncode == 0, proc.stderr[-3000:]
         out[n] = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert out[4]["devices"] == 4  # 6 runs padded to 8
+    assert out[2]["devices"] == 2 and out[4]["devices"] == 4  # 6 runs padded to 8
     for kind in KINDS:
-        np.testing.assert_allclose(out[1][kind][0], out[4][kind][0], rtol=1e-6, err_msg=kind)
-        np.testing.assert_array_equal(out[1][kind][1], out[4][kind][1], err_msg=kind)
+        for n in (2, 4):
+            msg = f"{kind}, {n} devices"
+            np.testing.assert_allclose(out[1][kind][0], out[n][kind][0], rtol=1e-6, err_msg=msg)
+            np.testing.assert_array_equal(out[1][kind][1], out[n][kind][1], err_msg=msg)

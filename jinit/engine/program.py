@@ -239,15 +239,15 @@ def _merged(tree: Any) -> Any:
     return jax.tree_util.tree_map(lambda a: a.reshape(-1, *a.shape[2:]), tree)
 
 
-def on_blocks(fn: Callable, per_device: int, mesh: Mesh | None, manual: bool = True) -> Callable:
+def on_blocks(fn: Callable, per_device: int, mesh: Mesh | None) -> Callable:
     """``fn(runs, shared)`` over the run axis in blocks: ``runs`` (leaves with a leading run
     axis) split over the devices of ``mesh`` (``jax.shard_map``; no collectives), each
     device's runs in ``per_device`` equal blocks one after another (``lax.map``); ``shared``
     whole on every device. A device's program has no run-group axis (a size-1 ``vmap`` axis
     costs XLA:CPU a third of the step), and a run's numbers depend only on the block size,
-    not on how many runs or devices there are. ``manual=False`` splits the devices with a
-    ``vmap`` over a device-group axis instead (for models whose own state checks compare
-    abstract values, which inside ``shard_map`` carry the mesh axis: Equinox's ``State``)."""
+    not on how many runs or devices there are. Every model takes this path, those with a
+    train mode too (the Equinox adapter traces its calls outside the mesh, so
+    ``eqx.nn.State`` sees plain abstract values)."""
 
     def in_turn(runs, shared):  # each block after the other
         if per_device == 1:
@@ -256,10 +256,6 @@ def on_blocks(fn: Callable, per_device: int, mesh: Mesh | None, manual: bool = T
 
     if mesh is None:
         return in_turn
-    if not manual:
-        return lambda runs, shared: _merged(
-            jax.vmap(lambda r: in_turn(r, shared))(_split(runs, mesh.size))
-        )
     runs, same = PartitionSpec("runs"), PartitionSpec()
     return jax.shard_map(in_turn, mesh=mesh, in_specs=(runs, same), out_specs=runs,
                          check_vma=False)  # fmt: skip
@@ -276,7 +272,6 @@ def make_chunk(
     streams: jax.Array | None = None,
     per_device: int = 1,
     mesh: Mesh | None = None,
-    manual: bool = True,
 ) -> Callable:
     """``chunk(state, start, n_active, indices) -> (state, metrics)``: ``chunk_len`` steps of
     every run (the first ``n_active`` count), then an evaluation.
@@ -301,7 +296,7 @@ def make_chunk(
         state, _ = jax.lax.scan(body, state, xs, length=chunk_len)
         return state, evaluate(state.params, state.model_state, data)
 
-    blocked = on_blocks(run_block, per_device, mesh, manual)
+    blocked = on_blocks(run_block, per_device, mesh)
 
     def chunk(state, start, n_active, indices):
         return blocked((state, per_run), (start, n_active, indices, data))

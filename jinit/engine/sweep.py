@@ -90,7 +90,7 @@ class _Compiled:
             streams = layout.replicate(step_stream(config.seeds)[layout.seed_of_run])
         step = make_step(*args, config.optimizer, self.order, how)
         masked = config.steps % config.eval_every != 0
-        blocks = (self.blocks.per_group, layout.mesh, not config.model.has_train_mode)
+        blocks = (self.blocks.per_group, layout.mesh)
         chunk = make_chunk(step, evaluate, self.order, arrays, layout.seed_of_run,
                            config.eval_every, masked, streams, *blocks)  # fmt: skip
         blocked = on_blocks(lambda runs, data: evaluate(*runs, data), *blocks)

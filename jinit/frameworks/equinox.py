@@ -6,6 +6,7 @@ import functools
 from typing import Any
 
 import jax
+import jax.extend.core as jex_core
 
 from jinit.frameworks import base, detection
 
@@ -239,13 +240,42 @@ def _train_mode(model: Any, state: Any, what: str) -> base.TrainMode | None:
         in_axes = (0, None if keys is None else 0, None)
         return jax.vmap(one, in_axes=in_axes, out_axes=(0, None), axis_name=axis)(x, keys, s)
 
+    @_traced_without_mesh
     def apply_train(params, state, x, key):
         return call(train_static, False, params, state, x, key)
 
+    @_traced_without_mesh
     def apply_eval(params, state, x):
         return call(eval_static, True, params, state, x, None)[0]
 
     return base.TrainMode(state if stateful else {}, apply_train, apply_eval, stochastic)
+
+
+def _traced_without_mesh(fn: Any) -> Any:
+    """``fn`` traced at its arguments' shapes and dtypes alone, outside any mesh, and its
+    operations evaluated in the caller's trace: the same operations, the same numbers.
+
+    Why: inside ``jax.shard_map`` (the engine splits the runs over devices with it) every
+    traced value's abstract value carries the manual mesh, but a constant's does not, and
+    ``eqx.nn.State.set`` raises when the new value's abstract value differs from the old
+    one's; ``eqx.nn.BatchNorm`` sets its ``first_time`` flag to ``jnp.array(False)``.
+    Traced without the mesh, old and new values are both plain."""
+
+    @functools.wraps(fn)
+    def wrapped(*args: Any) -> Any:
+        leaves, tree = jax.tree_util.tree_flatten(args)
+        avals = [jax.typeof(leaf) for leaf in leaves]
+        specs = [jax.ShapeDtypeStruct(a.shape, a.dtype, weak_type=a.weak_type) for a in avals]
+
+        def flat(*flat_args: Any) -> Any:
+            return fn(*jax.tree_util.tree_unflatten(tree, flat_args))
+
+        with jax.sharding.use_abstract_mesh(jax.sharding.AbstractMesh((), ())):
+            closed, shape = jax.make_jaxpr(flat, return_shape=True)(*specs)
+        out = jex_core.jaxpr_as_fun(closed)(*leaves)
+        return jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(shape), out)
+
+    return wrapped
 
 
 def is_with_state(obj: Any) -> bool:
