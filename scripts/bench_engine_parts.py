@@ -86,10 +86,13 @@ def config(args: argparse.Namespace) -> SweepConfig:
     return SweepConfig.build(MLP(DIMS), SWEEP_INITS, jinit.data.coursera_circles(), **kw)
 
 
-def bare_scan(loss_fn: Callable, steps: int, block: int, keep_value: bool) -> Callable:
+def bare_scan(loss_fn: Callable, steps: int, block: int, keep_value: bool, model=None,
+              data=None, lr: float = LR) -> Callable:  # fmt: skip
     """``params -> (params, diverged)``: every block of ``block`` runs trained ``steps``
-    full-batch SGD steps in a ``lax.scan``, the blocks one after another (``lax.map``)."""
-    model, data = MLP(DIMS), jinit.data.coursera_circles()
+    full-batch SGD steps at ``lr`` in a ``lax.scan``, the blocks one after another
+    (``lax.map``); ``model`` (with ``apply_runs``) and ``data`` default to the circles net."""
+    model = MLP(DIMS) if model is None else model
+    data = jinit.data.coursera_circles() if data is None else data
     x, y = jnp.asarray(data.x_train, jnp.float32), jnp.asarray(data.y_train)
 
     def total(p):
@@ -103,7 +106,7 @@ def bare_scan(loss_fn: Callable, steps: int, block: int, keep_value: bool) -> Ca
             d = jnp.where((d < 0) & ~jnp.isfinite(per_run), t, d)
         else:
             g = jax.grad(lambda q: total(q)[0])(p)
-        return (jax.tree_util.tree_map(lambda a, b: a - LR * b, p, g), d), None
+        return (jax.tree_util.tree_map(lambda a, b: a - lr * b, p, g), d), None
 
     def one_block(p):
         n = jax.tree_util.tree_leaves(p)[0].shape[0]

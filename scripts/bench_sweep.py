@@ -43,6 +43,9 @@ from jinit.activations import activation_fn
 from jinit.experiments.coursera import SWEEP_INITS
 from jinit.models import MLP, ConvNet, Transformer, count_flops
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_engine_parts import bare_scan
+
 CIRCLE_INITS = SWEEP_INITS  # the headline command's six inits
 
 
@@ -162,16 +165,8 @@ def bench_formulations(w: dict, steps: int) -> dict[str, float]:
 
         return train
 
-    def blocked(block: int):
-        one_block = scan_of(layout)
-
-        @jax.jit
-        def train(p):
-            split = jax.tree_util.tree_map(lambda a: a.reshape(-1, block, *a.shape[1:]), p)
-            done = jax.lax.map(one_block, split)
-            return jax.tree_util.tree_map(lambda a: a.reshape(-1, *a.shape[2:]), done)
-
-        return train
+    def blocked(block: int):  # the bare blocked scan of scripts/bench_engine_parts.py
+        return jax.jit(bare_scan(loss_fn, steps, block, False, model, data, w["lr"]))
 
     out = {}
     ways = [
