@@ -30,6 +30,22 @@ main_thread_only = pytest.mark.skipif(
 )
 
 
+@pytest.fixture(autouse=True)
+def _sigint_raises():
+    """Ctrl-C as in a terminal for every test here, also when the suite itself runs with
+    SIGINT ignored (started by a shell with ``&`` or ``nohup``: the ignore is inherited by the
+    test processes and their children, and the gate rightly leaves an ignored SIGINT alone).
+    Children started meanwhile begin with the default disposition."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _sigint_now() -> None:
     """SIGINT to this process; its Python handler has run when this returns."""
     os.kill(os.getpid(), signal.SIGINT)
