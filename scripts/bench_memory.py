@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     per_run = plan.config_run_bytes(config)
     budget = plan.memory_budget(config.devices, args.max_memory)
-    print(f"per run {per_run} = {sum(per_run)} bytes; budget {budget:.3g} bytes")
+    print(f"per run {per_run} = {per_run.total} bytes; budget {budget:.3g} bytes")
     t = time.perf_counter()
     big = sweep(args.seeds, args, args.max_memory)
     wall = time.perf_counter() - t

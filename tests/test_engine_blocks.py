@@ -140,7 +140,7 @@ def test_auto_block_size_follows_the_working_set_and_the_device(circles):
         devices=jax.devices(), formulation="vmap", block_size="auto", model=NET,
         loss_fn=jinit.losses.get("binary_cross_entropy"), optimizer=optax.sgd(0.1),
         template=NET.init(jax.random.key(0), jinit.he_normal), data=circles, batch_size=None,
-        dtype=np.float32,
+        dtype=np.float32, eval_every=10,
     )  # fmt: skip
     blocks = plan.sweep_blocks(config, 100_000)
     assert 1 < blocks.per_group and blocks.block >= plan.MIN_BLOCK

@@ -119,3 +119,44 @@ def test_group_inits_cuts_explicit_params_to_the_group_seeds():
     sub = plan.group_inits(inits, plan.Group(slice(0, 2), slice(1, 3)))
     np.testing.assert_array_equal(sub["given"][0]["kernel"], params[0]["kernel"][1:3])
     assert sub["he"] == (jinit.he_normal, jinit.zeros)
+
+
+def test_only_the_runs_computed_at_once_hold_activations():
+    """Blocks: a group holds every run's state but one block's activations, so 64 runs with
+    blocks of 8 fit where 64 runs' activations would not (the old plan split them)."""
+    per_run = plan.RunBytes(100, 0, 1000, 0)  # state 300, activations 1000 a run
+    budget = 64 * 300 + 8 * 1000
+    assert plan.plan_groups(2, 32, per_run, budget, at_once=8) == [
+        plan.Group(slice(0, 2), slice(0, 32))
+    ]
+    assert len(plan.plan_groups(2, 32, per_run, budget)) > 1  # all at once: it does not fit
+    # a budget for 16 runs of state and 8 of activations: groups of 8 seeds of both inits
+    groups = plan.plan_groups(2, 32, per_run, 16 * 300 + 8 * 1000, at_once=8)
+    assert [g.seeds for g in groups] == [slice(8 * i, 8 * i + 8) for i in range(4)]
+
+
+def test_the_data_order_counts_once_per_seed():
+    per_run = plan.RunBytes(100, 0, 0, 0, order=10_000)
+    budget = 20 * 300 + 5 * 10_000  # 10 seeds x 2 inits of state, 5 seeds of order
+    groups = plan.plan_groups(2, 10, per_run, budget)
+    assert [g.seeds for g in groups] == [slice(0, 5), slice(5, 10)]
+    assert plan.order_bytes(48, 48, 100) == 0  # full batch: no order
+    # 100 steps of 8 of 48 examples: two chunks of indices, 18 epochs of permutations
+    assert plan.order_bytes(48, 8, 100) == 4 * (2 * 100 * 8 + 18 * 48)
+
+
+def test_a_blocked_sweep_fits_in_one_group_where_its_runs_activations_would_not():
+    _, per_run = _per_run()
+    state_of_all = 64 * per_run.state
+    budget = state_of_all + 8 * per_run.step + 1  # 8 runs' activations: one block of 8
+    assert budget < 64 * per_run.total  # the old plan would have split the sweep
+    r = _sweep(seeds=32, block_size=8, max_memory=budget)
+    assert "groups" not in r.config and r.config["block_size"] == 8
+
+
+def test_a_block_too_big_for_the_budget_names_block_size():
+    per_run = plan.RunBytes(100, 0, 1000, 0)
+    with pytest.raises(ValueError, match=r"a block of 8 runs .* smaller block_size="):
+        plan.plan_groups(2, 32, per_run, 4000, at_once=8, padded=True)
+    # not padded: a group of 3 runs (fewer than a block) holds 3 runs' activations
+    assert len(plan.plan_groups(2, 32, per_run, 4000, at_once=8)) > 1

@@ -8,7 +8,16 @@ memory grows with the number of runs. :func:`run_bytes` estimates the bytes one 
 - the activations of one training step on one batch: the sum of the sizes of every
   intermediate value of the traced forward and backward pass (``jax.make_jaxpr``), an upper
   bound since XLA frees and reuses buffers;
-- the activations of one evaluation block (forward pass on up to ``EVAL_BLOCK`` examples).
+- the activations of one evaluation block (forward pass on up to ``EVAL_BLOCK`` examples);
+- per seed, the data order of one chunk (mini-batch sweeps: the example indices of the chunk
+  being trained and of the next, prepared meanwhile, and the epoch permutations they are cut
+  from).
+
+Parameters and optimizer slots are held for every run of a group; activations only for the
+runs computed at once: on CPU a sweep trains its runs in blocks (:func:`sweep_blocks`), one
+block per device at a time (the ``map`` formulation: one run per device), so a group of
+100,000 small runs costs its states plus one block's activations per device, not 100,000
+runs' activations.
 
 :func:`memory_budget` is ``max_memory`` if given, else 90% of the free memory of the devices
 (``device.memory_stats()``, GPU/TPU), else half of the machine's available RAM (CPU).
@@ -47,16 +56,28 @@ DEFAULT_CACHE = 32 * 2**20  # bytes, when the CPU's caches cannot be read
 
 
 class RunBytes(NamedTuple):
-    """Estimated bytes one run needs (see the module docstring)."""
+    """Estimated bytes one run needs (see the module docstring); ``order`` is per seed."""
 
     params: int
     opt_state: int
     activations: int
     evaluation: int
+    order: int = 0
+
+    @property
+    def state(self) -> int:
+        """Held for every run of a group: parameters (in, gradients, out), optimizer slots."""
+        return 3 * self.params + 2 * self.opt_state
+
+    @property
+    def step(self) -> int:
+        """Held only while the run is computed: activations of a step and of an evaluation."""
+        return self.activations + self.evaluation
 
     @property
     def total(self) -> int:
-        return 3 * self.params + 2 * self.opt_state + self.activations + self.evaluation
+        """One run alone."""
+        return self.state + self.step + self.order
 
 
 class Group(NamedTuple):
@@ -98,12 +119,12 @@ def _traced_bytes(fn: Any, *args: Any) -> int:
 
 
 def run_bytes(model: Any, loss_fn: Any, optimizer: Any, template: Any, data: Any,
-              batch_size: int | None, dtype: Any) -> RunBytes:  # fmt: skip
-    """The estimated memory of one run (:class:`RunBytes`). A model with a train mode
-    (batch statistics, dropout) is traced through ``apply_train``; its state counts with the
-    parameters."""
+              batch_size: int | None, dtype: Any, chunk_len: int = 1) -> RunBytes:  # fmt: skip
+    """The estimated memory of one run (:class:`RunBytes`; ``chunk_len``: steps per chunk,
+    for the data order). A model with a train mode (batch statistics, dropout) is traced
+    through ``apply_train``; its state counts with the parameters."""
     x, y = np.asarray(data.x_train), np.asarray(data.y_train)
-    batch = batch_size or len(x)
+    batch = min(batch_size or len(x), len(x))
     xb = jax.ShapeDtypeStruct((batch, *x.shape[1:]), jnp.dtype(dtype))
     yb = jax.ShapeDtypeStruct((batch, *y.shape[1:]), y.dtype)
     state = model.init_state(dtype) if hasattr(model, "init_state") else ()
@@ -127,7 +148,18 @@ def run_bytes(model: Any, loss_fn: Any, optimizer: Any, template: Any, data: Any
         opt_state=_nbytes(jax.eval_shape(optimizer.init, template)),
         activations=_traced_bytes(grads, template, state, xb, yb, key) + _nbytes(xb),
         evaluation=_traced_bytes(evaluate, template, state, xe),
+        order=order_bytes(len(x), batch, chunk_len),
     )
+
+
+def order_bytes(n: int, batch: int, chunk_len: int) -> int:
+    """Bytes of one seed's data order (:class:`jinit.engine.order.MiniBatch`): int32 indices
+    of two chunks (the one training, the next prepared) and the epoch permutations of a chunk;
+    0 for full-batch training."""
+    if batch >= n:
+        return 0
+    epochs = chunk_len // max(n // batch, 1) + 2
+    return 4 * (2 * chunk_len * batch + epochs * n)
 
 
 def memory_budget(devices: Sequence[jax.Device], max_memory: float | None = None) -> int:
@@ -159,28 +191,57 @@ def _free_bytes(devices: Sequence[jax.Device]) -> int:
     return int(RAM_FRACTION * ram)
 
 
-def plan_groups(n_inits: int, n_seeds: int, per_run: RunBytes, budget: int) -> list[Group]:
-    """Groups of runs (init-major: each init's seeds in order) that each fit ``budget``."""
-    fit = budget // max(per_run.total, 1)
-    if fit < 1:
-        mb = 2**20
-        raise ValueError(
-            f"sweep: one run needs about {per_run.total / mb:.1f} MB (parameters "
-            f"{per_run.params / mb:.1f} MB, optimizer {per_run.opt_state / mb:.1f} MB, "
-            f"activations {per_run.activations / mb:.1f} MB, evaluation "
-            f"{per_run.evaluation / mb:.1f} MB), more than the memory budget of "
-            f"{budget / mb:.1f} MB; pass a larger max_memory=, a smaller batch_size or a "
-            "smaller model."
-        )
-    if fit >= n_inits * n_seeds:
+def plan_groups(n_inits: int, n_seeds: int, per_run: RunBytes, budget: int,
+                at_once: int | None = None, padded: bool = False) -> list[Group]:  # fmt: skip
+    """Groups of runs (init-major: each init's seeds in order) that each fit ``budget``;
+    ``at_once``: the most runs whose activations are held together (blocks; None: all);
+    ``padded``: blocks of exactly ``at_once`` runs (padded), however few runs a group has."""
+
+    def fits(inits: int, seeds: int) -> bool:
+        runs = inits * seeds
+        live = runs if at_once is None else at_once if padded else min(runs, at_once)
+        return runs * per_run.state + seeds * per_run.order + live * per_run.step <= budget
+
+    if fits(n_inits, n_seeds):
         return [Group(slice(0, n_inits), slice(0, n_seeds))]
-    if fit >= n_inits:
+    if not fits(1, 1):
+        raise ValueError(_too_big(per_run, budget, at_once if padded else 1))
+    if fits(n_inits, 1):
         init_chunks = [slice(0, n_inits)]
-        seed_chunks = _even(n_seeds, fit // n_inits)
+        seeds = _most(lambda s: fits(n_inits, s), n_seeds)
     else:
         init_chunks = [slice(i, i + 1) for i in range(n_inits)]
-        seed_chunks = _even(n_seeds, fit)
-    return [Group(i, s) for i in init_chunks for s in seed_chunks]
+        seeds = _most(lambda s: fits(1, s), n_seeds)
+    return [Group(i, s) for i in init_chunks for s in _even(n_seeds, seeds)]
+
+
+def _too_big(per_run: RunBytes, budget: int, block: int) -> str:
+    mb = 2**20
+    if block > 1:
+        need = block * per_run.step + per_run.state + per_run.order
+        return (
+            f"sweep: a block of {block} runs computed at once needs about {need / mb:.1f} MB "
+            f"(activations and evaluation {per_run.step / mb:.2f} MB a run), more than the "
+            f"memory budget of {budget / mb:.1f} MB; pass a smaller block_size= or a larger "
+            "max_memory=."
+        )
+    return (
+        f"sweep: one run needs about {per_run.total / mb:.1f} MB (parameters "
+        f"{per_run.params / mb:.1f} MB, optimizer {per_run.opt_state / mb:.1f} MB, "
+        f"activations {per_run.activations / mb:.1f} MB, evaluation "
+        f"{per_run.evaluation / mb:.1f} MB, data order {per_run.order / mb:.1f} MB), more "
+        f"than the memory budget of {budget / mb:.1f} MB; pass a larger max_memory=, a "
+        "smaller batch_size or a smaller model."
+    )
+
+
+def _most(fits: Any, n: int) -> int:
+    """The largest ``k`` in ``1..n`` with ``fits(k)`` (``fits`` monotone, ``fits(1)``)."""
+    lo, hi = 1, n
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        lo, hi = (mid, hi) if fits(mid) else (lo, mid - 1)
+    return lo
 
 
 def _even(n: int, most: int) -> list[slice]:
@@ -224,7 +285,9 @@ def sweep_groups(config: Any, max_memory: float | None) -> list[Group]:
         # a sweep over hyperparameter configs is not planned yet: one group, as before
         return [Group(slice(0, n_inits), slice(0, n_seeds))]
     budget = memory_budget(config.devices, max_memory)
-    return plan_groups(n_inits, n_seeds, config_run_bytes(config), budget)
+    exact = isinstance(getattr(config, "block_size", "auto"), int)
+    return plan_groups(n_inits, n_seeds, config_run_bytes(config), budget,
+                       _at_once(config, n_inits * n_seeds), exact)  # fmt: skip
 
 
 _RUN_BYTES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -235,7 +298,8 @@ def config_run_bytes(config: Any) -> RunBytes:
     with contextlib.suppress(KeyError, TypeError):  # TypeError: not weakly referenceable
         return _RUN_BYTES[config]
     per_run = run_bytes(config.model, config.loss_fn, config.optimizer, config.template,
-                        config.data, config.batch_size, config.dtype)  # fmt: skip
+                        config.data, config.batch_size, config.dtype,
+                        config.eval_every)  # fmt: skip
     with contextlib.suppress(TypeError):
         _RUN_BYTES[config] = per_run
     return per_run
@@ -312,15 +376,28 @@ def sweep_blocks(config: Any, n_runs: int) -> Blocks:
     ``"auto"``, blocks whose working set fills the CPU cache on CPU with the ``vmap``
     formulation (the ``map`` formulation runs runs in turn already; GPUs and TPUs want all
     runs at once), else no blocking."""
-    n_devices = len(config.devices)
     requested = getattr(config, "block_size", "auto")
-    if isinstance(requested, int):
-        return plan_blocks(n_runs, n_devices, requested, exact=True)
-    if requested == "auto":
-        on_cpu = config.devices[0].platform == "cpu"
-        if not on_cpu or config.formulation == "map" or n_runs <= MIN_BLOCK * n_devices:
-            requested = None
-        else:
-            per_run = config_run_bytes(config)
-            requested = auto_block(per_run.total - per_run.evaluation)
-    return plan_blocks(n_runs, n_devices, requested)
+    exact = isinstance(requested, int)
+    return plan_blocks(n_runs, len(config.devices), _block(config, n_runs), exact=exact)
+
+
+def _block(config: Any, n_runs: int) -> int | None:
+    """The runs per block a config asks for (None: all runs of a device at once)."""
+    requested = getattr(config, "block_size", "auto")
+    if requested != "auto":
+        return requested
+    n_devices = len(config.devices)
+    on_cpu = config.devices[0].platform == "cpu"
+    if not on_cpu or config.formulation == "map" or n_runs <= MIN_BLOCK * n_devices:
+        return None
+    per_run = config_run_bytes(config)
+    return auto_block(per_run.state + per_run.activations)
+
+
+def _at_once(config: Any, n_runs: int) -> int | None:
+    """The most runs whose activations are live together (:func:`plan_groups`): one block
+    (with ``map``: one run) per device; None: every run."""
+    if config.formulation == "map":
+        return len(config.devices)
+    block = _block(config, n_runs)
+    return None if block is None else block * len(config.devices)
