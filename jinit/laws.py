@@ -122,10 +122,18 @@ def _draw(sample: Callable[..., Array], key: Array, shape, *args: Any) -> Array:
     the non-partitionable scheme and draws over 2^22 entries use ``sample`` as it is (tested
     against ``jax.nn.initializers``, eager and jitted)."""
     n = math.prod(shape)
-    size = max(_DRAW_CLASS_MIN, 1 << max(n - 1, 0).bit_length())
-    if n == 0 or n > _DRAW_CLASS_MAX or size == n or not _prefix_stable(key):
+    size = draw_entries(n)
+    if n == 0 or size == n or not _prefix_stable(key):
         return sample(key, shape, *args)
     return sample(key, (size,), *args)[:n].reshape(shape)
+
+
+def draw_entries(n: int) -> int:
+    """The entries computed to draw ``n`` (:func:`_draw`): its size class, the next power of
+    two of at least 4096, up to 2^22 entries; ``n`` itself beyond."""
+    if n == 0 or n > _DRAW_CLASS_MAX:
+        return n
+    return max(_DRAW_CLASS_MIN, 1 << (n - 1).bit_length())
 
 
 def _prefix_stable(key: Array) -> bool:

@@ -38,6 +38,8 @@ def test_run_bytes_counts_params_and_activations():
     assert per_run.opt_state == 0  # plain SGD has no slots
     assert per_run.activations >= 48 * 6 * 4  # at least the hidden layer on the batch
     assert per_run.total > 3 * per_run.params
+    # the initial draw of a leaf computes its size class (4096 entries here), held 4 times
+    assert per_run.draws == plan.DRAW_COPIES * 4096 * 4
 
 
 def _same(grouped, whole, exact):
@@ -62,7 +64,8 @@ def test_grouped_sweep_equals_one_group_bit_for_bit():
     """64 runs in 4 groups of 16 (8 seeds of both inits): the same bits as one group."""
     _, per_run = _per_run()
     whole = _sweep(seeds=32)
-    grouped = _sweep(seeds=32, max_memory=16 * per_run.total + 1)
+    per_seed = per_run.order + per_run.draws  # one init's seeds drawn at a time
+    grouped = _sweep(seeds=32, max_memory=16 * (per_run.state + per_run.step) + 8 * per_seed + 1)
     assert grouped.config["groups"] == 4
     _same(grouped, whole, exact=True)
 
@@ -147,7 +150,7 @@ def test_the_data_order_counts_once_per_seed():
 
 def test_a_blocked_sweep_fits_in_one_group_where_its_runs_activations_would_not():
     _, per_run = _per_run()
-    state_of_all = 64 * per_run.state
+    state_of_all = 64 * per_run.state + 32 * per_run.draws  # 32 seeds drawn per init
     budget = state_of_all + 8 * per_run.step + 1  # 8 runs' activations: one block of 8
     assert budget < 64 * per_run.total  # the old plan would have split the sweep
     r = _sweep(seeds=32, block_size=8, max_memory=budget)
@@ -160,3 +163,9 @@ def test_a_block_too_big_for_the_budget_names_block_size():
         plan.plan_groups(2, 32, per_run, 4000, at_once=8, padded=True)
     # not padded: a group of 3 runs (fewer than a block) holds 3 runs' activations
     assert len(plan.plan_groups(2, 32, per_run, 4000, at_once=8)) > 1
+
+
+def test_the_initial_draws_count_once_per_seed():
+    per_run = plan.RunBytes(100, 0, 0, 0, draws=10_000)
+    groups = plan.plan_groups(2, 10, per_run, 20 * 300 + 5 * 10_000)
+    assert [g.seeds for g in groups] == [slice(0, 5), slice(5, 10)]

@@ -11,7 +11,11 @@ memory grows with the number of runs. :func:`run_bytes` estimates the bytes one 
 - the activations of one evaluation block (forward pass on up to ``EVAL_BLOCK`` examples);
 - per seed, the data order of one chunk (mini-batch sweeps: the example indices of the chunk
   being trained and of the next, prepared meanwhile, and the epoch permutations they are cut
-  from).
+  from);
+- per seed, the initial draw of the largest leaf (one init at a time): JAX's random bits, the
+  floats made of them and the result, of the leaf's size class (:func:`jinit.laws.draw_entries`:
+  at least 4096 entries, so that a sweep compiles one random program per size class); counted
+  4 times (measured: 57 KB a seed for the circles net's 16 KB class).
 
 Parameters and optimizer slots are held for every run of a group; activations only for the
 runs computed at once: on CPU a sweep trains its runs in blocks (:func:`sweep_blocks`), one
@@ -46,11 +50,13 @@ import numpy as np
 
 from jinit.engine.program import EVAL_BLOCK
 from jinit.engine.sharding import agreed_min
+from jinit.laws import draw_entries
 from jinit.results import SweepResult
 
 RAM_FRACTION = 0.5
 DEVICE_FRACTION = 0.9
 BLOCK_CACHE_FRACTION = 1.0  # of the largest CPU cache: a block's working set (measured)
+DRAW_COPIES = 4  # a leaf's size class held about 3.5 times during its draw (measured)
 MIN_BLOCK = 8  # runs: fewer leave the per-run einsums too small to vectorize
 DEFAULT_CACHE = 32 * 2**20  # bytes, when the CPU's caches cannot be read
 
@@ -63,6 +69,7 @@ class RunBytes(NamedTuple):
     activations: int
     evaluation: int
     order: int = 0
+    draws: int = 0
 
     @property
     def state(self) -> int:
@@ -77,7 +84,7 @@ class RunBytes(NamedTuple):
     @property
     def total(self) -> int:
         """One run alone."""
-        return self.state + self.step + self.order
+        return self.state + self.step + self.order + self.draws
 
 
 class Group(NamedTuple):
@@ -149,6 +156,8 @@ def run_bytes(model: Any, loss_fn: Any, optimizer: Any, template: Any, data: Any
         activations=_traced_bytes(grads, template, state, xb, yb, key) + _nbytes(xb),
         evaluation=_traced_bytes(evaluate, template, state, xe),
         order=order_bytes(len(x), batch, chunk_len),
+        draws=DRAW_COPIES * max((draw_entries(math.prod(t.shape)) * max(_itemsize(t.dtype), 4)
+                                 for t in jax.tree_util.tree_leaves(template)), default=0),
     )
 
 
@@ -200,7 +209,8 @@ def plan_groups(n_inits: int, n_seeds: int, per_run: RunBytes, budget: int,
     def fits(inits: int, seeds: int) -> bool:
         runs = inits * seeds
         live = runs if at_once is None else at_once if padded else min(runs, at_once)
-        return runs * per_run.state + seeds * per_run.order + live * per_run.step <= budget
+        per_seed = per_run.order + per_run.draws
+        return runs * per_run.state + seeds * per_seed + live * per_run.step <= budget
 
     if fits(n_inits, n_seeds):
         return [Group(slice(0, n_inits), slice(0, n_seeds))]
@@ -218,7 +228,7 @@ def plan_groups(n_inits: int, n_seeds: int, per_run: RunBytes, budget: int,
 def _too_big(per_run: RunBytes, budget: int, block: int) -> str:
     mb = 2**20
     if block > 1:
-        need = block * per_run.step + per_run.state + per_run.order
+        need = block * per_run.step + per_run.state + per_run.order + per_run.draws
         return (
             f"sweep: a block of {block} runs computed at once needs about {need / mb:.1f} MB "
             f"(activations and evaluation {per_run.step / mb:.2f} MB a run), more than the "
@@ -229,7 +239,8 @@ def _too_big(per_run: RunBytes, budget: int, block: int) -> str:
         f"sweep: one run needs about {per_run.total / mb:.1f} MB (parameters "
         f"{per_run.params / mb:.1f} MB, optimizer {per_run.opt_state / mb:.1f} MB, "
         f"activations {per_run.activations / mb:.1f} MB, evaluation "
-        f"{per_run.evaluation / mb:.1f} MB, data order {per_run.order / mb:.1f} MB), more "
+        f"{per_run.evaluation / mb:.1f} MB, data order {per_run.order / mb:.1f} MB, initial "
+        f"draw {per_run.draws / mb:.1f} MB), more "
         f"than the memory budget of {budget / mb:.1f} MB; pass a larger max_memory=, a "
         "smaller batch_size or a smaller model."
     )
