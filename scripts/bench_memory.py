@@ -56,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     per_run = plan.config_run_bytes(config)
     budget = plan.memory_budget(config.devices, args.max_memory)
     print(f"per run {per_run} = {per_run.total} bytes; budget {budget:.3g} bytes")
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
+    print(f"peak RSS before the sweep {rss_before:.2f} GB")
     t = time.perf_counter()
     big = sweep(args.seeds, args, args.max_memory)
     wall = time.perf_counter() - t
