@@ -2,7 +2,6 @@
 and modules."""
 
 import ast
-import functools
 import pathlib
 import subprocess
 import sys
@@ -32,19 +31,13 @@ def test_no_function_over_80_lines_and_no_module_over_800():
     assert not long, long
 
 
-@functools.cache
-def _modules_after_import_jinit() -> frozenset[str]:
-    """Every module a fresh ``import jinit`` loads (one subprocess shared by the tests below)."""
+def test_import_jinit_loads_no_face_and_no_scipy():
+    """One fresh ``import jinit`` (one subprocess: ~1.5 s): no experiments, plots, report or
+    matplotlib, and no scipy (~0.8 s of the import; jinit.stats and jinit.meanfield load it on
+    first use)."""
     code = "import sys, jinit; print(' '.join(sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return frozenset(out.stdout.split())
-
-
-def test_import_jinit_loads_no_face():
+    loaded = set(out.stdout.split())
     faces = ("jinit.experiments", "jinit.plots", "jinit.report", "matplotlib")
-    assert sorted(set(faces) & _modules_after_import_jinit()) == []
-
-
-def test_import_jinit_does_not_load_scipy():
-    """scipy (~0.8 s of the import) loads on first use of jinit.stats / jinit.meanfield."""
-    assert sorted(m for m in _modules_after_import_jinit() if m.split(".")[0] == "scipy") == []
+    assert sorted(loaded.intersection(faces)) == []
+    assert sorted(m for m in loaded if m.split(".")[0] == "scipy") == []
