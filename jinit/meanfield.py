@@ -45,7 +45,6 @@ import math
 from collections.abc import Callable
 
 import numpy as np
-from scipy import optimize
 
 from jinit import activations
 from jinit.activations import Phi as _Phi
@@ -54,6 +53,14 @@ Activation = str | Callable
 
 # Where q* is 0 or infinite, quantities are evaluated in the limit at these variances.
 _Q_MIN, _Q_MAX = 1e-20, 1e10
+
+
+def _brentq(f: Callable[[float], float], lo: float, hi: float, xtol: float) -> float:
+    """The root of ``f`` in [lo, hi] (``scipy.optimize.brentq``, imported on first use so
+    that ``import jinit`` does not load scipy)."""
+    from scipy import optimize
+
+    return optimize.brentq(f, lo, hi, xtol=xtol)
 
 
 def _phi(activation: Activation | _Phi) -> _Phi:
@@ -311,7 +318,7 @@ def correlation_fixed_point(sw2: float, sb2: float, phi: Activation) -> float:
         return (sw2 * _pair_moment(f, q, c, False) + sb2) / q - c
 
     lo, hi = (0.0, 1 - 1e-9) if gap(0.0) >= 0 else (-1.0, 0.0)
-    return float(optimize.brentq(gap, lo, hi, xtol=1e-12))
+    return float(_brentq(gap, lo, hi, 1e-12))
 
 
 def chi_c(sw2: float, sb2: float, phi: Activation) -> float:
@@ -409,7 +416,7 @@ def critical_weight_variance(activation: Activation, bias_variance: float = 0.0)
     up = np.flatnonzero((h[:-1] <= 0) & (h[1:] > 0))
     if up.size:
         i = up[0]
-        root = optimize.brentq(lambda x: float(excess(np.array(x))), q[i], q[i + 1], xtol=1e-14)
+        root = _brentq(lambda x: float(excess(np.array(x))), q[i], q[i + 1], 1e-14)
         return float(weight(np.array(root)))
     best = int(np.argmin(np.abs(h)))
     if abs(h[best]) < 1e-6:

@@ -17,12 +17,11 @@ order. Evaluation uses evaluation mode (running averages, no dropout).
 from __future__ import annotations
 
 import contextlib
-import inspect
 import math
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -42,6 +41,34 @@ from jinit.engine.sharding import RunLayout, put, to_host
 from jinit.engine.state import TrainState
 from jinit.keys import step_stream
 from jinit.results import SweepResult
+
+
+class _Settings(NamedTuple):
+    """The arguments of :func:`sweep` that configure it (:meth:`SweepConfig.build`; the
+    meaning of each: :func:`sweep`)."""
+
+    optimizer: optax.GradientTransformation | None
+    loss: str | Callable | None
+    steps: int
+    seeds: int | Sequence[int]
+    batch_size: int | None
+    eval_every: int | None
+    extra_metrics: Mapping[str, Callable] | None
+    track: Callable | None
+    devices: Sequence[jax.Device] | None
+    dtype: Any
+    formulation: str
+    hparams: Mapping[str, Sequence[Any]] | Sequence[Mapping[str, Any]] | None
+    block_size: int | str | None
+
+
+class _HowToRun(NamedTuple):
+    """The arguments of :func:`sweep` that say how to run it, not what it computes."""
+
+    out_dir: str | None  # checked (_check_out_dir)
+    resume: bool
+    keep_params: bool
+    progress: bool | None
 
 
 class SweepInterrupted(KeyboardInterrupt):
@@ -336,18 +363,30 @@ def sweep(
         ((1, 3, 3), 1)
     """
     t_start = time.perf_counter()
-    config = SweepConfig.build(**_config_args(locals()))
+    settings = _Settings(optimizer=optimizer, loss=loss, steps=steps, seeds=seeds,
+                         batch_size=batch_size, eval_every=eval_every,
+                         extra_metrics=extra_metrics, track=track, devices=devices, dtype=dtype,
+                         formulation=formulation, hparams=hparams,
+                         block_size=block_size)  # fmt: skip
+    config = SweepConfig.build(model, inits, data, **settings._asdict())
     out_dir = None if out_dir is None else _check_out_dir(out_dir)
+    run = _HowToRun(out_dir, resume, keep_params, progress)
     if len(groups := plan.sweep_groups(config, max_memory)) > 1:
-        return _in_groups(groups, config, locals())
-    with _running(out_dir) as compiles:
+        return _in_groups(groups, config, (model, data, settings, run))
+    return _one_program(config, run, t_start)
+
+
+def _one_program(config: SweepConfig, run: _HowToRun, t_start: float) -> SweepResult:
+    """All runs of ``config`` in one compiled program, chunk by chunk (checkpoints and the
+    lock in ``run.out_dir``)."""
+    with _running(run.out_dir) as compiles:
         compiled = _Compiled(config)
-        store, state, evals = _start(config, compiled, out_dir, bool(resume))
+        store, state, evals = _start(config, compiled, run.out_dir, bool(run.resume))
         first = compiled.indices(len(evals) - 1, config.n_chunks)  # compiles the data order
         t_run = time.perf_counter()
-        state, interrupted = _train(config, compiled, store, state, evals, progress, first)
+        state, interrupted = _train(config, compiled, store, state, evals, run.progress, first)
     timing = _timing(compiled, compiles, t_start, t_run)
-    result = _result(config, compiled.layout, state, evals, keep_params, interrupted, timing)
+    result = _result(config, compiled.layout, state, evals, run.keep_params, interrupted, timing)
     result.config["block_size"] = compiled.blocks.block  # runs trained together (plan.py)
     if interrupted:
         raise SweepInterrupted(result)
@@ -373,24 +412,20 @@ def _running(out_dir: str | None) -> Iterator[CompileCount]:
             yield count
 
 
-def _config_args(scope: dict) -> dict:
-    """The arguments of :func:`sweep` (``scope``: its locals) that configure it
-    (:meth:`SweepConfig.build`), by name."""
-    how_to_run = ("out_dir", "resume", "keep_params", "progress", "max_memory")
-    return {k: scope[k] for k in inspect.signature(sweep).parameters if k not in how_to_run}
-
-
-def _in_groups(groups: list, config: SweepConfig, scope: dict) -> SweepResult:
+def _in_groups(
+    groups: list, config: SweepConfig, args: tuple[Any, Dataset, _Settings, _HowToRun]
+) -> SweepResult:
     """Each group of runs a sweep of its own (checkpoints in ``out_dir/group_i``), joined;
-    ``scope``: the locals of :func:`sweep` (its arguments)."""
-    args = {k: scope[k] for k in inspect.signature(sweep).parameters}
+    ``args``: :func:`sweep`'s ``model``, ``data``, settings and how to run."""
+    model, data, settings, run = args
     parts = []
     for i, group in enumerate(groups):
-        out_dir = args["out_dir"] and os.path.join(args["out_dir"], f"group_{i}")
+        out_dir = run.out_dir and os.path.join(run.out_dir, f"group_{i}")
         seeds = [int(s) for s in config.seeds[group.seeds]]
         inits = plan.group_inits(config.inits, group)
-        parts.append(sweep(**args | dict(inits=inits, seeds=seeds, out_dir=out_dir,
-                                         max_memory=math.inf)))  # fmt: skip
+        parts.append(sweep(model, inits, data, **settings._replace(seeds=seeds)._asdict(),
+                           out_dir=out_dir, resume=run.resume, keep_params=run.keep_params,
+                           progress=run.progress, max_memory=math.inf))  # fmt: skip
     return plan.merge_groups(groups, parts)
 
 

@@ -17,11 +17,11 @@ from jinit import laws
 from jinit.experiments.options import Options, options
 from jinit.experiments.registry import Experiment, register
 from jinit.experiments.research_mup import mean_check, slope
-from jinit.keys import run_key
+from jinit.experiments.resnet_depth import depth_profiles
+from jinit.experiments.transformer_init import transformer
 from jinit.models import Transformer
 from jinit.report import Check, Report, Table, sweep_mode
 from jinit.research.transformer import deepnorm_rules, gpt2_rules, tfixup_rules
-from jinit.trees import reinit
 
 SOURCE = (
     "Radford et al. 2019 (GPT-2), Sec. 2.3: output projections scaled by 1/sqrt(N) 'to account "
@@ -44,24 +44,17 @@ def schemes(n_layers: int) -> dict[str, list]:
 
 
 def _net(o: Options, n_layers: int, data) -> Transformer:
-    return Transformer(vocab_size=data.n_classes + 1, seq_len=data.x_train.shape[1],
-                       d_model=o.width, n_heads=4, n_layers=n_layers,
-                       n_classes=data.n_classes)  # fmt: skip
+    return transformer(n_layers, o.width, data.n_classes, n_heads=4)
 
 
 def stream_std(o: Options, depths: Sequence[int], data) -> dict[str, np.ndarray]:
     """``{scheme: [seeds, depths]}``: std of the residual stream after the last block at init,
-    on 256 training sequences."""
+    on 256 training sequences (:func:`~jinit.experiments.resnet_depth.depth_profiles`: the
+    probe at the sweep's keys)."""
     x = jnp.asarray(data.x_train[:256])
-    out: dict[str, list] = {}
-    for depth in depths:
-        net = _net(o, depth, data)
-        for name, rules in schemes(depth).items():
-            stds = [float(net.apply(reinit(run_key(s, name), net.init(run_key(s, name),
-                    laws.zeros), rules), x, capture=True)[1][-1]["h"].std())
-                    for s in o.seed_list]  # fmt: skip
-            out.setdefault(name, []).append(stds)
-    return {k: np.asarray(v).T for k, v in out.items()}
+    profiles = depth_profiles(lambda d: _net(o, d, data), schemes, depths, x, o.seed_list)
+    return {name: np.stack([by_depth[d][:, -1] for d in depths], axis=1)
+            for name, by_depth in profiles.items()}  # fmt: skip
 
 
 def depth_checks(slopes: dict[str, np.ndarray]) -> list[Check]:

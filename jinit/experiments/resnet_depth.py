@@ -6,7 +6,7 @@ BatchNorm both He and a zero last BN scale per block (Goyal et al. 2017) train."
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import jax.numpy as jnp
@@ -70,6 +70,20 @@ def stream_std(model: Any, init: Any, name: str, x: Any, seeds: Any) -> np.ndarr
     return np.asarray(r.stats["std"][:, idx], np.float64)
 
 
+def depth_profiles(
+    model_at: Callable[[int], Any], inits_at: Callable[[int], Mapping[str, Any]],
+    depths: Sequence[int], x: Any, seeds: Sequence[int],
+) -> dict[str, dict[int, np.ndarray]]:  # fmt: skip
+    """``init -> depth -> [seeds, blocks]``: :func:`stream_std` of ``model_at(depth)`` under
+    each init of ``inits_at(depth)`` (inits may depend on the depth, e.g. GPT-2's scaling)."""
+    out: dict[str, dict[int, np.ndarray]] = {}
+    for depth in depths:
+        model = model_at(depth)
+        for name, init in inits_at(depth).items():
+            out.setdefault(name, {})[depth] = stream_std(model, init, name, x, seeds)
+    return out
+
+
 def growth(profile: np.ndarray) -> np.ndarray:
     """Per seed: the stream's std after the last block over that after the first."""
     return profile[:, -1] / profile[:, 0]
@@ -129,8 +143,8 @@ def _resnet_depth(
     data = data_lib.digits(flatten=False)
     x = jnp.asarray(data.x_train[:n_probe])
     seeds = o.seed_list
-    profiles_by = {name: {d: stream_std(resnet(d, channels), init, name, x, seeds)
-                          for d in depths} for name, init in INITS.items()}  # fmt: skip
+    profiles_by = depth_profiles(lambda d: resnet(d, channels), lambda d: INITS, depths, x,
+                                 seeds)  # fmt: skip
     net = resnet(train_depth, channels, "batch")
     r = o.sweep(net, BN_INITS, data, "resnet-depth-bn", evals=3, optimizer=optax.adam(o.lr))
     failed, acc = r.failed(), r.final("test_acc")

@@ -18,7 +18,7 @@ from jinit import laws, stats
 from jinit.experiments import resnet_depth
 from jinit.experiments.options import Options, options
 from jinit.experiments.registry import Experiment, register
-from jinit.experiments.resnet_depth import growth, mean_ci, stream_std
+from jinit.experiments.resnet_depth import growth, mean_ci
 from jinit.models import Transformer
 from jinit.report import Check, Table, sweep_report
 from jinit.research.transformer import gpt2_rules
@@ -47,28 +47,17 @@ def inits(n_layers: int) -> dict[str, Any]:
     }
 
 
-def transformer(n_layers: int, d_model: int, p: int) -> Transformer:
+def transformer(n_layers: int, d_model: int, p: int, n_heads: int = 2) -> Transformer:
     """A pre-LN encoder classifier on ``[a, b, =]`` tokens (vocabulary ``p + 1``)."""
-    return Transformer(p + 1, 3, d_model, 2, n_layers, n_classes=p)
-
-
-def stream_profiles(
-    depths: Sequence[int], d_model: int, p: int, x: Any, seeds: Sequence[int]
-) -> dict[str, dict[int, np.ndarray]]:
-    """``init -> depth -> [seeds, blocks]``: the residual stream's std after each block
-    (:func:`~jinit.experiments.resnet_depth.stream_std`: the layers ``blocks/i``)."""
-    out: dict[str, dict[int, np.ndarray]] = {}
-    for depth in depths:
-        net = transformer(depth, d_model, p)
-        for name, rules in inits(depth).items():
-            out.setdefault(name, {})[depth] = stream_std(net, rules, name, x, seeds)
-    return out
+    return Transformer(p + 1, 3, d_model, n_heads, n_layers, n_classes=p)
 
 
 def transformer_checks(
     streams: Mapping[str, Mapping[int, np.ndarray]], loss: Mapping[str, np.ndarray]
 ) -> list[Check]:
-    """``streams``: :func:`stream_profiles`; ``loss``: ``init -> [seeds, evals]`` train loss."""
+    """``streams``: ``init -> depth -> [seeds, blocks]`` residual-stream stds
+    (:func:`~jinit.experiments.resnet_depth.depth_profiles`); ``loss``: ``init -> [seeds,
+    evals]`` train loss."""
     scaled, small = streams["gpt2-scaled"], streams["gpt2-0.02"]
     deep, shallow = max(scaled), min(scaled)
     accumulates = float(np.mean(growth(small[deep])) / np.mean(growth(small[shallow])))
@@ -99,7 +88,8 @@ def _transformer_init(
     data = data_lib.modular_addition(p)
     x = jnp.asarray(data.x_train[:n_probe])
     seeds = o.seed_list
-    streams = stream_profiles(depths, d_model, p, x, seeds)
+    streams = resnet_depth.depth_profiles(lambda d: transformer(d, d_model, p), inits, depths,
+                                          x, seeds)  # fmt: skip
     r = o.sweep(transformer(train_layers, d_model, p), inits(train_layers), data,
                 "transformer-init", evals=6, optimizer=optax.adam(lr))  # fmt: skip
     loss = {name: r.metrics["train_loss"][i] for i, name in enumerate(r.inits)}
