@@ -103,24 +103,18 @@ def _law(*, complex_ok: bool = False) -> Callable[[Callable[..., Array]], Callab
     return decorate
 
 
-# Draws of up to _DRAW_CLASS_MAX entries are the first entries of a power-of-two draw: _draw.
-_DRAW_CLASS_MIN = 4096
-_DRAW_CLASS_MAX = 2**22
+_DRAW_CLASS_MIN, _DRAW_CLASS_MAX = 4096, 2**22  # size classes of _draw (draw_entries)
 
 
 def _draw(sample: Callable[..., Array], key: Array, shape, *args: Any) -> Array:
     """``sample(key, shape, *args)`` (``jax.random.uniform`` or ``truncated_normal``), the
     same bits, with one compiled program per size class instead of one per shape.
 
-    JAX's partitionable threefry (``jax_threefry_partitionable``, the default) draws entry
-    ``i`` of a shape from the counter ``i`` (row-major), so a draw's entries are the first
-    entries of any larger draw with the same key; ``sample`` and its bits-to-float transform
-    are elementwise. A draw of n entries is therefore taken as the first n of a draw of the
-    next power of two (at least 4096): the first draws of a sweep compile once per size class
-    (the circles net's three layers: one program, not three) instead of once per layer shape,
-    and under ``jit`` the extra entries cost a few microseconds. Other key implementations,
-    the non-partitionable scheme and draws over 2^22 entries use ``sample`` as it is (tested
-    against ``jax.nn.initializers``, eager and jitted)."""
+    Partitionable threefry (JAX's default) draws entry ``i`` from counter ``i``, so a draw is
+    a prefix of any larger draw with its key, and the transforms are elementwise: n entries
+    are the first n of a draw of their size class (:func:`draw_entries`), so a sweep's first
+    draws compile once per size class, not per layer shape. Other keys and schemes use
+    ``sample`` as it is (tested against ``jax.nn.initializers``, eager and jitted)."""
     n = math.prod(shape)
     size = draw_entries(n)
     if n == 0 or size == n or not _prefix_stable(key):
@@ -129,16 +123,14 @@ def _draw(sample: Callable[..., Array], key: Array, shape, *args: Any) -> Array:
 
 
 def draw_entries(n: int) -> int:
-    """The entries computed to draw ``n`` (:func:`_draw`): its size class, the next power of
-    two of at least 4096, up to 2^22 entries; ``n`` itself beyond."""
-    if n == 0 or n > _DRAW_CLASS_MAX:
-        return n
-    return max(_DRAW_CLASS_MIN, 1 << (n - 1).bit_length())
+    """Entries computed to draw ``n`` (:func:`_draw`): the next power of two >= 4096, to 2^22."""
+    big = n == 0 or n > _DRAW_CLASS_MAX
+    return n if big else max(_DRAW_CLASS_MIN, 1 << (n - 1).bit_length())
 
 
 def _prefix_stable(key: Array) -> bool:
-    """Whether ``key`` draws as a prefix of larger draws (see :func:`_draw`): a threefry key
-    (a raw uint32 key is one of the default implementation) under the partitionable scheme."""
+    """Whether ``key`` draws as a prefix of larger draws (:func:`_draw`): a threefry key (raw
+    uint32: the default implementation) under the partitionable scheme."""
     if not jax.config.jax_threefry_partitionable:
         return False
     if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
