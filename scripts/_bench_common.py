@@ -10,6 +10,7 @@ rounds they report the median and the [lowest-highest].
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
@@ -32,8 +33,14 @@ def rounds[T](
     return out
 
 
+def _measured(values: Sequence[float]) -> list[float]:
+    """The values that were measured: NaN marks a round whose measurement failed."""
+    return [v for v in values if not math.isnan(v)]
+
+
 class Spread(NamedTuple):
-    """Median and range of one quantity over the rounds."""
+    """Median and range of one quantity over the rounds that measured it (NaN: not measured;
+    all NaN: a NaN spread, printed "n/a")."""
 
     median: float
     low: float
@@ -43,10 +50,15 @@ class Spread(NamedTuple):
     def of(cls, values: Sequence[float]) -> Spread:
         if not values:
             raise ValueError("values must hold at least one round, got none")
-        return cls(statistics.median(values), min(values), max(values))
+        ok = _measured(values)
+        if not ok:
+            return cls(math.nan, math.nan, math.nan)
+        return cls(statistics.median(ok), min(ok), max(ok))
 
     def text(self, fmt: str = ".2f", unit: str = "x") -> str:
-        """``"1.23x [1.10-1.40]"`` (median [lowest-highest])."""
+        """``"1.23x [1.10-1.40]"`` (median [lowest-highest]); ``"n/a"`` if never measured."""
+        if math.isnan(self.median):
+            return "n/a"
         return f"{self.median:{fmt}}{unit} [{self.low:{fmt}}-{self.high:{fmt}}]"
 
 
@@ -56,7 +68,8 @@ def round_ratios(num: Sequence[float], den: Sequence[float]) -> list[float]:
 
 
 class Verdict(NamedTuple):
-    """A target ``ratio >= goal`` judged on per-round ratios: ``met`` if the median meets it."""
+    """A target ``ratio >= goal`` judged on per-round ratios: ``met`` if the median meets it
+    (rounds whose ratio is NaN, i.e. not measured, are left out)."""
 
     spread: Spread
     goal: float
@@ -65,8 +78,8 @@ class Verdict(NamedTuple):
 
     @classmethod
     def judge(cls, ratios: Sequence[float], goal: float) -> Verdict:
-        met = sum(r >= goal for r in ratios)
-        return cls(Spread.of(ratios), goal, met, len(ratios))
+        ok = _measured(ratios)
+        return cls(Spread.of(ratios), goal, sum(r >= goal for r in ok), len(ok))
 
     @property
     def met(self) -> bool:
@@ -74,6 +87,8 @@ class Verdict(NamedTuple):
 
     def text(self) -> str:
         """``"2.1x [1.9-2.4] (>= 3x: NOT met; met in 0 of 3 rounds)"``."""
+        if not self.n_rounds:
+            return f"n/a (>= {self.goal:g}x: not measured in any round)"
         word = "met" if self.met else "NOT met"
         return (f"{self.spread.text('.1f')} (>= {self.goal:g}x: {word}; met in "
                 f"{self.met_rounds} of {self.n_rounds} rounds)")  # fmt: skip

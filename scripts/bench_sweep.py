@@ -290,11 +290,14 @@ def cold_and_warm_sweep(w: dict, **kw) -> dict:
     the ``sweep`` call to the result), then warm: the extra training time of the same sweep
     with twice the steps (two chunks, the same programs) over a second sweep as the first (so
     the first and last evaluations and one-off work cancel out, as (a) and (b) have none;
-    one evaluation of the middle stays in)."""
+    one evaluation of the middle stays in). Where machine noise leaves no extra time at all
+    (tiny ``--quick`` sweeps), warm is NaN (printed "n/a", left out of the medians), not an
+    absurd rate."""
     cold = bench_sweep(w, **kw)
     again = bench_sweep(w, **kw)
     twice = bench_sweep(w, **kw | {"steps": 2 * w["steps"], "eval_every": w["steps"]})
-    return cold | {"warm": again["model_steps"] / max(twice["run_s"] - again["run_s"], 1e-9)}
+    extra = twice["run_s"] - again["run_s"]
+    return cold | {"warm": again["model_steps"] / extra if extra > 0 else float("nan")}
 
 
 def sweep_in_subprocess(name: str, quick: bool, devices: int, **kw) -> dict:
@@ -478,7 +481,7 @@ def print_targets(rows: dict[str, list[tuple[str, Row]]], name: str) -> None:
         print(f"  targets, {what}: " + "  ".join(parts))
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true")
     workloads_ = ["circles", "digits", "formulations", "conv", "transformer", "scaling", "all"]
@@ -492,7 +495,7 @@ def main() -> None:
     p.add_argument("--sweep-only", default=None, help=argparse.SUPPRESS)
     p.add_argument("--sweep-kw", default="{}", help=argparse.SUPPRESS)
     p.add_argument("--cold-only", action="store_true", help=argparse.SUPPRESS)
-    args = p.parse_args()
+    args = p.parse_args(argv)
     repeats = args.repeats if args.repeats is not None else (1 if args.quick else 3)
     if repeats < 1:
         p.error(f"--repeats must be a positive number of rounds, got {args.repeats}")
