@@ -56,9 +56,12 @@ class Spread(NamedTuple):
         return cls(statistics.median(ok), min(ok), max(ok))
 
     def text(self, fmt: str = ".2f", unit: str = "x") -> str:
-        """``"1.23x [1.10-1.40]"`` (median [lowest-highest]); ``"n/a"`` if never measured."""
+        """``"1.23x [1.10-1.40]"`` (median [lowest-highest]); ``"1.23x"`` where every round
+        gave the same value (as one round does); ``"n/a"`` if never measured."""
         if math.isnan(self.median):
             return "n/a"
+        if self.low == self.high:
+            return f"{self.median:{fmt}}{unit}"
         return f"{self.median:{fmt}}{unit} [{self.low:{fmt}}-{self.high:{fmt}}]"
 
 
@@ -90,5 +93,5 @@ class Verdict(NamedTuple):
         if not self.n_rounds:
             return f"n/a (>= {self.goal:g}x: not measured in any round)"
         word = "met" if self.met else "NOT met"
-        return (f"{self.spread.text('.1f')} (>= {self.goal:g}x: {word}; met in "
-                f"{self.met_rounds} of {self.n_rounds} rounds)")  # fmt: skip
+        n = f"{self.met_rounds} of {self.n_rounds} round{'s' * (self.n_rounds > 1)}"
+        return f"{self.spread.text('.1f')} (>= {self.goal:g}x: {word}; met in {n})"

@@ -415,14 +415,17 @@ def row_label(key: str, measured: list[tuple[str, Row]]) -> str:
 
 def print_rows(rows: dict[str, list[tuple[str, Row]]], gflop: float, peak: float) -> None:
     """One line per row: every column's median [lowest-highest] over the rounds."""
-    print(f"  {'':58s} " + "".join(f"{c:>27s}" for c in COLUMNS)
+    spreads = {k: [Spread.of([row[i] for _, row in m]) for i in range(len(COLUMNS))]
+               for k, m in rows.items()}  # fmt: skip
+    cells = {k: [c[0].text(".2f", "s")] + [s.text(",.0f", "") for s in c[1:]]
+             for k, c in spreads.items()}  # fmt: skip
+    width = [max(len(c[i]) for c in [*cells.values(), COLUMNS]) + 2 for i in range(len(COLUMNS))]
+    print(f"  {'':58s}" + "".join(c.rjust(n) for c, n in zip(COLUMNS, width, strict=True))
           + "  model-steps/s (compile: s); median warm GFLOP/s")  # fmt: skip
     for key, measured in rows.items():
-        cols = [Spread.of([row[i] for _, row in measured]) for i in range(len(COLUMNS))]
-        cells = cols[0].text(".2f", "s").rjust(27)
-        cells += "".join(c.text(",.0f", "").rjust(27) for c in cols[1:])
-        gf = cols[3].median * gflop
-        print(f"  {row_label(key, measured):58s} {cells}  {gf:6.2f} GFLOP/s "
+        line = "".join(c.rjust(n) for c, n in zip(cells[key], width, strict=True))
+        gf = spreads[key][3].median * gflop
+        print(f"  {row_label(key, measured):58s}{line}  {gf:6.2f} GFLOP/s "
               f"({100 * gf / peak:4.1f}% of matmul peak)")  # fmt: skip
 
 
@@ -439,7 +442,8 @@ def report(name: str, w: dict, peak: float, quick: bool, torch_py: str | None,
     sub = 1 if name in ("conv", "transformer") else (4 if quick else 10)
     rows = measured_rows(name, w, quick, torch_py, sub, repeats)
     print_rows(rows, gflop, peak)
-    print(f"  each cell: median [lowest-highest] over {repeats} round{'s' * (repeats > 1)}, "
+    print(f"  each cell: median [lowest-highest] over {repeats} round{'s' * (repeats > 1)} "
+          "(one value where all rounds agree), "
           "every row measured once per round, in turn; (a), (b) timed on "
           f"{sub} runs after a first that compiles, cold job = compile + "
           f"{runs} runs warm; (c), (c2) in fresh processes, cold job = from the sweep call to "

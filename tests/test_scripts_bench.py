@@ -170,7 +170,7 @@ def test_bench_sweep_quick_two_rounds_in_a_fresh_process():
     for row in ["(a) python loop", "(b) jitted lax.scan", "(c) jinit.sweep, 1 device (",
                 "(c2) jinit.sweep, 2 devices ("]:  # fmt: skip
         line = next(ln for ln in out.splitlines() if ln.strip().startswith(row))
-        assert line.count("[") >= 4, line  # compile, cold job, cached, warm: median [range]
+        assert "[" in line, line  # median [lowest-highest] where the two rounds differ
     assert "median [lowest-highest] over 2 rounds" in out
     for what in ("cold job", "cached job", "warm"):
         line = next(ln for ln in out.splitlines() if ln.startswith(f"  targets, {what}: "))
