@@ -1,7 +1,8 @@
 """Benchmark: jinit.sweep against per-run training loops, measured side by side in one run.
 
     python scripts/bench_sweep.py            # circles, digits, conv, transformer, formulations
-    python scripts/bench_sweep.py --quick    # smoke run
+    python scripts/bench_sweep.py --quick    # smoke run (one round)
+    python scripts/bench_sweep.py --workload circles --repeats 5   # five interleaved rounds
     python scripts/bench_sweep.py --workload conv         # ConvNet on digits
     python scripts/bench_sweep.py --workload transformer  # Transformer on modular addition
     python scripts/bench_sweep.py --workload scaling      # circles: runs 1..10^4, steps
@@ -17,6 +18,13 @@ compile, first draws, every step) and warm (training only), with model-steps/s, 
 GFLOP/s (XLA's cost analysis of one single-run step) against this machine's large-matmul
 GFLOP/s, and the issue's targets as ratios measured in the same run. (a) and (b) are timed
 on a subset of runs and scaled to the job.
+
+This machine's noise moves one measurement by up to 1.7x within minutes, so every row is
+measured ``--repeats`` times (default 3; 1 with ``--quick``), interleaved: round r measures
+every row once, in turn ((c), (c2) and their cached re-runs in new fresh processes each
+round), so that noise hits all rows alike. Each cell prints the median [lowest-highest] over
+the rounds; each target is a ratio of two rows taken within each round, and is "met" only if
+the median of those per-round ratios meets it ("met in k of N rounds" beside it).
 """
 
 from __future__ import annotations

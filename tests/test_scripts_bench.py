@@ -174,4 +174,5 @@ def test_bench_sweep_quick_two_rounds_in_a_fresh_process():
     assert "median [lowest-highest] over 2 rounds" in out
     for what in ("cold job", "cached job", "warm"):
         line = next(ln for ln in out.splitlines() if ln.startswith(f"  targets, {what}: "))
-        assert "(c)/(b) " in line and "(c2)/(a) " in line and " of 2 rounds)" in line, line
+        assert "(c)/(b) " in line and "(c2)/(a) " in line, line
+        assert " of 2 rounds)" in line or " of 1 round)" in line, line  # (a warm n/a round)
