@@ -57,12 +57,11 @@ class Spread(NamedTuple):
 
     def text(self, fmt: str = ".2f", unit: str = "x") -> str:
         """``"1.23x [1.10-1.40]"`` (median [lowest-highest]); ``"1.23x"`` where every round
-        gave the same value (as one round does); ``"n/a"`` if never measured."""
+        gave the same value as printed (as one round does); ``"n/a"`` if never measured."""
         if math.isnan(self.median):
             return "n/a"
-        if self.low == self.high:
-            return f"{self.median:{fmt}}{unit}"
-        return f"{self.median:{fmt}}{unit} [{self.low:{fmt}}-{self.high:{fmt}}]"
+        low, high = f"{self.low:{fmt}}", f"{self.high:{fmt}}"
+        return f"{self.median:{fmt}}{unit}" + ("" if low == high else f" [{low}-{high}]")
 
 
 def round_ratios(num: Sequence[float], den: Sequence[float]) -> list[float]:

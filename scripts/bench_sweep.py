@@ -428,12 +428,14 @@ def print_rows(rows: dict[str, list[tuple[str, Row]]], gflop: float, peak: float
     cells = {k: [c[0].text(".2f", "s")] + [s.text(",.0f", "") for s in c[1:]]
              for k, c in spreads.items()}  # fmt: skip
     width = [max(len(c[i]) for c in [*cells.values(), COLUMNS]) + 2 for i in range(len(COLUMNS))]
-    print(f"  {'':58s}" + "".join(c.rjust(n) for c, n in zip(COLUMNS, width, strict=True))
+    labels = {k: row_label(k, m) for k, m in rows.items()}
+    lw = max(58, *map(len, labels.values()))
+    print(f"  {'':{lw}s}" + "".join(c.rjust(n) for c, n in zip(COLUMNS, width, strict=True))
           + "  model-steps/s (compile: s); median warm GFLOP/s")  # fmt: skip
-    for key, measured in rows.items():
+    for key, label in labels.items():
         line = "".join(c.rjust(n) for c, n in zip(cells[key], width, strict=True))
         gf = spreads[key][3].median * gflop
-        print(f"  {row_label(key, measured):58s}{line}  {gf:6.2f} GFLOP/s "
+        print(f"  {label:{lw}s}{line}  {gf:6.2f} GFLOP/s "
               f"({100 * gf / peak:4.1f}% of matmul peak)")  # fmt: skip
 
 

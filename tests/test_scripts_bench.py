@@ -156,6 +156,19 @@ def test_targets_are_judged_round_by_round(capsys):
     assert "(c)/(b) 1.6x [1.5-1.8] (>= 3x: NOT met; met in 0 of 2 rounds)" in warm
 
 
+def test_rows_print_median_and_range_and_skip_unmeasured_rounds(capsys):
+    rows = _rows([10.0, 12.0])
+    nan = float("nan")
+    rows["(c) jinit.sweep, 1 device"][1] = ("vmap, blocks of 60", (1.2, 30.0, 30.0, nan))
+    _load(SWEEP_SCRIPT).print_rows(rows, gflop=1e-6, peak=1.0)
+    lines = capsys.readouterr().out.splitlines()
+    c = next(ln for ln in lines if ln.startswith("  (c) jinit.sweep, 1 device (vmap, blocks "))
+    cells = " ".join(c.split()[8:])  # compile, cold job, cached: median [range]; warm: round 1
+    assert cells.startswith("1.10s [1.00-1.20] 32 [30-35] 32 [30-35] 35 "), c
+    b = next(ln for ln in lines if ln.startswith("  (b) jitted lax.scan per run"))
+    assert "11 [10-12]" in b
+
+
 def test_bench_sweep_refuses_zero_repeats(capsys):
     with pytest.raises(SystemExit):
         _load(SWEEP_SCRIPT).main(["--repeats", "0"])
