@@ -175,7 +175,7 @@ def test_bench_sweep_refuses_zero_repeats(capsys):
     assert "--repeats must be a positive number of rounds, got 0" in capsys.readouterr().err
 
 
-@pytest.mark.slow  # about 2 min on 2 busy cores: 8 fresh processes, each compiling a sweep
+@pytest.mark.slow  # about 90 s on 2 busy cores: 8 fresh processes, each compiling a sweep
 def test_bench_sweep_quick_two_rounds_in_a_fresh_process():
     cmd = [sys.executable, str(SWEEP_SCRIPT), "--quick", "--workload", "circles", "--repeats", "2"]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True,
