@@ -39,6 +39,7 @@ import argparse
 import contextlib
 import importlib
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -56,6 +57,9 @@ from jinit.engine.config import SweepConfig
 from jinit.engine.inits import initial_params
 from jinit.experiments.coursera import SWEEP_INITS
 from jinit.models import MLP
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _bench_common import Spread, round_ratios, rounds
 
 SW = importlib.import_module("jinit.engine.sweep")
 PROGRAM = importlib.import_module("jinit.engine.program")
@@ -136,17 +140,6 @@ def compiled_scan(params, loss_fn: Callable, args: argparse.Namespace, keep_valu
     return seconds_of(jax.jit(train).lower(params).compile(), params)
 
 
-def side_by_side(thunks: dict[str, Callable[[], float]], reps: int) -> dict[str, list[float]]:
-    """Seconds of every thunk: one warm-up call each, then ``reps`` rounds of all in turn."""
-    for run in thunks.values():
-        run()
-    secs: dict[str, list[float]] = {name: [] for name in thunks}
-    for _ in range(reps):
-        for name, run in thunks.items():
-            secs[name].append(run())
-    return secs
-
-
 class Rates(NamedTuple):
     """Model-steps/s of each variant, one entry per round (repetition)."""
 
@@ -154,8 +147,7 @@ class Rates(NamedTuple):
 
     def ratio(self, a: str, b: str) -> str:
         """``a/b`` round by round (the two timed next to each other): median [min-max]."""
-        r = [x / y for x, y in zip(self.each[a], self.each[b], strict=True)]
-        return f"{statistics.median(r):.2f}x [{min(r):.2f}-{max(r):.2f}]"
+        return Spread.of(round_ratios(self.each[a], self.each[b])).text()
 
 
 def print_rates(secs: dict[str, list[float]], model_steps: int) -> Rates:
@@ -176,7 +168,7 @@ def section_loss(args: argparse.Namespace, params) -> None:
         for keep in (False, True):
             label = f"{name} loss, " + ("value + divergence" if keep else "grad only")
             thunks[label] = compiled_scan(params, fn, args, keep)
-    r = print_rates(side_by_side(thunks, args.reps), args.runs * args.steps)
+    r = print_rates(rounds(thunks, args.reps, warmup=True), args.runs * args.steps)
     print("  ratios, round by round: median [range]")
     for how in ("grad only", "value + divergence"):
         print(f"    jinit/optax loss, {how}: {r.ratio(f'jinit loss, {how}', f'optax loss, {how}')}")
@@ -231,7 +223,7 @@ def section_engine(args: argparse.Namespace, params, cfg: SweepConfig) -> None:
         "engine chunk, per-run loss value zeroed": no_value,
         'jinit.sweep (timing["run_s"])': sweep_run_s,
     }
-    r = print_rates(side_by_side(thunks, args.reps), args.runs * args.steps)
+    r = print_rates(rounds(thunks, args.reps, warmup=True), args.runs * args.steps)
     bare, chunk, zeroed, sweep = thunks
     print("  ratios, round by round: median [range]")
     print(f"    engine chunk/bare scan: {r.ratio(chunk, bare)}")

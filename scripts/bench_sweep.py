@@ -1,7 +1,8 @@
 """Benchmark: jinit.sweep against per-run training loops, measured side by side in one run.
 
     python scripts/bench_sweep.py            # circles, digits, conv, transformer, formulations
-    python scripts/bench_sweep.py --quick    # smoke run
+    python scripts/bench_sweep.py --quick    # smoke run (one round)
+    python scripts/bench_sweep.py --workload circles --repeats 5   # five interleaved rounds
     python scripts/bench_sweep.py --workload conv         # ConvNet on digits
     python scripts/bench_sweep.py --workload transformer  # Transformer on modular addition
     python scripts/bench_sweep.py --workload scaling      # circles: runs 1..10^4, steps
@@ -17,6 +18,13 @@ compile, first draws, every step) and warm (training only), with model-steps/s, 
 GFLOP/s (XLA's cost analysis of one single-run step) against this machine's large-matmul
 GFLOP/s, and the issue's targets as ratios measured in the same run. (a) and (b) are timed
 on a subset of runs and scaled to the job.
+
+This machine's noise moves one measurement by up to 1.7x within minutes, so every row is
+measured ``--repeats`` times (default 3; 1 with ``--quick``), interleaved: round r measures
+every row once, in turn ((c), (c2) and their cached re-runs in new fresh processes each
+round), so that noise hits all rows alike. Each cell prints the median [lowest-highest] over
+the rounds; each target is a ratio of two rows taken within each round, and is "met" only if
+the median of those per-round ratios meets it ("met in k of N rounds" beside it).
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ import sys
 import tempfile
 import time
 import types
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
@@ -44,6 +53,7 @@ from jinit.experiments.coursera import SWEEP_INITS
 from jinit.models import MLP, ConvNet, Transformer, count_flops
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _bench_common import Spread, Verdict, round_ratios, rounds
 from bench_engine_parts import bare_scan
 
 CIRCLE_INITS = SWEEP_INITS  # the headline command's six inits
@@ -135,12 +145,12 @@ def _single_run_fns(w: dict):
     return jax.jit(step), jax.jit(scan_run), opt
 
 
-def bench_formulations(w: dict, steps: int) -> dict[str, float]:
+def formulation_thunks(w: dict, steps: int) -> dict[str, Callable[[], float]]:
     """The same full-batch SGD training scan of all runs, with no engine around it, written
     three ways: ``jax.vmap`` of the single-run apply ([runs, batch, units]); the model's
     ``apply_runs`` ([runs, units, batch] einsums); and apply_runs on blocks of 100 runs, each
-    block running all its steps before the next (its data stays in cache). Model-steps/s of
-    each, best of 2."""
+    block running all its steps before the next (its data stays in cache). Each compiled and
+    run once; the thunks time one more call (seconds)."""
     model, data = w["model"], w["data"]
     runs = len(w["inits"]) * w["seeds"]
     x, y = jnp.asarray(data.x_train), jnp.asarray(data.y_train)
@@ -168,18 +178,41 @@ def bench_formulations(w: dict, steps: int) -> dict[str, float]:
     def blocked(block: int):  # the bare blocked scan of scripts/bench_engine_parts.py
         return jax.jit(bare_scan(loss_fn, steps, block, False, model, data, w["lr"]))
 
-    out = {}
-    ways = [
-        ("jax.vmap(apply)", scan_of(vmapped)),
-        ("apply_runs [runs, units, batch]", scan_of(layout)),
-    ]
+    ways = {"jax.vmap(apply)": scan_of(vmapped), "apply_runs [runs, units, batch]": scan_of(layout)}
     if runs % 100 == 0:
-        ways.append(("apply_runs, blocks of 100 runs", blocked(100)))
-    for name, train in ways:
+        ways["apply_runs, blocks of 100 runs"] = blocked(100)
+    thunks = {}
+    for name, train in ways.items():
         jax.block_until_ready(train(params))  # compile
-        best = min(_timed(lambda t=train: jax.block_until_ready(t(params))) for _ in range(2))
-        out[name] = runs * steps / best
-    return out
+        thunks[name] = lambda t=train: _timed(lambda: jax.block_until_ready(t(params)))
+    return thunks
+
+
+def report_formulations(w: dict, quick: bool, repeats: int) -> None:
+    """The bare scans of :func:`formulation_thunks` and ``jinit.sweep`` unblocked and blocked
+    (its ``run_s``), in ``repeats`` interleaved rounds; ratios taken within each round."""
+    steps = 200 if quick else 1000
+    runs = len(w["inits"]) * w["seeds"]
+    print(f"== formulations (circles net, {runs} runs x {steps} steps, 1 device, no engine); "
+          f"model-steps/s, median [lowest-highest] of {repeats} interleaved rounds")  # fmt: skip
+    thunks = {f"bare scan, {k}": t for k, t in formulation_thunks(w, steps).items()}
+    for bs in (None, "auto"):
+        first = bench_sweep(w, steps=steps, block_size=bs)  # compiles; gives the block size
+        label = f"jinit.sweep, block_size={bs} ({first['block_size']} runs)"
+        thunks[label] = lambda bs=bs: bench_sweep(w, steps=steps, block_size=bs)["run_s"]
+    rates = {k: [runs * steps / t for t in ts] for k, ts in rounds(thunks, repeats).items()}
+    for label, each in rates.items():
+        print(f"  {label:45s} {Spread.of(each).text(',.0f', ''):>27s}")
+    r = list(rates.values())  # vmap, layout, [blocks,] sweep unblocked, sweep blocked
+
+    def ratio(a: list[float], b: list[float]) -> str:
+        return Spread.of(round_ratios(a, b)).text()
+
+    ratios = f"layout/vmap {ratio(r[1], r[0])}  unblocked sweep/bare layout {ratio(r[-2], r[1])}"
+    ratios += f"  blocked/unblocked sweep {ratio(r[-1], r[-2])}"
+    if len(r) > 4:
+        ratios += f"  bare blocks/layout {ratio(r[2], r[1])}"
+    print(f"  ratios (within each round; median [lowest-highest]): {ratios}\n")
 
 
 def _lax_conv(model):
@@ -265,11 +298,14 @@ def cold_and_warm_sweep(w: dict, **kw) -> dict:
     the ``sweep`` call to the result), then warm: the extra training time of the same sweep
     with twice the steps (two chunks, the same programs) over a second sweep as the first (so
     the first and last evaluations and one-off work cancel out, as (a) and (b) have none;
-    one evaluation of the middle stays in)."""
+    one evaluation of the middle stays in). Where machine noise leaves no extra time at all
+    (tiny ``--quick`` sweeps), warm is NaN (printed "n/a", left out of the medians), not an
+    absurd rate."""
     cold = bench_sweep(w, **kw)
     again = bench_sweep(w, **kw)
     twice = bench_sweep(w, **kw | {"steps": 2 * w["steps"], "eval_every": w["steps"]})
-    return cold | {"warm": again["model_steps"] / max(twice["run_s"] - again["run_s"], 1e-9)}
+    extra = twice["run_s"] - again["run_s"]
+    return cold | {"warm": again["model_steps"] / extra if extra > 0 else float("nan")}
 
 
 def sweep_in_subprocess(name: str, quick: bool, devices: int, **kw) -> dict:
@@ -322,77 +358,144 @@ def header() -> None:
 
 
 TARGETS = [("(c)", "(b)", 3), ("(c2)", "(b)", 5), ("(c2)", "(a)", 10), ("(c)", "(d)", 3)]
+COLUMNS = ("compile", "cold job", "cached", "warm")
+Row = tuple[float, float, float, float]  # compile_s; cold job, cached job, warm model-steps/s
+Measured = tuple[str, Row] | None  # (how the row ran, e.g. its formulation; values) or skipped
 
 
-def report(name: str, w: dict, peak: float, quick: bool, torch_py: str | None) -> None:
-    """One workload: (a), (b), (c), (c2), (d) cold (the whole job as a user pays it) and
-    warm, then the issue's targets side by side."""
-    runs = len(w["inits"]) * w["seeds"]
-    gflop, total = step_gflop(w), runs * w["steps"]
-    kind = f"{type(w['model']).__name__} {getattr(w['model'], 'widths', '')}".rstrip()
-    print(f"== {name}: {kind}, {runs} runs x {w['steps']} "
-          f"steps, batch {w['batch_size'] or 'full'} ({gflop * 1e6:,.1f} kFLOP per model-step, "
-          "XLA cost analysis)")  # fmt: skip
-    sub = 1 if name in ("conv", "transformer") else (4 if quick else 10)
+def row_thunks(name: str, w: dict, quick: bool, torch_py: str | None,
+               sub: int) -> dict[str, Callable[[], Measured]]:  # fmt: skip
+    """One thunk per row, in the order a round measures them; each call is one fresh
+    measurement ((c), (c2): two fresh processes, the second finding the first's cache)."""
+    total = len(w["inits"]) * w["seeds"] * w["steps"]
     variants = [("", w)]
     if name == "conv":
         variants = [(" (lax conv)", w | {"model": _lax_conv(w["model"])}), (" (ops conv)", w)]
-    rows = {}  # label: (compile_s, cold job rate, cached job rate, warm rate)
+    thunks: dict[str, Callable[[], Measured]] = {}
     for label, v in variants:
         for key, how, title in [("(a)", "loop", "python loop of a jitted step"),
                                 ("(b)", "scan", "jitted lax.scan per run")]:  # fmt: skip
-            comp, warm = per_run_cost(v, how, sub)
-            rows[f"{key} {title}{label}"] = (comp, job_rate(total, comp, warm), warm, warm)
+
+            def per_run(v=v, how=how) -> Measured:
+                comp, warm = per_run_cost(v, how, sub)
+                return "", (comp, job_rate(total, comp, warm), warm, warm)
+
+            thunks[f"{key} {title}{label}"] = per_run
     sweeps = [("(c)", 1, {}), ("(c2)", 2, {})]
     if name in ("conv", "transformer"):
         sweeps += [("(c)", 1, {"formulation": f}) for f in ("vmap", "map", "patches")]
-    auto = None  # the formulation "auto" chose (its row is not run twice)
+    auto: dict[str, str] = {}  # the formulation "auto" chose first (its row is not run twice)
     for key, devices, kw in sweeps:
-        if auto is not None and kw.get("formulation") == auto:
-            continue
-        c = sweep_in_subprocess(name, quick, devices, seeds=w["seeds"], **kw)
-        auto = auto or c["formulation"]
-        how = f"{c['formulation']}, blocks of {c['block_size']}"
-        label = f"{key} jinit.sweep, {devices} device{'s' * (devices > 1)} ({how})"
-        rows[label] = (c["compile_s"], c["cold_rate"], c["cached_rate"], c["warm"])
+        label = f"{key} jinit.sweep, {devices} device{'s' * (devices > 1)}"
+        label += f", formulation={kw['formulation']}" if kw else ""
+
+        def sweep_row(devices=devices, kw=kw) -> Measured:
+            if kw and kw["formulation"] == auto.get("auto"):
+                return None
+            c = sweep_in_subprocess(name, quick, devices, seeds=w["seeds"], **kw)
+            auto.setdefault("auto", c["formulation"])
+            how = f"{c['formulation']}, blocks of {c['block_size']}"
+            return how, (c["compile_s"], c["cold_rate"], c["cached_rate"], c["warm"])
+
+        thunks[label] = sweep_row
     if torch_py and hasattr(w["model"], "widths"):
-        d = bench_torch(w, torch_py)
-        rows[f"(d) torch {d['torch']} func ensemble"] = (0.0, d["rate"], d["rate"], d["rate"])
-    print(f"  {'':58s} {'compile':>8s} {'cold job':>9s} {'cached':>9s} {'warm':>9s}  "
-          "model-steps/s; warm GFLOP/s")
-    for label, (comp, cold, cached, warm) in rows.items():
-        gf = warm * gflop
-        print(f"  {label:58s} {comp:7.2f}s {cold:9,.0f} {cached:9,.0f} {warm:9,.0f}  "
-              f"{gf:6.2f} GFLOP/s ({100 * gf / peak:4.1f}% of matmul peak)")  # fmt: skip
-    print(f"  (a), (b) timed on {sub} runs after a first that compiles, cold job = compile + "
+
+        def torch_row() -> Measured:
+            d = bench_torch(w, torch_py)
+            return f"torch {d['torch']}", (0.0, d["rate"], d["rate"], d["rate"])
+
+        thunks["(d) torch.func ensemble"] = torch_row
+    return thunks
+
+
+def measured_rows(name: str, w: dict, quick: bool, torch_py: str | None, sub: int,
+                  repeats: int) -> dict[str, list[tuple[str, Row]]]:  # fmt: skip
+    """Every row measured ``repeats`` times, interleaved: round r measures every row once, in
+    turn, so that machine noise hits all rows alike. Rows skipped in every round are dropped."""
+    out = rounds(row_thunks(name, w, quick, torch_py, sub), repeats)
+    return {k: [m for m in ms if m is not None] for k, ms in out.items() if any(ms)}
+
+
+def row_label(key: str, measured: list[tuple[str, Row]]) -> str:
+    hows = list(dict.fromkeys(how for how, _ in measured if how))  # distinct, in order
+    return f"{key} ({'; '.join(hows)})" if hows else key
+
+
+def print_rows(rows: dict[str, list[tuple[str, Row]]], gflop: float, peak: float) -> None:
+    """One line per row: every column's median [lowest-highest] over the rounds."""
+    spreads = {k: [Spread.of([row[i] for _, row in m]) for i in range(len(COLUMNS))]
+               for k, m in rows.items()}  # fmt: skip
+    cells = {k: [c[0].text(".2f", "s")] + [s.text(",.0f", "") for s in c[1:]]
+             for k, c in spreads.items()}  # fmt: skip
+    width = [max(len(c[i]) for c in [*cells.values(), COLUMNS]) + 2 for i in range(len(COLUMNS))]
+    labels = {k: row_label(k, m) for k, m in rows.items()}
+    lw = max(58, *map(len, labels.values()))
+    print(f"  {'':{lw}s}" + "".join(c.rjust(n) for c, n in zip(COLUMNS, width, strict=True))
+          + "  model-steps/s (compile: s); median warm GFLOP/s")  # fmt: skip
+    for key, label in labels.items():
+        line = "".join(c.rjust(n) for c, n in zip(cells[key], width, strict=True))
+        gf = spreads[key][3].median * gflop
+        print(f"  {label:{lw}s}{line}  {gf:6.2f} GFLOP/s "
+              f"({100 * gf / peak:4.1f}% of matmul peak)")  # fmt: skip
+
+
+def report(name: str, w: dict, peak: float, quick: bool, torch_py: str | None,
+           repeats: int) -> None:  # fmt: skip
+    """One workload: (a), (b), (c), (c2), (d) cold (the whole job as a user pays it) and
+    warm, ``repeats`` interleaved rounds, then the issue's targets judged round by round."""
+    runs = len(w["inits"]) * w["seeds"]
+    gflop = step_gflop(w)
+    kind = f"{type(w['model']).__name__} {getattr(w['model'], 'widths', '')}".rstrip()
+    print(f"== {name}: {kind}, {runs} runs x {w['steps']} "
+          f"steps, batch {w['batch_size'] or 'full'} ({gflop * 1e6:,.1f} kFLOP per model-step, "
+          f"XLA cost analysis); {repeats} round{'s' * (repeats > 1)}")  # fmt: skip
+    sub = 1 if name in ("conv", "transformer") else (4 if quick else 10)
+    rows = measured_rows(name, w, quick, torch_py, sub, repeats)
+    print_rows(rows, gflop, peak)
+    print(f"  each cell: median [lowest-highest] over {repeats} round{'s' * (repeats > 1)} "
+          "(one value where all rounds agree), "
+          "every row measured once per round, in turn; (a), (b) timed on "
+          f"{sub} runs after a first that compiles, cold job = compile + "
           f"{runs} runs warm; (c), (c2) in fresh processes, cold job = from the sweep call to "
           "its result (draws, compile, evaluations), warm = training steps only; cached = "
           "(c), (c2) cold again in a fresh process whose JAX persistent compilation cache an "
           "earlier process filled (the jinit command's second run); (a), (b), (d): every run "
-          "warm, no compile at all (the most their cached job could be)")
+          "warm, no compile at all (the most their cached job could be)")  # fmt: skip
     print_targets(rows, name)
     print()
 
 
-def print_targets(rows: dict, name: str) -> None:
-    """The issue's targets, cold and warm: ratios of the first row of each kind."""
-    first = {}  # (c), (c2): the first row (formulation "auto"); (a), (b), (d): the best
-    for label, vals in rows.items():
-        kind = label.split()[0]
+def round_firsts(rows: dict[str, list[tuple[str, Row]]], r: int) -> dict[str, Row]:
+    """Round ``r``'s row of each kind: (c), (c2) the first (formulation "auto"); (a), (b),
+    (d) the fastest warm of that round."""
+    first: dict[str, Row] = {}
+    for key, measured in rows.items():
+        if len(measured) <= r:
+            continue
+        kind, vals = key.split()[0], measured[r][1]
         if kind not in first or (not kind.startswith("(c") and vals[3] > first[kind][3]):
             first[kind] = vals
+    return first
+
+
+def print_targets(rows: dict[str, list[tuple[str, Row]]], name: str) -> None:
+    """The issue's targets, cold, cached and warm: each a ratio of two rows measured in the
+    same round; "met" if the median over the rounds meets the target."""
+    n = max(len(m) for m in rows.values())
+    firsts = [round_firsts(rows, r) for r in range(n)]
     targets = TARGETS if name in ("circles", "digits") else [("(c)", "(a)", 1), ("(c)", "(b)", 1)]
+    print(f"  targets: the ratio of two rows within each round, median of {n} round"
+          f"{'s' * (n > 1)} [lowest-highest]; met if the median meets the target")  # fmt: skip
     for col, what in [(1, "cold job"), (2, "cached job"), (3, "warm")]:
         parts = []
         for num, den, goal in targets:
-            if num in first and den in first:
-                ratio = first[num][col] / first[den][col]
-                met = "met" if ratio >= goal else "NOT met"
-                parts.append(f"{num}/{den} {ratio:.1f}x (>= {goal}x: {met})")
+            ratios = [f[num][col] / f[den][col] for f in firsts if num in f and den in f]
+            if ratios:
+                parts.append(f"{num}/{den} {Verdict.judge(ratios, goal).text()}")
         print(f"  targets, {what}: " + "  ".join(parts))
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true")
     workloads_ = ["circles", "digits", "formulations", "conv", "transformer", "scaling", "all"]
@@ -401,10 +504,15 @@ def main() -> None:
         "--torch-python", default=None, help="a Python with torch for (d) (default: this one)"
     )
     p.add_argument("--seeds", type=int, default=None, help="seeds per init (default: by workload)")
+    p.add_argument("--repeats", type=int, default=None,
+                   help="interleaved rounds of every row (default 3; 1 with --quick)")  # fmt: skip
     p.add_argument("--sweep-only", default=None, help=argparse.SUPPRESS)
     p.add_argument("--sweep-kw", default="{}", help=argparse.SUPPRESS)
     p.add_argument("--cold-only", action="store_true", help=argparse.SUPPRESS)
-    args = p.parse_args()
+    args = p.parse_args(argv)
+    repeats = args.repeats if args.repeats is not None else (1 if args.quick else 3)
+    if repeats < 1:
+        p.error(f"--repeats must be a positive number of rounds, got {args.repeats}")
     ws = workloads(args.quick)
     if args.seeds:
         ws = {k: w | {"seeds": args.seeds} for k, w in ws.items()}
@@ -420,26 +528,9 @@ def main() -> None:
     every = ["circles", "digits", "conv", "transformer"]
     names = {"all": every, "formulations": [], "scaling": []}.get(args.workload, [args.workload])
     for name in names:
-        report(name, ws[name], peak, args.quick, torch_python(args.torch_python))
+        report(name, ws[name], peak, args.quick, torch_python(args.torch_python), repeats)
     if args.workload in ("formulations", "all"):
-        w = ws["circles"]
-        steps = 200 if args.quick else 1000
-        runs = len(w["inits"]) * w["seeds"]
-        print(f"== formulations (circles net, {runs} runs x {steps} steps, 1 device, no engine)")
-        f = bench_formulations(w, steps)
-        for label, rate in f.items():
-            print(f"  bare scan, {label:32s} {rate:12,.0f} model-steps/s")
-        sw = {bs: bench_sweep(w, steps=steps, block_size=bs) for bs in (None, "auto")}
-        for bs, r in sw.items():
-            label = f"jinit.sweep, block_size={bs} ({r['block_size']} runs)"
-            print(f"  {label:42s} {r['rate']:12,.0f} model-steps/s")
-        rates = list(f.values())
-        ratios = f"layout/vmap {rates[1] / rates[0]:.2f}x  "
-        ratios += f"unblocked sweep/bare layout {sw[None]['rate'] / rates[1]:.2f}x  "
-        ratios += f"blocked/unblocked sweep {sw['auto']['rate'] / sw[None]['rate']:.2f}x"
-        if len(rates) > 2:
-            ratios += f"  bare blocks/layout {rates[2] / rates[1]:.2f}x"
-        print(f"  ratios: {ratios}\n")
+        report_formulations(ws["circles"], args.quick, repeats)
     if args.workload == "scaling":
         w = ws["circles"]
         he = {"he": jinit.he_normal}

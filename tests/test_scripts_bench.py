@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import math
 import pathlib
 import subprocess
 import sys
@@ -65,3 +66,126 @@ def test_whole_script_quick_in_a_fresh_process():
     assert "engine chunk/bare scan: " in out
     for row in ["initial draws (initial_params)", "compile (chunk and evaluate)", "run_s"]:
         assert row in out
+
+
+# ---- scripts/_bench_common.py and scripts/bench_sweep.py: interleaved rounds, robust verdicts
+
+SWEEP_SCRIPT = SCRIPT.parent / "bench_sweep.py"
+
+
+def _load(path: pathlib.Path):
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _common():
+    return _load(SCRIPT.parent / "_bench_common.py")
+
+
+def test_rounds_are_interleaved():
+    calls = []
+    thunks = {name: (lambda n=name: calls.append(n) or len(calls)) for name in "abc"}
+    out = _common().rounds(thunks, 3, warmup=True)
+    assert calls == list("abc") * 4  # one warm-up call each, then round by round
+    assert out == {"a": [4, 7, 10], "b": [5, 8, 11], "c": [6, 9, 12]}
+    with pytest.raises(ValueError, match="reps must be a positive"):
+        _common().rounds(thunks, 0)
+
+
+def test_verdict_is_the_median_of_per_round_ratios():
+    c = _common()
+    v = c.Verdict.judge(c.round_ratios([35, 29, 28], [10, 10, 10]), 3)
+    assert not v.met and (v.met_rounds, v.n_rounds) == (1, 3)
+    assert v.text() == "2.9x [2.8-3.5] (>= 3x: NOT met; met in 1 of 3 rounds)"
+    v = c.Verdict.judge([3.1, 2.0, 3.0], 3)
+    assert v.met and v.text().endswith("(>= 3x: met; met in 2 of 3 rounds)")
+    assert c.Spread.of([3.0, 1.0, 2.0]).text(".1f", "s") == "2.0s [1.0-3.0]"
+
+
+def test_unmeasured_rounds_are_left_out():
+    c, nan = _common(), float("nan")
+    v = c.Verdict.judge([nan, 3.5, 2.0], 3)
+    assert v.text() == "2.8x [2.0-3.5] (>= 3x: NOT met; met in 1 of 2 rounds)"
+    assert c.Spread.of([nan, nan]).text() == "n/a"
+    assert c.Verdict.judge([nan], 3).text() == "n/a (>= 3x: not measured in any round)"
+
+
+def test_warm_sweep_rate_is_nan_not_absurd_when_noise_leaves_no_extra_time(monkeypatch):
+    bench = _load(SWEEP_SCRIPT)
+    run_s = iter([0.5, 0.30, 0.29])  # cold, again, twice (twice no slower: noise)
+    monkeypatch.setattr(bench, "bench_sweep",
+                        lambda w, **kw: {"run_s": next(run_s), "model_steps": 100})  # fmt: skip
+    assert math.isnan(bench.cold_and_warm_sweep({"steps": 10})["warm"])
+    run_s = iter([0.5, 0.30, 0.55])
+    assert bench.cold_and_warm_sweep({"steps": 10})["warm"] == pytest.approx(400.0)
+
+
+def _rows(b_warm: list[float]) -> dict:
+    """Two rounds of (a), (b), (c), (c2) rows: (c) is 3.5x, then 2.5x (b) warm, unless
+    ``b_warm`` says otherwise."""
+    def row(rates):
+        return [("", (0.1, r, r, r)) for r in rates]
+
+    return {
+        "(a) python loop of a jitted step": row([10.0, 10.0]),
+        "(b) jitted lax.scan per run": row(b_warm),
+        "(c) jinit.sweep, 1 device": [("vmap, blocks of 60", (1.0, 35.0, 35.0, 35.0)),
+                                      ("vmap, blocks of 60", (1.0, 30.0, 30.0, 30.0))],
+        "(c2) jinit.sweep, 2 devices": row([120.0, 100.0]),
+    }  # fmt: skip
+
+
+def test_targets_are_judged_round_by_round(capsys):
+    bench = _load(SWEEP_SCRIPT)
+    bench.print_targets(_rows([10.0, 12.0]), "circles")
+    out = capsys.readouterr().out
+    assert "median of 2 rounds" in out
+    warm = next(ln for ln in out.splitlines() if ln.startswith("  targets, warm: "))
+    # ratios 3.5 and 2.5: median 3.0 meets >= 3x; (c2)/(b) 12 and 8.33: median >= 5x
+    assert "(c)/(b) 3.0x [2.5-3.5] (>= 3x: met; met in 1 of 2 rounds)" in warm
+    assert "(c2)/(b) 10.2x [8.3-12.0] (>= 5x: met; met in 2 of 2 rounds)" in warm
+    assert "(c)/(d)" not in warm  # no torch row: no (d) target
+    # a deliberately slow-looking (b) in one round moves only the median, not a lone verdict
+    bench.print_targets(_rows([10.0, 5.0]), "circles")
+    warm = capsys.readouterr().out.splitlines()[-1]
+    assert "(c)/(b) 4.8x [3.5-6.0] (>= 3x: met; met in 2 of 2 rounds)" in warm
+    bench.print_targets(_rows([20.0, 20.0]), "circles")
+    warm = capsys.readouterr().out.splitlines()[-1]
+    assert "(c)/(b) 1.6x [1.5-1.8] (>= 3x: NOT met; met in 0 of 2 rounds)" in warm
+
+
+def test_rows_print_median_and_range_and_skip_unmeasured_rounds(capsys):
+    rows = _rows([10.0, 12.0])
+    nan = float("nan")
+    rows["(c) jinit.sweep, 1 device"][1] = ("vmap, blocks of 60", (1.2, 30.0, 30.0, nan))
+    _load(SWEEP_SCRIPT).print_rows(rows, gflop=1e-6, peak=1.0)
+    lines = capsys.readouterr().out.splitlines()
+    c = next(ln for ln in lines if ln.startswith("  (c) jinit.sweep, 1 device (vmap, blocks "))
+    cells = " ".join(c.split()[8:])  # compile, cold job, cached: median [range]; warm: round 1
+    assert cells.startswith("1.10s [1.00-1.20] 32 [30-35] 32 [30-35] 35 "), c
+    b = next(ln for ln in lines if ln.startswith("  (b) jitted lax.scan per run"))
+    assert "11 [10-12]" in b
+
+
+def test_bench_sweep_refuses_zero_repeats(capsys):
+    with pytest.raises(SystemExit):
+        _load(SWEEP_SCRIPT).main(["--repeats", "0"])
+    assert "--repeats must be a positive number of rounds, got 0" in capsys.readouterr().err
+
+
+@pytest.mark.slow  # about 90 s on 2 busy cores: 8 fresh processes, each compiling a sweep
+def test_bench_sweep_quick_two_rounds_in_a_fresh_process():
+    cmd = [sys.executable, str(SWEEP_SCRIPT), "--quick", "--workload", "circles", "--repeats", "2"]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True,
+                         cwd=SCRIPT.parents[1]).stdout  # fmt: skip
+    for row in ["(a) python loop", "(b) jitted lax.scan", "(c) jinit.sweep, 1 device (",
+                "(c2) jinit.sweep, 2 devices ("]:  # fmt: skip
+        line = next(ln for ln in out.splitlines() if ln.strip().startswith(row))
+        assert "[" in line, line  # median [lowest-highest] where the two rounds differ
+    assert "median [lowest-highest] over 2 rounds" in out
+    for what in ("cold job", "cached job", "warm"):
+        line = next(ln for ln in out.splitlines() if ln.startswith(f"  targets, {what}: "))
+        assert "(c)/(b) " in line and "(c2)/(a) " in line, line
+        assert " of 2 rounds)" in line or " of 1 round)" in line, line  # (a warm n/a round)
