@@ -45,8 +45,8 @@ fi
 bench() { echo; echo "\$ python scripts/bench_sweep.py $*"; time .venv-gpu/bin/python scripts/bench_sweep.py "$@"; }
 bench --workload circles                 # 600 runs, the CPU figures' workload
 bench --workload circles --seeds 1667    # 6 inits x 1667 seeds: 10,002 runs
-bench --workload circles --seeds 16667   # 100,002 runs
-bench --workload digits --seeds 5000     # 2 inits x 5000 seeds: 10,000 runs, batch 32
+bench --workload circles --seeds 16667 --repeats 1  # 100,002 runs (one round: long)
+bench --workload digits --seeds 5000 --repeats 1  # 2 inits x 5000 seeds: 10,000 runs, batch 32
 bench --workload conv --seeds 500        # 1,000 CNN runs
 bench --workload transformer --seeds 500 # 1,000 Transformer runs
 bench --workload scaling
