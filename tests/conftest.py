@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 
 import pytest
@@ -13,12 +14,35 @@ import pytest
 _CREATED_CACHE: list[str] = []
 
 
+# JAX reads these options from the environment at import: every process of the session
+# (xdist workers, the CLI, README and notebook subprocesses) shares one persistent cache.
+JAX_CACHE_ENV = {
+    "JAX_COMPILATION_CACHE_DIR": None,  # the session's directory, set below
+    "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+    "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "-1",
+}
+_JAX_OPTION_TYPES = (str, float, int)  # of the options above, in order
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """The ``jinit`` command's compilation cache goes to one temporary directory per test
-    session (shared by xdist workers, which inherit the environment), not the user's."""
+    session (shared by xdist workers, which inherit the environment), not the user's.
+
+    Every other JAX program of the session is cached there too: most of the suite's time is
+    XLA compiling small programs (each eager op, each init draw), many of them the same in
+    both workers and in the subprocesses. The directory starts empty in every session, so a
+    run is as cold as a fresh clone's; tests of the cache itself drop these variables."""
     if not os.environ.get("JINIT_CACHE_DIR"):
         os.environ["JINIT_CACHE_DIR"] = tempfile.mkdtemp(prefix="jinit-test-xla-")
         _CREATED_CACHE.append(os.environ["JINIT_CACHE_DIR"])
+    env = JAX_CACHE_ENV | {"JAX_COMPILATION_CACHE_DIR": os.environ["JINIT_CACHE_DIR"]}
+    for name, value in env.items():
+        os.environ.setdefault(name, value)
+    if "jax" in sys.modules:  # imported by a plugin before this hook: too late for the env
+        import jax
+
+        for name, kind in zip(env, _JAX_OPTION_TYPES, strict=True):
+            jax.config.update(name.lower(), kind(os.environ[name]))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

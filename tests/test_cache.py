@@ -11,6 +11,9 @@ import pytest
 from jinit import cache
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# conftest turns JAX's persistent cache on for the whole test session through these
+# variables; the command's own cache (and --no-cache) is tested without them
+JAX_CACHE_VARS = ("JAX_COMPILATION_CACHE", "JAX_PERSISTENT_CACHE")
 
 
 def test_default_dir_env_then_xdg_then_home(monkeypatch, tmp_path):
@@ -36,7 +39,8 @@ def _probe(tmp_path, cache_dir, *extra: str) -> subprocess.CompletedProcess:
         [sys.executable, "-m", "jinit.cli", "probe", "--model", "mlp:4,8,2", "--seeds", "2",
          "--batch", "4", "--inits", "he_normal", *extra],
         capture_output=True, text=True, timeout=300,
-        env={**os.environ, "PYTHONPATH": REPO, "JINIT_CACHE_DIR": str(cache_dir)},
+        env={**{k: v for k, v in os.environ.items() if not k.startswith(JAX_CACHE_VARS)},
+             "PYTHONPATH": REPO, "JINIT_CACHE_DIR": str(cache_dir)},
     )  # fmt: skip
 
 

@@ -111,60 +111,106 @@ def test_progress_bar_on_a_terminal(tmp_path):
     assert b"2/2" in seen, seen  # "2/2 chunks" (built-in bar) or tqdm's "2/2 [..]"
 
 
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (["reproduce", "coursera-inti"], "unknown experiment 'coursera-inti'. Did you mean"),
-        (["compare", "--inits", "he_nromal", "--steps", "1"], "unknown initializer 'he_nromal'"),
-        (["compare", "--inits", "normal:stdev=1", "--steps", "1"], "no option 'stdev'"),
-        (["compare", "--model", "mlp:2,x,1", "--steps", "1"], "malformed model spec"),
-        (["compare", "--model", "rnn:2", "--steps", "1"], "accepted: 'mlp:"),
-        (["compare", "--data", "cirlces", "--steps", "1"], "cirlces"),
-        (["compare", "--data", "mnist", "--mnist", "/nonexistent/mnist", "--steps", "1"],
-         "/nonexistent/mnist"),
-        (["compare", "--optimizer", "rmsprop", "--steps", "1"], "unknown optimizer"),
-    ],
-)  # fmt: skip
-def test_bad_names_give_one_line_and_exit_2(args, message):
-    assert_usage_error(run_cli(*args), message)
-
+BAD_NAMES = [
+    (["reproduce", "coursera-inti"], "unknown experiment 'coursera-inti'. Did you mean"),
+    (["compare", "--inits", "he_nromal", "--steps", "1"], "unknown initializer 'he_nromal'"),
+    (["compare", "--inits", "normal:stdev=1", "--steps", "1"], "no option 'stdev'"),
+    (["compare", "--model", "mlp:2,x,1", "--steps", "1"], "malformed model spec"),
+    (["compare", "--model", "rnn:2", "--steps", "1"], "accepted: 'mlp:"),
+    (["compare", "--data", "cirlces", "--steps", "1"], "cirlces"),
+    (["compare", "--data", "mnist", "--mnist", "/nonexistent/mnist", "--steps", "1"],
+     "/nonexistent/mnist"),
+    (["compare", "--optimizer", "rmsprop", "--steps", "1"], "unknown optimizer"),
+]  # fmt: skip
 
 # Each must fail before any training: --steps 2000000 would take minutes if it trained.
-@pytest.mark.parametrize(
-    ("args", "fragments"),
-    [
-        (["compare", "--seeds", "-3"], ["--seeds", ">= 1", "-3"]),
-        (["compare", "--seeds", "0"], ["--seeds", ">= 1"]),
-        (["compare", "--steps", "-1"], ["--steps", ">= 1"]),
-        (["compare", "--batch-size", "0"], ["--batch-size", ">= 1"]),
-        (["compare", "--lr", "-0.1"], ["--lr", "> 0"]),
-        (["compare", "--model", "mlp:3,8,1"], ["--model mlp:3,8,1", "(3,)", "(2,)"]),
-        (["compare", "--inits", "normal:stddev="], ["normal:stddev=", "stddev"]),
-        (["compare", "--inits", "variance_scaling:distribution=unif"], ["unif", "accepted"]),
-        (["compare", "--inits", "he_normal,he_normal"], ["'he_normal' twice"]),
-        (["probe", "--batch", "0"], ["--batch", ">= 1"]),
-        (["reproduce", "coursera-init", "--seeds", "0"], ["--seeds", ">= 1"]),
-        (["reproduce", "coursera-init", "--mnist", "/nonexistent/mnist"], ["--mnist"]),
-    ],
-)  # fmt: skip
-def test_bad_values_give_one_line_before_training(args, fragments):
-    steps = [] if args[0] == "probe" or "--steps" in args else ["--steps", "2000000"]
-    proc = run_cli(*args, *steps)
-    assert_usage_error(proc, *fragments)
+BAD_VALUES = [
+    (["compare", "--seeds", "-3"], ["--seeds", ">= 1", "-3"]),
+    (["compare", "--seeds", "0"], ["--seeds", ">= 1"]),
+    (["compare", "--steps", "-1"], ["--steps", ">= 1"]),
+    (["compare", "--batch-size", "0"], ["--batch-size", ">= 1"]),
+    (["compare", "--lr", "-0.1"], ["--lr", "> 0"]),
+    (["compare", "--model", "mlp:3,8,1"], ["--model mlp:3,8,1", "(3,)", "(2,)"]),
+    (["compare", "--inits", "normal:stddev="], ["normal:stddev=", "stddev"]),
+    (["compare", "--inits", "variance_scaling:distribution=unif"], ["unif", "accepted"]),
+    (["compare", "--inits", "he_normal,he_normal"], ["'he_normal' twice"]),
+    (["probe", "--batch", "0"], ["--batch", ">= 1"]),
+    (["reproduce", "coursera-init", "--seeds", "0"], ["--seeds", ">= 1"]),
+    (["reproduce", "coursera-init", "--mnist", "/nonexistent/mnist"], ["--mnist"]),
+]  # fmt: skip
 
 
-def test_unusable_out_is_refused_before_training(tmp_path):
-    """--out a file or an uncreatable path: rc 2 at once, not a traceback after the sweep."""
-    afile = tmp_path / "afile"
+def _with_steps(args: list[str]) -> list[str]:
+    return args + ([] if args[0] == "probe" or "--steps" in args else ["--steps", "2000000"])
+
+
+# --out a file or an uncreatable path (AFILE: a file the fixture writes).
+UNUSABLE_OUT = [
+    (["compare", "--steps", "2000000"], "AFILE", "is a file"),
+    (["compare", "--steps", "2000000"], "/proc/nope", "cannot create"),
+    (["reproduce", "coursera-init", "--steps", "2000000"], "AFILE", "is a file"),
+    (["probe"], "/proc/nope", "cannot create"),
+]
+
+# One fresh process runs every bad command through ``main`` (as ``python -m jinit.cli``
+# does: argparse's exit included), each with its own stdout/stderr, and prints
+# [[rc, stderr], ...]: one interpreter start instead of one per command. Anything written
+# outside a command's capture (an import-time warning, an XLA log) lands in the process's
+# own stderr, which the fixture requires to be empty.
+DRIVER = """
+import contextlib, io, json, sys, traceback
+from jinit.cli import main
+results = []
+for argv in json.loads(sys.argv[1]):
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        try:
+            rc = main(argv)
+        except SystemExit as exit:
+            rc = exit.code
+        except BaseException:
+            rc = "raised"
+            traceback.print_exc()
+    results.append([rc, err.getvalue()])
+print(json.dumps(results))
+"""
+
+
+@pytest.fixture(scope="module")
+def bad_commands(tmp_path_factory):
+    """{tuple(argv): CompletedProcess} for every command of BAD_NAMES, BAD_VALUES and
+    UNUSABLE_OUT, run in one fresh process; the file AFILE stands for is left unchanged."""
+    afile = tmp_path_factory.mktemp("out") / "afile"
     afile.write_text("x")
-    for command, out, fragment in [
-        (["compare", "--steps", "2000000"], str(afile), "is a file"),
-        (["compare", "--steps", "2000000"], "/proc/nope", "cannot create"),
-        (["reproduce", "coursera-init", "--steps", "2000000"], str(afile), "is a file"),
-        (["probe"], "/proc/nope", "cannot create"),
-    ]:
-        assert_usage_error(run_cli(*command, "--out", out), "--out", fragment)
+    keys = [args for args, _ in BAD_NAMES] + [_with_steps(args) for args, _ in BAD_VALUES]
+    keys += [[*command, "--out", out] for command, out, _ in UNUSABLE_OUT]
+    argvs = [[str(afile) if a == "AFILE" else a for a in key] for key in keys]
+    proc = subprocess.run([sys.executable, "-c", DRIVER, json.dumps(argvs)],
+                          capture_output=True, text=True, timeout=600, env=_env())  # fmt: skip
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr[-3000:]
     assert afile.read_text() == "x"
+    results = json.loads(proc.stdout.strip().splitlines()[-1])
+    return {
+        tuple(key): subprocess.CompletedProcess(argv, rc, "", err)
+        for key, argv, (rc, err) in zip(keys, argvs, results, strict=True)
+    }
+
+
+@pytest.mark.parametrize(("args", "message"), BAD_NAMES)
+def test_bad_names_give_one_line_and_exit_2(args, message, bad_commands):
+    assert_usage_error(bad_commands[tuple(args)], message)
+
+
+@pytest.mark.parametrize(("args", "fragments"), BAD_VALUES)
+def test_bad_values_give_one_line_before_training(args, fragments, bad_commands):
+    assert_usage_error(bad_commands[tuple(_with_steps(args))], *fragments)
+
+
+@pytest.mark.parametrize(("command", "out", "fragment"), UNUSABLE_OUT)
+def test_unusable_out_is_refused_before_training(command, out, fragment, bad_commands):
+    """--out a file or an uncreatable path: rc 2 at once, not a traceback after the sweep."""
+    proc = bad_commands[(*command, "--out", out)]
+    assert_usage_error(proc, "--out", fragment)
 
 
 def test_compare_writes_results_report_and_json(tmp_path, capsys):
@@ -229,8 +275,11 @@ def test_probe_writes_tables_and_plots(tmp_path, capsys):
 
 # --------------------------------------------------------------------------- interrupts
 
-SWEEP_ARGS = ["compare", "--inits", "zeros,he_normal", "--seeds", "3", "--steps", "60000",
-              "--eval-every", "300", "--lr", "0.1"]  # fmt: skip
+# 40 chunks of 300 steps: long enough for the SIGINT to land mid-sweep, short enough to run
+# three times (interrupted, resumed, whole) in a few seconds each.
+SWEEP_STEPS, SWEEP_EVERY = 12000, 300
+SWEEP_ARGS = ["compare", "--inits", "zeros,he_normal", "--seeds", "3", "--steps",
+              str(SWEEP_STEPS), "--eval-every", str(SWEEP_EVERY), "--lr", "0.1"]  # fmt: skip
 
 
 def interrupt_after_first_chunk(args, out, env: dict) -> subprocess.CompletedProcess:
@@ -272,7 +321,7 @@ def test_sigint_keeps_partial_results_and_rerun_resumes(tmp_path):
     assert partial["partial"] is True
     if _engine_has_interrupt_protocol():  # the engine hands over what finished
         n_done = len(partial["result"]["eval_steps"])
-        assert 1 < n_done < 201  # some chunks finished, not all
+        assert 1 < n_done < SWEEP_STEPS // SWEEP_EVERY + 1  # some chunks finished, not all
 
     resumed = run_cli(*SWEEP_ARGS, "--out", str(out), cache=cache)
     assert resumed.returncode == 0, resumed.stderr

@@ -120,7 +120,10 @@ def test_plan_blocks_layout():
     assert plan.plan_blocks(6, 1, 8, exact=True) == plan.Blocks(1, 1, 8)  # padded up
 
 
-@pytest.mark.parametrize("batch_size", [None, 32])
+# The default run keeps the mini-batch case (the full-batch program plus the per-seed batches
+# that follow each run into its block); full batch runs under -m slow, and blocked full-batch
+# sweeps stay in the default run in test_blocks_equal_all_runs_at_once.
+@pytest.mark.parametrize("batch_size", [pytest.param(None, marks=pytest.mark.slow), 32])
 def test_a_given_block_size_makes_a_seed_the_same_run_bit_for_bit(circles, batch_size):
     """With block_size=int every block has exactly that many runs, so seed 5 of every init
     is the same run, bit for bit, among 20 seeds, 3 seeds or alone (a shard's merge equals

@@ -24,6 +24,7 @@ from jinit.data import Dataset
 from jinit.engine import run_key, sweep
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TESTS = os.path.join(REPO, "tests")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -134,29 +135,40 @@ def _run_in_subprocess(code: str, env: dict | None = None, timeout: float = 300)
     )  # fmt: skip
 
 
+def sweep_9_runs(batch_size: int | None, devices=None) -> jinit.SweepResult:
+    """3 inits x 3 seeds of a small circles net (the multi-device test's sweep)."""
+    return sweep(jinit.models.MLP([2, 8, 4, 1]),
+                 {"he": jinit.he_normal, "xavier": jinit.xavier_uniform, "small": jinit.normal},
+                 jinit.data.circles(n_train=128, n_test=64), optimizer=optax.sgd(0.1),
+                 steps=100, seeds=3, eval_every=25, batch_size=batch_size,
+                 devices=devices)  # fmt: skip
+
+
 SHARD_SCRIPT = """
-    import json, sys, jax, optax, jinit
-    r = jinit.sweep(jinit.models.MLP([2, 8, 4, 1]),
-                    {"he": jinit.he_normal, "xavier": jinit.xavier_uniform, "small": jinit.normal},
-                    jinit.data.circles(n_train=128, n_test=64), optimizer=optax.sgd(0.1),
-                    steps=100, seeds=3, eval_every=25, batch_size=BATCH)
+    import json, sys, jax
+    sys.path.insert(0, TESTS)
+    from test_sweep import sweep_9_runs
+    r = sweep_9_runs(BATCH)
     print(json.dumps({"devices": len(jax.devices()), "shards": r.config["devices"],
                       "loss": r.metrics["train_loss"].tolist(),
                       "acc": r.metrics["test_acc"].tolist()}))
 """
 
 
-@pytest.mark.parametrize("batch", ["None", pytest.param("32", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("batch", [None, pytest.param(32, marks=pytest.mark.slow)])
 def test_same_results_on_one_and_four_devices(batch):
-    out = {}
-    for n in (1, 4):
-        env = {"XLA_FLAGS": f"--xla_force_host_platform_device_count={n}"}
-        proc = _run_in_subprocess(SHARD_SCRIPT.replace("BATCH", batch), env)
-        assert proc.returncode == 0, proc.stderr[-3000:]
-        out[n] = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert out[4]["devices"] == 4 and out[4]["shards"] == 4  # 9 runs padded to 12
-    np.testing.assert_allclose(out[1]["loss"], out[4]["loss"], rtol=1e-6)
-    np.testing.assert_array_equal(out[1]["acc"], out[4]["acc"])
+    """The 4-device sweep (a fresh process with 4 host devices) against the same sweep on
+    one device, computed here (this process's first device)."""
+    code = SHARD_SCRIPT.replace("BATCH", repr(batch)).replace("TESTS", repr(TESTS))
+    env = {"XLA_FLAGS": "--xla_force_host_platform_device_count=4"}
+    proc = _run_in_subprocess(code, env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    four = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert four["devices"] == 4 and four["shards"] == 4  # 9 runs padded to 12
+    one = sweep_9_runs(batch, devices=jax.devices()[:1])
+    assert one.config["devices"] == 1
+    np.testing.assert_allclose(one.metrics["train_loss"], four["loss"], rtol=1e-6)
+    np.testing.assert_array_equal(one.metrics["test_acc"], four["acc"])
 
 
 # --------------------------------------------------------------------------- divergence
