@@ -303,3 +303,11 @@ def test_plot_writes_a_png(tmp_path, circles):
     path = r.plot(tmp_path / "curves.png")
     with open(path, "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_steps_0_compiles_no_training_program(circles):
+    """A sweep of 0 steps (initial parameters and the first evaluation, as a probe uses it)
+    does not compile the training program it would never run."""
+    r = sweep(NET, {"he": jinit.he_normal}, circles, steps=0, seeds=[5], keep_params=True)
+    assert r.timing["compiles"] == 0
+    assert list(r.eval_steps) == [0] and r.metrics["train_loss"].shape == (1, 1, 1)

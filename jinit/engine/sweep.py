@@ -103,7 +103,8 @@ class _Compiled:
         self.initial_params = layout.shard(params)
         on_runs = {} if layout.mesh is None else {"out_shardings": layout.run_sharding}
         self.state = jax.jit(_first_state(config, layout), **on_runs)(self.initial_params)
-        self.chunk, self.evaluate, self.compile_s = self._compile(chunk, self.state)
+        trains = config.n_chunks > 0  # steps=0 (initial evaluation only): no training program
+        self.chunk, self.evaluate, self.compile_s = self._compile(chunk, self.state, trains)
 
     def _programs(self, config: SweepConfig, layout: RunLayout) -> tuple[Callable, Callable]:
         """The ``chunk`` and ``evaluate`` functions of the sweep (not yet compiled); both
@@ -123,10 +124,13 @@ class _Compiled:
         blocked = on_blocks(lambda runs, data: evaluate(*runs, data), *blocks)
         return chunk, lambda params, mstate: blocked((params, mstate), arrays)
 
-    def _compile(self, chunk: Callable, state: TrainState) -> tuple[Any, Any, float]:
-        """``chunk`` and ``evaluate`` compiled for ``state`` and the seconds it took."""
+    def _compile(self, chunk: Callable, state: TrainState, trains: bool) -> tuple[Any, Any, float]:
+        """``chunk`` (if the sweep ``trains``) and ``evaluate`` compiled for ``state`` and the
+        seconds it took."""
         t = time.perf_counter()
-        compiled = jax.jit(chunk).lower(state, 0, 0, self.order.placeholder()).compile()
+        compiled = None
+        if trains:
+            compiled = jax.jit(chunk).lower(state, 0, 0, self.order.placeholder()).compile()
         evaluate = jax.jit(self.evaluate_fn).lower(state.params, state.model_state).compile()
         return compiled, evaluate, time.perf_counter() - t
 
@@ -351,8 +355,8 @@ def sweep(
 
     Returns:
       A :class:`jinit.results.SweepResult` (metrics ``[n_inits, n_seeds, n_evals]``;
-      ``timing["compiles"]``: compilations of the training program, 1 per sweep, counted with
-      ``jax.monitoring``). Ctrl-C raises :class:`SweepInterrupted` (``.partial``: evals done).
+      ``timing["compiles"]``: compilations of the training program, 1 per sweep, 0 with
+      ``steps=0``, counted with ``jax.monitoring``). Ctrl-C raises :class:`SweepInterrupted` (``.partial``: evals done).
 
     Example:
         >>> import optax, jinit
