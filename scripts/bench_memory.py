@@ -32,12 +32,18 @@ from jinit.experiments.coursera import SWEEP_INITS
 from jinit.models import MLP
 
 
-def sweep(seeds: int | list[int], args: argparse.Namespace, max_memory: float | None):
-    return jinit.sweep(
-        MLP([2, 10, 5, 1]), SWEEP_INITS, jinit.data.coursera_circles(),
-        optimizer=optax.sgd(0.01), steps=args.steps, seeds=seeds, eval_every=args.steps,
-        block_size=args.block, max_memory=max_memory,
+def workload(args: argparse.Namespace) -> dict:
+    """The sweep's arguments, but its seeds and budget (one home for the script's sweeps and
+    the estimate it prints)."""
+    return dict(
+        model=MLP([2, 10, 5, 1]), inits=SWEEP_INITS, data=jinit.data.coursera_circles(),
+        optimizer=optax.sgd(0.01), steps=args.steps, eval_every=args.steps,
+        block_size=args.block,
     )  # fmt: skip
+
+
+def sweep(seeds: int | list[int], args: argparse.Namespace, max_memory: float | None):
+    return jinit.sweep(**workload(args), seeds=seeds, max_memory=max_memory)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,10 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-memory", type=float, default=None, help="bytes (default: planned)")
     args = p.parse_args(argv)
     config = SweepConfig.build(
-        model=MLP([2, 10, 5, 1]), inits=SWEEP_INITS, data=jinit.data.coursera_circles(),
-        optimizer=optax.sgd(0.01), steps=args.steps, seeds=args.seeds,
-        eval_every=args.steps, block_size=args.block, loss=None, batch_size=None,
-        extra_metrics=None, track=None, devices=None, dtype=jnp.float32,
+        **workload(args), seeds=args.seeds, loss=None, batch_size=None, extra_metrics=None,
+        track=None, devices=None, dtype=jnp.float32, formulation="auto",
     )  # fmt: skip
     per_run = plan.config_run_bytes(config)
     budget = plan.memory_budget(config.devices, args.max_memory)

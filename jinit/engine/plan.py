@@ -156,9 +156,16 @@ def run_bytes(model: Any, loss_fn: Any, optimizer: Any, template: Any, data: Any
         activations=_traced_bytes(grads, template, state, xb, yb, key) + _nbytes(xb),
         evaluation=_traced_bytes(evaluate, template, state, xe),
         order=order_bytes(len(x), batch, chunk_len),
-        draws=DRAW_COPIES * max((draw_entries(math.prod(t.shape)) * max(_itemsize(t.dtype), 4)
-                                 for t in jax.tree_util.tree_leaves(template)), default=0),
+        draws=draw_bytes(template),
     )
+
+
+def draw_bytes(template: Any) -> int:
+    """Bytes held while one seed's parameters are drawn: the size class of its largest leaf
+    (:func:`jinit.laws.draw_entries`; 32-bit random bits at least), :data:`DRAW_COPIES` times."""
+    leaves = jax.tree_util.tree_leaves(template)
+    sizes = (draw_entries(math.prod(t.shape)) * max(_itemsize(t.dtype), 4) for t in leaves)
+    return DRAW_COPIES * max(sizes, default=0)
 
 
 def order_bytes(n: int, batch: int, chunk_len: int) -> int:

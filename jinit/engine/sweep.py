@@ -356,7 +356,8 @@ def sweep(
     Returns:
       A :class:`jinit.results.SweepResult` (metrics ``[n_inits, n_seeds, n_evals]``;
       ``timing["compiles"]``: compilations of the training program, 1 per sweep, 0 with
-      ``steps=0``, counted with ``jax.monitoring``). Ctrl-C raises :class:`SweepInterrupted` (``.partial``: evals done).
+      ``steps=0``, counted with ``jax.monitoring``). Ctrl-C raises :class:`SweepInterrupted`
+      (``.partial``: evals done).
 
     Example:
         >>> import optax, jinit
