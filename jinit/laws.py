@@ -26,6 +26,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jinit._sampling import by_size_class as _draw
 from jinit._validate import (
     check_choice,
     check_dtype,
@@ -103,41 +104,6 @@ def _law(*, complex_ok: bool = False) -> Callable[[Callable[..., Array]], Callab
     return decorate
 
 
-_DRAW_CLASS_MIN, _DRAW_CLASS_MAX = 4096, 2**22  # size classes of _draw (draw_entries)
-
-
-def _draw(sample: Callable[..., Array], key: Array, shape, *args: Any) -> Array:
-    """``sample(key, shape, *args)`` (``jax.random.uniform`` or ``truncated_normal``), the
-    same bits, with one compiled program per size class instead of one per shape.
-
-    Partitionable threefry (JAX's default) draws entry ``i`` from counter ``i``, so a draw is
-    a prefix of any larger draw with its key, and the transforms are elementwise: n entries
-    are the first n of a draw of their size class (:func:`draw_entries`), so a sweep's first
-    draws compile once per size class, not per layer shape. Other keys and schemes use
-    ``sample`` as it is (tested against ``jax.nn.initializers``, eager and jitted)."""
-    n = math.prod(shape)
-    size = draw_entries(n)
-    if n == 0 or size == n or not _prefix_stable(key):
-        return sample(key, shape, *args)
-    return sample(key, (size,), *args)[:n].reshape(shape)
-
-
-def draw_entries(n: int) -> int:
-    """Entries computed to draw ``n`` (:func:`_draw`): the next power of two >= 4096, to 2^22."""
-    big = n == 0 or n > _DRAW_CLASS_MAX
-    return n if big else max(_DRAW_CLASS_MIN, 1 << (n - 1).bit_length())
-
-
-def _prefix_stable(key: Array) -> bool:
-    """Whether ``key`` draws as a prefix of larger draws (:func:`_draw`): a threefry key (raw
-    uint32: the default implementation) under the partitionable scheme."""
-    if not jax.config.jax_threefry_partitionable:
-        return False
-    if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
-        return str(jax.random.key_impl(key)) == "threefry2x32"
-    return jax.config.jax_default_prng_impl == "threefry2x32"
-
-
 def _truncated(key: Array, shape, dtype, lower: Any, upper: Any) -> Array:
     """``jax.random.truncated_normal`` with the shape second (as :func:`_draw` passes it)."""
     return jax.random.truncated_normal(key, lower, upper, shape, dtype)
@@ -151,8 +117,9 @@ def _scaled_normal(key: Array, shape, dtype, stddev: Array) -> Array:
     """N(0, stddev^2); for real dtypes via erfinv of a uniform, as jax.nn.initializers."""
     if jnp.issubdtype(dtype, jnp.floating):
         lo = np.nextafter(np.array(-1.0, dtype), np.array(0.0, dtype), dtype=dtype)
-        u = _draw(jax.random.uniform, key, shape, dtype, lo, np.array(1.0, dtype))
-        return (jnp.array(np.sqrt(2), dtype) * stddev) * jax.scipy.special.erfinv(u)
+        scale = jnp.array(np.sqrt(2), dtype) * stddev
+        return _draw(jax.random.uniform, key, shape, dtype, lo, np.array(1.0, dtype),
+                     then=lambda u: scale * jax.scipy.special.erfinv(u))
     return jax.random.normal(key, shape, dtype) * stddev
 
 
@@ -285,7 +252,7 @@ def uniform(
 
 
 def _symmetric_uniform(key: Array, shape, dtype, bound: Array) -> Array:
-    return _draw(jax.random.uniform, key, shape, dtype, -1) * bound
+    return _draw(jax.random.uniform, key, shape, dtype, -1, then=lambda u: u * bound)
 
 
 @_law()
@@ -318,8 +285,8 @@ def truncated_normal(
             raise ValueError(
                 f"truncated_normal: need lower < upper, got lower={lower}, upper={upper}."
             )
-    draw = _draw(_truncated, key, shape, dtype, lower, upper)
-    return draw * jnp.array(stddev, dtype)
+    scale = jnp.array(stddev, dtype)
+    return _draw(_truncated, key, shape, dtype, lower, upper, then=lambda d: d * scale)
 
 
 # --------------------------------------------------------------------------- variance scaling
@@ -396,7 +363,7 @@ def _scaled(
     if distribution == "truncated_normal":
         if real:
             stddev = jnp.sqrt(var) / jnp.array(_TRUNC_STD, dtype)
-            return _draw(_truncated, key, shape, dtype, -2, 2) * stddev
+            return _draw(_truncated, key, shape, dtype, -2, 2, then=lambda d: d * stddev)
         stddev = jnp.sqrt(var) / jnp.array(_COMPLEX_TRUNC_STD, dtype)
         return _complex_truncated_normal(key, 2, shape, dtype) * stddev
     if distribution == "normal":

@@ -311,3 +311,22 @@ def test_steps_0_compiles_no_training_program(circles):
     r = sweep(NET, {"he": jinit.he_normal}, circles, steps=0, seeds=[5], keep_params=True)
     assert r.timing["compiles"] == 0
     assert list(r.eval_steps) == [0] and r.metrics["train_loss"].shape == (1, 1, 1)
+
+
+def test_key_free_leaves_are_stacked_without_a_compile():
+    """A leaf that does not depend on the key (zero biases, a constant) is stacked on the host:
+    eager vmap would compile one broadcast per shape (the same values)."""
+    from jinit.engine.compiles import CompileCount
+    from jinit.engine.inits import stack_draws
+
+    keys = jax.random.split(jax.random.key(0), 7)
+    fixed = np.arange(6, dtype=np.float32).reshape(2, 3) + 0.5
+
+    def draw(k):
+        return {"w": jax.random.key_data(k), "b": fixed}
+
+    with CompileCount("broadcast_in_dim") as count:
+        got = stack_draws(draw, keys)
+    assert count.n == 0
+    np.testing.assert_array_equal(np.asarray(got["b"]), np.broadcast_to(fixed, (7, 2, 3)))
+    np.testing.assert_array_equal(np.asarray(got["w"]), np.asarray(jax.random.key_data(keys)))

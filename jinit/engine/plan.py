@@ -13,9 +13,10 @@ memory grows with the number of runs. :func:`run_bytes` estimates the bytes one 
   being trained and of the next, prepared meanwhile, and the epoch permutations they are cut
   from);
 - per seed, the initial draw of the largest leaf (one init at a time): JAX's random bits, the
-  floats made of them and the result, of the leaf's size class (:func:`jinit.laws.draw_entries`:
-  at least 4096 entries, so that a sweep compiles one random program per size class); counted
-  4 times (measured: 57 KB a seed for the circles net's 16 KB class).
+  floats made of them and the result, of the leaf's size class
+  (:func:`jinit._sampling.draw_entries`: at least 4096 entries, so that a sweep compiles one
+  random program per size class); counted 4 times (measured: 57 KB a seed for the circles
+  net's 16 KB class).
 
 Parameters and optimizer slots are held for every run of a group; activations only for the
 runs computed at once: on CPU a sweep trains its runs in blocks (:func:`sweep_blocks`), one
@@ -48,9 +49,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jinit._sampling import draw_entries
 from jinit.engine.program import EVAL_BLOCK
 from jinit.engine.sharding import agreed_min
-from jinit.laws import draw_entries
 from jinit.results import SweepResult
 
 RAM_FRACTION = 0.5
@@ -162,7 +163,8 @@ def run_bytes(model: Any, loss_fn: Any, optimizer: Any, template: Any, data: Any
 
 def draw_bytes(template: Any) -> int:
     """Bytes held while one seed's parameters are drawn: the size class of its largest leaf
-    (:func:`jinit.laws.draw_entries`; 32-bit random bits at least), :data:`DRAW_COPIES` times."""
+    (:func:`jinit._sampling.draw_entries`; 32-bit random bits at least), :data:`DRAW_COPIES`
+    times."""
     leaves = jax.tree_util.tree_leaves(template)
     sizes = (draw_entries(math.prod(t.shape)) * max(_itemsize(t.dtype), 4) for t in leaves)
     return DRAW_COPIES * max(sizes, default=0)

@@ -1,0 +1,71 @@
+"""Random draws by size class: one compiled program per power-of-two size, not per shape.
+
+Partitionable threefry (JAX's default) draws entry ``i`` from counter ``i``, so a draw of n
+entries is the prefix of any larger draw with the same key. :func:`by_size_class` draws the
+next power of two (at least 4096, up to 2^22; :func:`draw_entries`), transforms it there
+(elementwise) and cuts the prefix: the same bits as the direct draw, and an eager ``vmap`` of
+a net's draws (the sweep's initial parameters) compiles the sample and its transforms once per
+size class and only the cut per layer shape. :mod:`jinit.laws` draws through it.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable
+from typing import Any
+
+import jax
+
+Array = jax.Array
+
+_DRAW_CLASS_MIN, _DRAW_CLASS_MAX = 4096, 2**22  # size classes of by_size_class (draw_entries)
+
+
+def by_size_class(
+    sample: Callable[..., Array],
+    key: Array,
+    shape,
+    *args: Any,
+    then: Callable[[Array], Array] | None = None,
+) -> Array:
+    """``then(sample(key, shape, *args))`` (``sample``: ``jax.random.uniform`` or
+    ``truncated_normal``; ``then``: an elementwise transform, default none), the same bits,
+    with one compiled program per size class instead of one per shape.
+
+    Partitionable threefry (JAX's default) draws entry ``i`` from counter ``i``, so a draw is
+    a prefix of any larger draw with its key, and the transforms are elementwise: n entries
+    are the first n of a draw of their size class (:func:`draw_entries`), transformed there,
+    so a sweep's first (eager) draws compile the sample and each transform once per size
+    class and only the cut (:func:`_prefix`) per layer shape. Other keys and schemes use
+    ``sample`` as it is (tested against ``jax.nn.initializers``, eager and jitted)."""
+    then = then or (lambda x: x)
+    n = math.prod(shape)
+    size = draw_entries(n)
+    if n == 0 or size == n or not prefix_stable(key):
+        return then(sample(key, shape, *args))
+    return _prefix(then(sample(key, (size,), *args)), n, tuple(shape))
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2))
+def _prefix(x: Array, n: int, shape: tuple[int, ...]) -> Array:
+    """The first ``n`` entries of ``x`` in ``shape``, as one compiled program (eagerly, the
+    slice and the reshape would compile one each)."""
+    return x[:n].reshape(shape)
+
+
+def draw_entries(n: int) -> int:
+    """Entries computed to draw ``n`` (:func:`by_size_class`): the next power of two >= 4096,
+    up to 2^22 (larger draws: ``n``)."""
+    big = n == 0 or n > _DRAW_CLASS_MAX
+    return n if big else max(_DRAW_CLASS_MIN, 1 << (n - 1).bit_length())
+
+
+def prefix_stable(key: Array) -> bool:
+    """Whether ``key`` draws as a prefix of larger draws (:func:`by_size_class`): a threefry
+    key (raw uint32: the default implementation) under the partitionable scheme."""
+    if not jax.config.jax_threefry_partitionable:
+        return False
+    if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
+        return str(jax.random.key_impl(key)) == "threefry2x32"
+    return jax.config.jax_default_prng_impl == "threefry2x32"
