@@ -185,3 +185,22 @@ def test_blocks_on_two_devices_equal_one_device_unblocked():
         out[n] = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out[2]["devices"] == 2 and out[2]["block"] == 2
     np.testing.assert_allclose(out[1]["loss"], out[2]["loss"], rtol=1e-5)
+
+
+def test_the_run_layout_pads_and_places_without_compiling():
+    """On CPU the run axis is padded and placed through the host: no program per leaf shape
+    (eagerly, each shape compiled a concatenation and, over a mesh, a slicing program)."""
+    import jax.numpy as jnp
+
+    from jinit.engine.compiles import CompileCount
+    from jinit.engine.sharding import RunLayout
+
+    layout = RunLayout(1, 3, jax.devices()[:1], multiple=4)  # 3 runs padded to 4
+    tree = {"w": jnp.arange(105, dtype=jnp.float32).reshape(3, 7, 5), "b": jnp.ones((3, 11))}
+    count = CompileCount()
+    with count:
+        placed = layout.shard(tree)
+    assert sum(count.by_name.values()) == 0, count.by_name
+    np.testing.assert_array_equal(np.asarray(placed["w"][:3]), np.asarray(tree["w"]))
+    np.testing.assert_array_equal(np.asarray(placed["w"][3]), np.asarray(tree["w"][2]))
+    assert placed["b"].shape == (4, 11)

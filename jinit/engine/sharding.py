@@ -90,6 +90,7 @@ class RunLayout:
         self.n_runs = n_inits * (n_configs or 1) * n_seeds
         self.mesh = Mesh(np.array(devices), ("runs",)) if len(devices) > 1 else None
         self.n_devices = 1 if self.mesh is None else self.mesh.size
+        self.platform = devices[0].platform
         # runs per device: a multiple of ``multiple`` (the engine's blocks of runs)
         self.pad = -self.n_runs % (self.n_devices * multiple)
 
@@ -118,11 +119,22 @@ class RunLayout:
         return np.concatenate([seed_of_run, np.repeat(seed_of_run[-1:], self.pad)])
 
     def shard(self, tree: Any) -> Any:
-        """Pad a tree with a leading run axis to the device multiple and shard it."""
-        tree = self.pad_runs(tree)
-        if self.mesh is None:
+        """Pad a tree with a leading run axis to the device multiple and shard it. On CPU in
+        one process through the host, where padding and slicing compile nothing (on the
+        devices, each leaf shape would compile a slicing program and a concatenation);
+        across processes, each process places its own shards of the (identical) host values
+        (:func:`put`)."""
+        if self.mesh is None and not self.pad:
             return tree
-        return put(tree, self.run_sharding)
+        if jax.process_count() > 1 or self.platform != "cpu":
+            tree = self.pad_runs(tree)
+            return tree if self.mesh is None else put(tree, self.run_sharding)
+        host = jax.tree_util.tree_map(np.asarray, tree)  # CPU: shares the device's memory
+        if self.pad:
+            host = jax.tree_util.tree_map(
+                lambda a: np.concatenate([a, np.repeat(a[-1:], self.pad, axis=0)]), host
+            )
+        return jax.device_put(host, self.run_sharding)
 
     def replicate(self, tree: Any) -> Any:
         """Put a tree on every device (data, batch indices)."""
