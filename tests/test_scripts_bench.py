@@ -189,3 +189,26 @@ def test_bench_sweep_quick_two_rounds_in_a_fresh_process():
         line = next(ln for ln in out.splitlines() if ln.startswith(f"  targets, {what}: "))
         assert "(c)/(b) " in line and "(c2)/(a) " in line, line
         assert " of 2 rounds)" in line or " of 1 round)" in line, line  # (a warm n/a round)
+
+
+# ---- scripts/bench_cold.py: the cold start of a sweep, in fresh processes
+
+COLD_SCRIPT = SCRIPT.parent / "bench_cold.py"
+
+
+def test_bench_cold_refuses_a_directory_without_jinit(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        _load(COLD_SCRIPT).main(["--against", str(tmp_path)])
+    assert "--against must be a jinit checkout" in capsys.readouterr().err
+
+
+@pytest.mark.slow  # four fresh processes, each a sweep compiled from nothing
+def test_bench_cold_prints_both_trees_and_their_ratio():
+    root = str(COLD_SCRIPT.parents[1])
+    out = subprocess.run([sys.executable, str(COLD_SCRIPT), "--rounds", "1", "--seeds", "2",
+                          "--against", root], capture_output=True, text=True, check=True,
+                         cwd=root).stdout  # fmt: skip
+    assert out.count("setup, this tree / the other, round by round: ") == 2
+    for row in ["setup - compile", "XLA compiles"]:
+        line = next(ln for ln in out.splitlines() if ln.strip().startswith(row))
+        assert "this tree: " in line and "other: " in line
