@@ -89,9 +89,23 @@ def seed_key(seed: int) -> jax.Array:
 
 
 def seed_keys(seeds: Sequence[int] | np.ndarray) -> jax.Array:
-    """``seed_key`` of every seed, stacked: typed keys of shape ``[len(seeds)]``."""
+    """``seed_key`` of every seed, stacked: typed keys of shape ``[len(seeds)]``.
+
+    Under threefry (JAX's default key implementation) ``jax.random.key(s)`` of a 32-bit seed
+    is the key data ``[0, s]`` (the seed's high and low words): made on the host, they
+    compile nothing (tested against ``jax.random.key``); other implementations go through
+    ``jax.random.key`` itself."""
     arr = check_seeds(seeds) if not isinstance(seeds, int | np.integer) else check_seeds([seeds])
+    if jax.config.jax_default_prng_impl == "threefry2x32":
+        words = np.stack([np.zeros(arr.shape, np.uint32), arr.astype(np.uint32)], axis=-1)
+        return jax.random.wrap_key_data(jax.device_put(words), impl="threefry2x32")
     return jax.vmap(jax.random.key)(jnp.asarray(arr, dtype=jnp.uint32))
+
+
+def _fold_each(keys: jax.Array, data: int) -> jax.Array:
+    """``jax.random.fold_in(k, data)`` for every key ``k`` (``data`` as a host uint32: no
+    conversion program)."""
+    return jax.vmap(jax.random.fold_in, in_axes=(0, None))(keys, np.uint32(data))
 
 
 def run_key(seed: int, name: str) -> jax.Array:
@@ -101,7 +115,7 @@ def run_key(seed: int, name: str) -> jax.Array:
 
 def run_keys(seeds: Sequence[int] | np.ndarray, name: str) -> jax.Array:
     """``run_key(s, name)`` for every seed, stacked on a leading axis."""
-    return jax.vmap(jax.random.fold_in, in_axes=(0, None))(seed_keys(seeds), stable_hash(name))
+    return _fold_each(seed_keys(seeds), stable_hash(name))
 
 
 def data_key(seed: int) -> jax.Array:
@@ -111,13 +125,13 @@ def data_key(seed: int) -> jax.Array:
 
 def data_keys(seeds: Sequence[int] | np.ndarray) -> jax.Array:
     """``data_key(s)`` for every seed, stacked on a leading axis."""
-    return jax.vmap(jax.random.fold_in, in_axes=(0, None))(seed_keys(seeds), DATA_STREAM)
+    return _fold_each(seed_keys(seeds), DATA_STREAM)
 
 
 def step_stream(seeds: Sequence[int] | np.ndarray) -> jax.Array:
     """``fold_in(seed_key(s), STEP_STREAM)`` for every seed: fold the step number into row
     ``s`` (``jax.random.fold_in(stream[s], t)``) for the randomness of step ``t``."""
-    return jax.vmap(jax.random.fold_in, in_axes=(0, None))(seed_keys(seeds), STEP_STREAM)
+    return _fold_each(seed_keys(seeds), STEP_STREAM)
 
 
 def step_key(seed: int, step: int) -> jax.Array:

@@ -189,3 +189,28 @@ def test_a_stack_too_large_for_memory_fails_before_allocating():
     n = int(limit // 4e8) + 1
     with pytest.raises(ValueError, match=r"draw: shape \(\d+, 10000, 10000\) of float32 needs"):
         jinit.draw(jinit.he_normal, n, (10_000, 10_000))
+
+
+def test_seed_keys_are_jax_random_key_and_compile_nothing():
+    """``jinit.keys.seed_keys`` makes threefry keys on the host (the data ``[0, s]``): the
+    same keys as ``jax.random.key(s)``, without a compiled program (before: a conversion and
+    ``_threefry_seed``); another key implementation goes through ``jax.random.key``."""
+    from jinit.engine.compiles import CompileCount
+    from jinit.keys import seed_keys
+
+    seeds = [0, 1, 7, 2**31, 2**32 - 1]
+    count = CompileCount()
+    with count:
+        seed_keys(np.array([*seeds, 11, 13, 17, 19, 23, 29, 31], np.int64))  # a fresh shape
+    assert sum(count.by_name.values()) == 0, count.by_name
+    keys = seed_keys(seeds)
+    assert keys.shape == (5,) and str(jax.random.key_impl(keys)) == "threefry2x32"
+    for k, seed in zip(keys, seeds, strict=True):
+        assert_bits_equal(jax.random.key_data(k), jax.random.key_data(jax.random.key(seed)))
+    jax.config.update("jax_default_prng_impl", "rbg")
+    try:
+        rbg = seed_keys(seeds)
+        assert str(jax.random.key_impl(rbg)) == "rbg"
+        assert_bits_equal(jax.random.key_data(rbg[3]), jax.random.key_data(jax.random.key(2**31)))
+    finally:
+        jax.config.update("jax_default_prng_impl", "threefry2x32")

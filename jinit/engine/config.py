@@ -83,7 +83,8 @@ class SweepConfig:
         out: tuple[jax.Array, ...] = ()
         for split in splits:
             x, y = getattr(d, f"x_{split}"), getattr(d, f"y_{split}")
-            out += (jnp.asarray(x, self.dtype), jnp.asarray(y))
+            # device_put: from the host without a compiled program (jnp.asarray compiles one)
+            out += (jnp.asarray(x, self.dtype), jax.device_put(np.asarray(y)))
         return out
 
     def as_dict(self) -> dict[str, Any]:
