@@ -330,3 +330,21 @@ def test_key_free_leaves_are_stacked_without_a_compile():
     assert count.n == 0
     np.testing.assert_array_equal(np.asarray(got["b"]), np.broadcast_to(fixed, (7, 2, 3)))
     np.testing.assert_array_equal(np.asarray(got["w"]), np.asarray(jax.random.key_data(keys)))
+
+
+def test_the_data_order_is_each_seeds_epoch_permutation_bit_for_bit():
+    """The mini-batch order, compiled unoptimized on CPU (an integer program: random bits and
+    a sort), is ``permutation(fold_in(data_key(s), epoch), n)`` exactly, as the optimized
+    program and eager JAX give it."""
+    from jinit.engine.order import data_order
+    from jinit.keys import data_key
+
+    seeds, n, batch = np.array([0, 3, 2**32 - 1]), 37, 5
+    order = data_order(seeds, n, batch, chunk_len=20)  # 7 batches an epoch: 3 epochs a chunk
+    idx = np.asarray(order.indices(1))  # steps 20-39: epochs 2-5
+    for i, s in enumerate(seeds):
+        for step in (20, 27, 39):
+            epoch, slot = divmod(step, n // batch)
+            key = jax.random.fold_in(data_key(int(s)), epoch)
+            perm = np.asarray(jax.random.permutation(key, n))
+            np.testing.assert_array_equal(idx[i, step - 20], perm[slot * batch:(slot + 1) * batch])
