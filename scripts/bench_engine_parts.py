@@ -23,7 +23,7 @@ engine's own draws), in float32, without the persistent compilation cache.
   fetching the result).
 - ``setup``: a fresh sweep in fresh processes (nothing compiled, nothing cached): the seconds
   of its pieces (the validated config, the initial draws, the first state and data order,
-  the compile of the training chunk and evaluation, the first evaluation, the first chunk),
+  the compile of the training chunk, the first chunk with its initial evaluation),
   then ``jinit.sweep``'s own ``timing`` in another fresh process.
 
 Timed rows: model-steps/s (runs x steps / seconds) of REPS repetitions after a warm-up call;
@@ -248,15 +248,13 @@ def setup_parts(args: argparse.Namespace) -> dict[str, float]:
     SW.initial_params = timed_draws  # this process only
     c = SW._Compiled(cfg)
     t2 = time.perf_counter()
-    first_eval = seconds_of(c.evaluate, c.state.params, c.state.model_state)()
-    first_chunk = seconds_of(c.chunk, c.state, 0, cfg.steps, c.indices(0, cfg.n_chunks))()
+    first_chunk = seconds_of(c.chunk, c.state, 0, cfg.steps, c.indices(0, cfg.n_chunks), True)()
     return {
         "SweepConfig.build (validate, model, formulation)": t1 - t0,
         "initial draws (initial_params)": draws[0],
         "first state, data order, blocks": t2 - t1 - draws[0] - c.compile_s,
-        "compile (chunk and evaluate)": c.compile_s,
-        "first evaluation": first_eval,
-        f"first chunk ({cfg.steps} steps, then an evaluation)": first_chunk,
+        "compile (the training chunk)": c.compile_s,
+        f"first chunk (initial evaluation, {cfg.steps} steps, evaluation)": first_chunk,
     }
 
 

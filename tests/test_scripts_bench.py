@@ -64,7 +64,7 @@ def test_whole_script_quick_in_a_fresh_process():
         rates = _rates(out, row)
         assert len(rates) == 3 and all(r > 0 for r in rates), (row, rates)
     assert "engine chunk/bare scan: " in out
-    for row in ["initial draws (initial_params)", "compile (chunk and evaluate)", "run_s"]:
+    for row in ["initial draws (initial_params)", "compile (the training chunk)", "run_s"]:
         assert row in out
 
 

@@ -348,3 +348,46 @@ def test_the_data_order_is_each_seeds_epoch_permutation_bit_for_bit():
             key = jax.random.fold_in(data_key(int(s)), epoch)
             perm = np.asarray(jax.random.permutation(key, n))
             np.testing.assert_array_equal(idx[i, step - 20], perm[slot * batch:(slot + 1) * batch])
+
+
+def test_a_training_sweep_compiles_one_program_its_first_chunk_evaluates_the_start(circles):
+    """The initial evaluation comes from the first chunk (no evaluation program of its own:
+    it cost a quarter of a sweep's compile); a sweep of 0 steps compiles the evaluation
+    alone. The initial metrics equal the evaluation of the drawn parameters."""
+    from jinit.engine.compiles import CompileCount
+
+    kw = dict(optimizer=optax.sgd(0.1), seeds=3, eval_every=5)
+    with CompileCount("evaluate_runs", "chunk") as count:
+        trained = sweep(NET, {"he": jinit.he_normal}, circles, steps=10, **kw)
+    assert count.by_name["jit(evaluate_runs)"] == 0 and count.by_name["jit(chunk)"] == 1
+    with CompileCount("evaluate_runs", "chunk") as count:
+        start = sweep(NET, {"he": jinit.he_normal}, circles, steps=0, **kw)
+    assert count.by_name["jit(evaluate_runs)"] == 1 and count.by_name["jit(chunk)"] == 0
+    for name in ("train_loss", "test_acc"):
+        np.testing.assert_allclose(trained.metrics[name][..., 0], start.metrics[name][..., 0],
+                                   rtol=1e-6)  # fmt: skip
+    assert trained.metrics["train_loss"].shape == (1, 3, 3)
+
+
+def test_ctrl_c_in_the_first_chunk_keeps_the_initial_evaluation(circles, monkeypatch):
+    """Interrupted before the first chunk's evaluations reach the host, the partial result
+    still holds the initial evaluation (computed then by the evaluation program)."""
+    sweep_module = importlib.import_module("jinit.engine.sweep")
+    compiled = sweep_module._Compiled
+    real = compiled.indices
+
+    def interrupt_after_the_first_chunk(self, c, n_chunks):
+        if c == 1:
+            raise KeyboardInterrupt
+        return real(self, c, n_chunks)
+
+    monkeypatch.setattr(compiled, "indices", interrupt_after_the_first_chunk)
+    kw = dict(optimizer=optax.sgd(0.1), seeds=2, eval_every=5)
+    with pytest.raises(sweep_module.SweepInterrupted) as stop:
+        sweep(NET, {"he": jinit.he_normal}, circles, steps=10, **kw)
+    partial = stop.value.partial
+    assert list(partial.eval_steps) == [0] and partial.config["partial"]
+    monkeypatch.setattr(compiled, "indices", real)
+    start = sweep(NET, {"he": jinit.he_normal}, circles, steps=0, **kw)
+    np.testing.assert_allclose(partial.metrics["train_loss"], start.metrics["train_loss"],
+                               rtol=1e-6)  # fmt: skip

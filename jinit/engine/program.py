@@ -17,6 +17,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from jax.sharding import Mesh, PartitionSpec
 
@@ -273,16 +274,30 @@ def make_chunk(
     per_device: int = 1,
     mesh: Mesh | None = None,
 ) -> Callable:
-    """``chunk(state, start, n_active, indices) -> (state, metrics)``: ``chunk_len`` steps of
-    every run (the first ``n_active`` count), then an evaluation.
+    """``chunk(state, start, n_active, indices, first) -> (state, before, metrics)``:
+    ``chunk_len`` steps of every run (the first ``n_active`` count), then an evaluation;
+    ``before`` is the evaluation of ``state`` itself where ``first`` (a traced bool: the
+    sweep's first chunk; zeros otherwise, at no cost), so that a training sweep compiles one
+    program, not a second one for its initial evaluation.
 
     The runs train in blocks (:func:`on_blocks`: ``per_device`` blocks a device, over
     ``mesh``); every block runs all ``chunk_len`` steps and its evaluation before the next
     starts, so its parameters and activations stay in cache."""
-    per_run = (jnp.asarray(seed_of_run), streams)
+    per_run = (jax.device_put(np.asarray(seed_of_run)), streams)  # no program (jnp.asarray: one)
+
+    def evaluate_first(state, data, first):
+        def metrics(s):
+            return evaluate(s.params, s.model_state, data)
+
+        def zeros(s):
+            shapes = jax.eval_shape(metrics, s)
+            return jax.tree_util.tree_map(lambda a: jnp.zeros(a.shape, a.dtype), shapes)
+
+        return jax.lax.cond(first, metrics, zeros, state)
 
     def run_block(runs, shared):
-        (state, (seeds_b, streams_b)), (start, n_active, indices, data) = runs, shared
+        (state, (seeds_b, streams_b)), (start, n_active, indices, data, first) = runs, shared
+        before = evaluate_first(state, data, first)
 
         def body(carry, xs):
             i, idx = xs
@@ -294,11 +309,11 @@ def make_chunk(
 
         xs = (jnp.arange(chunk_len), order.scan_xs(indices))
         state, _ = jax.lax.scan(body, state, xs, length=chunk_len)
-        return state, evaluate(state.params, state.model_state, data)
+        return state, before, evaluate(state.params, state.model_state, data)
 
     blocked = on_blocks(run_block, per_device, mesh)
 
-    def chunk(state, start, n_active, indices):
-        return blocked((state, per_run), (start, n_active, indices, data))
+    def chunk(state, start, n_active, indices, first=False):
+        return blocked((state, per_run), (start, n_active, indices, data, first))
 
     return chunk

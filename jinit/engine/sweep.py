@@ -103,8 +103,9 @@ class _Compiled:
         self.initial_params = layout.shard(params)
         on_runs = {} if layout.mesh is None else {"out_shardings": layout.run_sharding}
         self.state = jax.jit(_first_state(config, layout), **on_runs)(self.initial_params)
+        self._evaluate = None
         trains = config.n_chunks > 0  # steps=0 (initial evaluation only): no training program
-        self.chunk, self.evaluate, self.compile_s = self._compile(chunk, self.state, trains)
+        self.chunk, self.compile_s = self._compile(chunk, self.state, trains)
 
     def _programs(self, config: SweepConfig, layout: RunLayout) -> tuple[Callable, Callable]:
         """The ``chunk`` and ``evaluate`` functions of the sweep (not yet compiled); both
@@ -122,17 +123,32 @@ class _Compiled:
         chunk = make_chunk(step, evaluate, self.order, arrays, layout.seed_of_run,
                            config.eval_every, masked, streams, *blocks)  # fmt: skip
         blocked = on_blocks(lambda runs, data: evaluate(*runs, data), *blocks)
-        return chunk, lambda params, mstate: blocked((params, mstate), arrays)
 
-    def _compile(self, chunk: Callable, state: TrainState, trains: bool) -> tuple[Any, Any, float]:
-        """``chunk`` (if the sweep ``trains``) and ``evaluate`` compiled for ``state`` and the
-        seconds it took."""
+        def evaluate_runs(params: Any, mstate: Any) -> Any:  # jit(evaluate_runs)
+            return blocked((params, mstate), arrays)
+
+        return chunk, evaluate_runs
+
+    def _compile(self, chunk: Callable, state: TrainState, trains: bool) -> tuple[Any, float]:
+        """``chunk`` compiled for ``state`` if the sweep ``trains`` (its first call also
+        evaluates the initial state), else the evaluation program; and the seconds it took."""
         t = time.perf_counter()
         compiled = None
         if trains:
-            compiled = jax.jit(chunk).lower(state, 0, 0, self.order.placeholder()).compile()
-        evaluate = jax.jit(self.evaluate_fn).lower(state.params, state.model_state).compile()
-        return compiled, evaluate, time.perf_counter() - t
+            compiled = jax.jit(chunk).lower(state, 0, 0, self.order.placeholder(), False)
+            compiled = compiled.compile()
+        else:
+            self.evaluate(None, None)  # compiles it
+        return compiled, time.perf_counter() - t
+
+    def evaluate(self, params: Any, model_state: Any) -> Any:
+        """The evaluation program (compiled on first use: a training sweep evaluates its
+        initial state in its first chunk, and needs it only when interrupted before that
+        chunk ends); ``params=None`` only compiles it, for the sweep's first state."""
+        if self._evaluate is None:
+            first = (self.state.params, self.state.model_state)
+            self._evaluate = jax.jit(self.evaluate_fn).lower(*first).compile()
+        return None if params is None else self._evaluate(params, model_state)
 
     def indices(self, c: int, n_chunks: int) -> Any:
         if c >= n_chunks:
@@ -160,6 +176,11 @@ def _first_state(config: SweepConfig, layout: RunLayout) -> Callable[[Any], Trai
         return TrainState(params, opt_state, jnp.full((n,), -1, jnp.int32), model_state)
 
     return first_state
+
+
+def _chunks_done(evals: list) -> int:
+    """Chunks finished, from the evaluations so far (the initial one, then one a chunk)."""
+    return max(len(evals) - 1, 0)
 
 
 def _fetch(tree: Any) -> Any:
@@ -218,11 +239,11 @@ def _start(
     config: SweepConfig, compiled: _Compiled, out_dir: str | None, resume: bool
 ) -> tuple[_Store | None, TrainState, list]:
     """The checkpoint store (or None), the state to start from and the evaluations so far
-    (at least the initial one)."""
+    (none on a fresh start of a training sweep: its first chunk gives the initial one)."""
     params = None if out_dir is None else to_host(compiled.initial_params)  # all processes
     store = None if out_dir is None else _Store(out_dir, config, params, resume)
     state, evals = (compiled.state, []) if store is None else store.restore(compiled)
-    if not evals:
+    if not evals and compiled.chunk is None:  # no training: the initial evaluation alone
         evals.append(_fetch(compiled.evaluate(state.params, state.model_state)))
     return store, state, evals
 
@@ -238,15 +259,17 @@ def _train(
 ) -> tuple[TrainState, bool]:
     """Run the remaining chunks (``next_idx``: the data order of the first); ``(state,
     interrupted)``. ``evals`` grows in place and always matches the returned state (one
-    evaluation per finished chunk, plus the initial one)."""
-    first, n_chunks, every = len(evals) - 1, config.n_chunks, config.eval_every
+    evaluation per finished chunk, plus the initial one: from the first chunk on a fresh
+    start)."""
+    n_chunks, every = config.n_chunks, config.eval_every
     point, bar = (state, len(evals)), Progress(n_chunks, progress)
     try:
-        for c in range(first, n_chunks):
+        for c in range(_chunks_done(evals), n_chunks):
             start = c * every
-            new, ev = compiled.chunk(point[0], start, min(every, config.steps - start), next_idx)
+            n_active, fresh = min(every, config.steps - start), not evals
+            new, before, ev = compiled.chunk(point[0], start, n_active, next_idx, fresh)
             next_idx = compiled.indices(c + 1, n_chunks)  # the host prepares the next chunk
-            evals.append(_fetch(ev))
+            evals.extend([_fetch(before), _fetch(ev)] if fresh else [_fetch(ev)])
             point = (new, len(evals))
             if store is not None:
                 store.save(new, evals)
@@ -258,6 +281,8 @@ def _train(
     except KeyboardInterrupt:
         state, n_evals = point
         del evals[n_evals:]
+        if not evals:  # stopped in the first chunk: the initial state's evaluation
+            evals.append(_fetch(compiled.evaluate(state.params, state.model_state)))
         if store is not None:
             store.save(state, evals)  # the last finished chunk is on disk
         return state, True
@@ -387,7 +412,7 @@ def _one_program(config: SweepConfig, run: _HowToRun, t_start: float) -> SweepRe
     with _running(run.out_dir) as compiles:
         compiled = _Compiled(config)
         store, state, evals = _start(config, compiled, run.out_dir, bool(run.resume))
-        first = compiled.indices(len(evals) - 1, config.n_chunks)  # compiles the data order
+        first = compiled.indices(_chunks_done(evals), config.n_chunks)  # compiles the order
         t_run = time.perf_counter()
         state, interrupted = _train(config, compiled, store, state, evals, run.progress, first)
     timing = _timing(compiled, compiles, t_start, t_run)
