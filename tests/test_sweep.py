@@ -391,3 +391,25 @@ def test_ctrl_c_in_the_first_chunk_keeps_the_initial_evaluation(circles, monkeyp
     start = sweep(NET, {"he": jinit.he_normal}, circles, steps=0, **kw)
     np.testing.assert_allclose(partial.metrics["train_loss"], start.metrics["train_loss"],
                                rtol=1e-6)  # fmt: skip
+
+
+def test_constant_laws_are_drawn_without_a_compile():
+    """jinit's zeros, ones and constant laws are made on the host when the engine draws
+    (eagerly, ``jnp.zeros`` compiles a program per shape): the same values, no program."""
+    from jinit.engine.compiles import CompileCount
+    from jinit.engine.inits import as_inits, initial_params
+    from jinit.engine.model import as_model, template
+
+    net = as_model(jinit.models.MLP([3, 19, 1]))  # shapes no other test draws
+    half = functools.partial(jinit.constant, value=0.5)
+    inits = as_inits({"zeros": jinit.zeros, "ones": (jinit.ones, half)})
+    count = CompileCount()
+    with count:
+        params = initial_params(net, inits, np.arange(3), jnp.float32,
+                                template(net, jnp.float32))  # fmt: skip
+    assert count.by_name["jit(broadcast_in_dim)"] == 0, count.by_name
+    kernels = [np.asarray(layer["kernel"]) for layer in params]
+    biases = [np.asarray(layer["bias"]) for layer in params]
+    assert all((k[:3] == 0).all() and (k[3:] == 1).all() for k in kernels)
+    assert all((b[:3] == 0).all() and (b[3:] == 0.5).all() for b in biases)
+    assert kernels[0].shape == (6, 3, 19) and kernels[0].dtype == np.float32

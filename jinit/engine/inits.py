@@ -22,7 +22,7 @@ import numpy as np
 from jinit.engine.model import Model
 from jinit.frameworks.base import is_rules
 from jinit.keys import run_keys
-from jinit.laws import zeros
+from jinit.laws import constant, ones, zeros
 from jinit.registry import name_of
 
 
@@ -112,8 +112,8 @@ def initial_params(
             drawn = init.runs.draw_runs(model, run_keys(seeds, init.name), dtype)
             stacks.append(_check_drawn(init, drawn, template))
             continue
-        draw = functools.partial(model.init, weight_init=init.weight_init,
-                                 bias_init=init.bias_init, dtype=dtype)  # fmt: skip
+        draw = functools.partial(model.init, weight_init=_on_host(init.weight_init),
+                                 bias_init=_on_host(init.bias_init), dtype=dtype)  # fmt: skip
         stacks.append(_check_drawn(init, stack_draws(draw, run_keys(seeds, init.name)), template))
     if len(stacks) == 1 and n_configs is None:
         return stacks[0]
@@ -145,6 +145,23 @@ def stack_draws(draw: Callable[[jax.Array], Any], keys: jax.Array) -> Any:
     leaves = [next(drawn) if isinstance(x, jax.core.Tracer) else _stack_fixed(x, n)
               for x in found["leaves"]]  # fmt: skip
     return jax.tree_util.tree_unflatten(found["tree"], leaves)
+
+
+def _on_host(law: Any) -> Any:
+    """``law``, or for jinit's constant laws (``zeros``, ``ones``, ``constant``) the same
+    values made on the host: drawn eagerly (:func:`stack_draws`), ``jnp.zeros`` compiles a
+    program per shape, and a zero bias is in every net."""
+    value = {zeros: 0, ones: 1}.get(law) if callable(law) and not is_rules(law) else None
+    if isinstance(law, functools.partial) and law.func is constant and not law.args:
+        value = law.keywords.get("value")
+    if value is None:
+        return law
+
+    def on_host(key: jax.Array, shape: Any, dtype: Any = jnp.float32) -> jax.Array:
+        del key
+        return jax.device_put(np.full(tuple(shape), value, jnp.dtype(dtype)))
+
+    return on_host
 
 
 def _stack_fixed(leaf: Any, n: int) -> jax.Array:
