@@ -369,9 +369,10 @@ def test_a_training_sweep_compiles_one_program_its_first_chunk_evaluates_the_sta
     assert trained.metrics["train_loss"].shape == (1, 3, 3)
 
 
-def test_ctrl_c_in_the_first_chunk_keeps_the_initial_evaluation(circles, monkeypatch):
+def test_ctrl_c_in_the_first_chunk_keeps_the_initial_evaluation(circles, monkeypatch, tmp_path):
     """Interrupted before the first chunk's evaluations reach the host, the partial result
-    still holds the initial evaluation (computed then by the evaluation program)."""
+    still holds the initial evaluation (computed then by the evaluation program, the same
+    numbers), checkpointed: a resume continues to the uninterrupted sweep's numbers."""
     sweep_module = importlib.import_module("jinit.engine.sweep")
     compiled = sweep_module._Compiled
     real = compiled.indices
@@ -381,16 +382,19 @@ def test_ctrl_c_in_the_first_chunk_keeps_the_initial_evaluation(circles, monkeyp
             raise KeyboardInterrupt
         return real(self, c, n_chunks)
 
+    kw = dict(optimizer=optax.sgd(0.1), seeds=2, eval_every=5, steps=10)
+    full = sweep(NET, {"he": jinit.he_normal}, circles, **kw)
     monkeypatch.setattr(compiled, "indices", interrupt_after_the_first_chunk)
-    kw = dict(optimizer=optax.sgd(0.1), seeds=2, eval_every=5)
     with pytest.raises(sweep_module.SweepInterrupted) as stop:
-        sweep(NET, {"he": jinit.he_normal}, circles, steps=10, **kw)
+        sweep(NET, {"he": jinit.he_normal}, circles, out_dir=tmp_path, **kw)
     partial = stop.value.partial
     assert list(partial.eval_steps) == [0] and partial.config["partial"]
+    for name, values in partial.metrics.items():
+        np.testing.assert_array_equal(values, full.metrics[name][..., :1])
     monkeypatch.setattr(compiled, "indices", real)
-    start = sweep(NET, {"he": jinit.he_normal}, circles, steps=0, **kw)
-    np.testing.assert_allclose(partial.metrics["train_loss"], start.metrics["train_loss"],
-                               rtol=1e-6)  # fmt: skip
+    resumed = sweep(NET, {"he": jinit.he_normal}, circles, out_dir=tmp_path, resume=True, **kw)
+    for name, values in resumed.metrics.items():
+        np.testing.assert_array_equal(values, full.metrics[name])
 
 
 def test_constant_laws_are_drawn_without_a_compile():
