@@ -203,7 +203,7 @@ def loss_value_zeroed() -> Iterator[None]:
 def engine_chunk(cfg: SweepConfig) -> Callable[[], float]:
     """The engine's compiled first chunk (all steps and the evaluation), as a timing thunk."""
     c = SW._Compiled(cfg)
-    return seconds_of(c.chunk, c.state, 0, cfg.steps, c.indices(0, cfg.n_chunks))
+    return seconds_of(c.chunk, c.state, 0, cfg.steps, c.indices(0, cfg.n_chunks), False)
 
 
 def section_engine(args: argparse.Namespace, params, cfg: SweepConfig) -> None:
