@@ -2,10 +2,12 @@
 
 Partitionable threefry (JAX's default) draws entry ``i`` from counter ``i``, so a draw of n
 entries is the prefix of any larger draw with the same key. :func:`by_size_class` draws the
-next power of two (at least 4096, up to 2^22; :func:`draw_entries`), transforms it there
-(elementwise) and cuts the prefix: the same bits as the direct draw, and an eager ``vmap`` of
-a net's draws (the sweep's initial parameters) compiles the sample and its transforms once per
-size class and only the cut per layer shape. :mod:`jinit.laws` draws through it.
+next power of two (at least 4096, up to 2^22; :func:`draw_entries`) and cuts the prefix: the
+same bits as the direct draw, and an eager ``vmap`` of a net's draws (the sweep's initial
+parameters) compiles the sample once per size class and only the cut per layer shape.
+:mod:`jinit.laws` draws through it and transforms the cut (erfinv, scaling): on the draw's own
+shape, as ``jax.nn.initializers`` does, because XLA:CPU's elementwise code is not
+shape-independent (erfinv on the size class differed in the last bit on (5, 1) leaves).
 """
 
 from __future__ import annotations
@@ -22,29 +24,19 @@ Array = jax.Array
 _DRAW_CLASS_MIN, _DRAW_CLASS_MAX = 4096, 2**22  # size classes of by_size_class (draw_entries)
 
 
-def by_size_class(
-    sample: Callable[..., Array],
-    key: Array,
-    shape,
-    *args: Any,
-    then: Callable[[Array], Array] | None = None,
-) -> Array:
-    """``then(sample(key, shape, *args))`` (``sample``: ``jax.random.uniform`` or
-    ``truncated_normal``; ``then``: an elementwise transform, default none), the same bits,
-    with one compiled program per size class instead of one per shape.
+def by_size_class(sample: Callable[..., Array], key: Array, shape, *args: Any) -> Array:
+    """``sample(key, shape, *args)`` (``jax.random.uniform`` or ``truncated_normal``), the
+    same bits, with one compiled program per size class instead of one per shape.
 
     Partitionable threefry (JAX's default) draws entry ``i`` from counter ``i``, so a draw is
-    a prefix of any larger draw with its key, and the transforms are elementwise: n entries
-    are the first n of a draw of their size class (:func:`draw_entries`), transformed there,
-    so a sweep's first (eager) draws compile the sample and each transform once per size
-    class and only the cut (:func:`_prefix`) per layer shape. Other keys and schemes use
+    a prefix of any larger draw with its key: n entries are the first n of a draw of their
+    size class (:func:`draw_entries`), cut by :func:`_prefix`. Other keys and schemes use
     ``sample`` as it is (tested against ``jax.nn.initializers``, eager and jitted)."""
-    then = then or (lambda x: x)
     n = math.prod(shape)
     size = draw_entries(n)
     if n == 0 or size == n or not prefix_stable(key):
-        return then(sample(key, shape, *args))
-    return _prefix(then(sample(key, (size,), *args)), n, tuple(shape))
+        return sample(key, shape, *args)
+    return _prefix(sample(key, (size,), *args), n, tuple(shape))
 
 
 @functools.partial(jax.jit, static_argnums=(1, 2))

@@ -117,9 +117,8 @@ def _scaled_normal(key: Array, shape, dtype, stddev: Array) -> Array:
     """N(0, stddev^2); for real dtypes via erfinv of a uniform, as jax.nn.initializers."""
     if jnp.issubdtype(dtype, jnp.floating):
         lo = np.nextafter(np.array(-1.0, dtype), np.array(0.0, dtype), dtype=dtype)
-        scale = jnp.array(np.sqrt(2), dtype) * stddev
-        return _draw(jax.random.uniform, key, shape, dtype, lo, np.array(1.0, dtype),
-                     then=lambda u: scale * jax.scipy.special.erfinv(u))
+        u = _draw(jax.random.uniform, key, shape, dtype, lo, np.array(1.0, dtype))
+        return (jnp.array(np.sqrt(2), dtype) * stddev) * jax.scipy.special.erfinv(u)
     return jax.random.normal(key, shape, dtype) * stddev
 
 
@@ -252,7 +251,7 @@ def uniform(
 
 
 def _symmetric_uniform(key: Array, shape, dtype, bound: Array) -> Array:
-    return _draw(jax.random.uniform, key, shape, dtype, -1, then=lambda u: u * bound)
+    return _draw(jax.random.uniform, key, shape, dtype, -1) * bound
 
 
 @_law()
@@ -285,8 +284,8 @@ def truncated_normal(
             raise ValueError(
                 f"truncated_normal: need lower < upper, got lower={lower}, upper={upper}."
             )
-    scale = jnp.array(stddev, dtype)
-    return _draw(_truncated, key, shape, dtype, lower, upper, then=lambda d: d * scale)
+    draw = _draw(_truncated, key, shape, dtype, lower, upper)
+    return draw * jnp.array(stddev, dtype)
 
 
 # --------------------------------------------------------------------------- variance scaling
@@ -363,7 +362,7 @@ def _scaled(
     if distribution == "truncated_normal":
         if real:
             stddev = jnp.sqrt(var) / jnp.array(_TRUNC_STD, dtype)
-            return _draw(_truncated, key, shape, dtype, -2, 2, then=lambda d: d * stddev)
+            return _draw(_truncated, key, shape, dtype, -2, 2) * stddev
         stddev = jnp.sqrt(var) / jnp.array(_COMPLEX_TRUNC_STD, dtype)
         return _complex_truncated_normal(key, 2, shape, dtype) * stddev
     if distribution == "normal":

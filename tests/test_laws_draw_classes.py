@@ -4,6 +4,8 @@ hold."""
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -45,20 +47,43 @@ def test_one_uniform_program_for_the_layers_of_a_size_class():
     assert count.n <= 1  # one per shape (3) before size classes
 
 
-def test_the_transforms_compile_once_per_size_class():
-    """The normal laws' erfinv and scaling run on the size-class draw, then one cut per shape:
-    three layer shapes of one class compile one erf_inv and one multiply (each once per shape
-    before), and every draw still equals jax.nn.initializers' bit for bit."""
+@pytest.mark.parametrize("distribution", ["normal", "truncated_normal", "uniform"])
+def test_vmapped_draws_of_odd_shapes_equal_jax_nn_for_many_keys(distribution):
+    """Eagerly vmapped over 30 and 100 keys (as a sweep draws its seeds), small odd shapes:
+    jinit's draws equal jax.nn.initializers' bit for bit. (Applying erfinv on the size-class
+    draw before the cut gave 1-ulp differences on (5, 1) x 30 keys: XLA:CPU's elementwise
+    code is not shape-independent; the transforms run on the cut, as jax.nn's do.)"""
+    mine = functools.partial(jinit.variance_scaling, distribution=distribution)
+    theirs = jax.nn.initializers.variance_scaling(1.0, "fan_in", distribution)
+    for shape in [(5, 1), (10, 5), (2, 10), (13, 7)]:
+        for n_keys in (30, 100):
+            keys = jax.random.split(jax.random.key(n_keys), n_keys)
+            got = jax.vmap(lambda k, s=shape: mine(k, s))(keys)
+            want = jax.vmap(lambda k, s=shape: theirs(k, s))(keys)
+            np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
+
+
+@pytest.mark.xfail(strict=True, reason="known since session 7: under jit, the size-class "
+                   "normal draw of a (5, 1) leaf vmapped over 30 keys differs from jax.nn's in "
+                   "the last bit of 6 entries (XLA fuses the cut with erfinv); eager is exact")
+def test_jitted_vmapped_normal_of_a_5x1_leaf_equals_jax_nn():
+    mine = functools.partial(jinit.variance_scaling, distribution="normal")
+    theirs = jax.nn.initializers.variance_scaling(1.0, "fan_in", "normal")
+    keys = jax.random.split(jax.random.key(30), 30)
+    got = jax.jit(jax.vmap(lambda k: mine(k, (5, 1))))(keys)
+    want = jax.jit(jax.vmap(lambda k: theirs(k, (5, 1))))(keys)
+    np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
+
+
+def test_the_cut_is_one_program_per_shape():
+    """The first n entries of a size-class draw, reshaped, compile as one program per layer
+    shape (the slice and the reshape compiled one each before)."""
     keys = jax.random.split(jax.random.key(1), 17)  # a batch size no other test draws
     shapes = [(3, 13), (13, 9), (9, 4)]
-    with CompileCount("erf_inv", "multiply", "_prefix") as count:
-        drawn = [jax.vmap(lambda k, s=s: jinit.lecun_normal(k, s))(keys) for s in shapes]
-    assert count.by_name["jit(erf_inv)"] == 1
-    assert count.by_name["jit(_prefix)"] == len(shapes)
-    jax_law = jax.nn.initializers.variance_scaling(1.0, "fan_in", "normal")
-    for shape, got in zip(shapes, drawn, strict=True):
-        want = jax.vmap(lambda k, s=shape: jax_law(k, s))(keys)
-        np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
+    with CompileCount("_prefix", "reshape", "dynamic_slice", "slice") as count:
+        for shape in shapes:
+            jax.vmap(lambda k, s=shape: jinit.lecun_normal(k, s))(keys)
+    assert count.by_name["jit(_prefix)"] == len(shapes) and count.n == len(shapes)
 
 
 def test_other_key_implementations_draw_directly():
