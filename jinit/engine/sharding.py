@@ -108,9 +108,12 @@ class RunLayout:
         """A tree with a leading run axis padded to ``n_padded`` (copies of the last run)."""
         if not self.pad:
             return tree
-        return jax.tree_util.tree_map(
-            lambda a: jnp.concatenate([a, jnp.repeat(a[-1:], self.pad, axis=0)]), tree
-        )
+
+        def padded(a: Any) -> Any:  # NumPy arrays stay on the host (no program)
+            xp = np if isinstance(a, np.ndarray) else jnp
+            return xp.concatenate([a, xp.repeat(a[-1:], self.pad, axis=0)])
+
+        return jax.tree_util.tree_map(padded, tree)
 
     @property
     def seed_of_run(self) -> np.ndarray:
@@ -130,11 +133,7 @@ class RunLayout:
             tree = self.pad_runs(tree)
             return tree if self.mesh is None else put(tree, self.run_sharding)
         host = jax.tree_util.tree_map(np.asarray, tree)  # CPU: shares the device's memory
-        if self.pad:
-            host = jax.tree_util.tree_map(
-                lambda a: np.concatenate([a, np.repeat(a[-1:], self.pad, axis=0)]), host
-            )
-        return jax.device_put(host, self.run_sharding)
+        return jax.device_put(self.pad_runs(host), self.run_sharding)
 
     def replicate(self, tree: Any) -> Any:
         """Put a tree on every device (data, batch indices)."""

@@ -138,17 +138,21 @@ class _Compiled:
             compiled = jax.jit(chunk).lower(state, 0, 0, self.order.placeholder(), False)
             compiled = compiled.compile()
         else:
-            self.evaluate(None, None)  # compiles it
+            self._evaluation()
         return compiled, time.perf_counter() - t
 
-    def evaluate(self, params: Any, model_state: Any) -> Any:
-        """The evaluation program (compiled on first use: a training sweep evaluates its
-        initial state in its first chunk, and needs it only when interrupted before that
-        chunk ends); ``params=None`` only compiles it, for the sweep's first state."""
+    def _evaluation(self) -> Any:
+        """The evaluation program, compiled on first use: a training sweep evaluates its
+        initial state in its first chunk and needs it only when interrupted before that chunk
+        ends."""
         if self._evaluate is None:
             first = (self.state.params, self.state.model_state)
             self._evaluate = jax.jit(self.evaluate_fn).lower(*first).compile()
-        return None if params is None else self._evaluate(params, model_state)
+        return self._evaluate
+
+    def evaluate(self, params: Any, model_state: Any) -> Any:
+        """Every run's metrics at ``params`` (:meth:`_evaluation`)."""
+        return self._evaluation()(params, model_state)
 
     def indices(self, c: int, n_chunks: int) -> Any:
         if c >= n_chunks:
