@@ -109,6 +109,17 @@ def _truncated(key: Array, shape, dtype, lower: Any, upper: Any) -> Array:
     return jax.random.truncated_normal(key, lower, upper, shape, dtype)
 
 
+def _times(draw: Array, c: Array) -> Array:
+    """A draw scaled by ``c`` (``then`` of :func:`_draw`: compiled with the cut)."""
+    return draw * c
+
+
+def _erfinv_times(u: Array, c: Array) -> Array:
+    """``c * erfinv(u)``: a normal draw from a uniform one, as ``jax.nn.initializers``
+    (``then`` of :func:`_draw`: compiled with the cut)."""
+    return c * jax.scipy.special.erfinv(u)
+
+
 def _is_empty(shape: tuple[int, ...]) -> bool:
     return math.prod(shape) == 0
 
@@ -117,8 +128,10 @@ def _scaled_normal(key: Array, shape, dtype, stddev: Array) -> Array:
     """N(0, stddev^2); for real dtypes via erfinv of a uniform, as jax.nn.initializers."""
     if jnp.issubdtype(dtype, jnp.floating):
         lo = np.nextafter(np.array(-1.0, dtype), np.array(0.0, dtype), dtype=dtype)
-        u = _draw(jax.random.uniform, key, shape, dtype, lo, np.array(1.0, dtype))
-        return (jnp.array(np.sqrt(2), dtype) * stddev) * jax.scipy.special.erfinv(u)
+        c = jnp.array(np.sqrt(2), dtype) * stddev
+        bounds = (lo, np.array(1.0, dtype))
+        return _draw(jax.random.uniform, key, shape, dtype, *bounds, then=_erfinv_times,
+                     then_args=(c,))  # fmt: skip
     return jax.random.normal(key, shape, dtype) * stddev
 
 
@@ -251,7 +264,7 @@ def uniform(
 
 
 def _symmetric_uniform(key: Array, shape, dtype, bound: Array) -> Array:
-    return _draw(jax.random.uniform, key, shape, dtype, -1) * bound
+    return _draw(jax.random.uniform, key, shape, dtype, -1, then=_times, then_args=(bound,))
 
 
 @_law()
@@ -284,8 +297,8 @@ def truncated_normal(
             raise ValueError(
                 f"truncated_normal: need lower < upper, got lower={lower}, upper={upper}."
             )
-    draw = _draw(_truncated, key, shape, dtype, lower, upper)
-    return draw * jnp.array(stddev, dtype)
+    c = jnp.array(stddev, dtype)
+    return _draw(_truncated, key, shape, dtype, lower, upper, then=_times, then_args=(c,))
 
 
 # --------------------------------------------------------------------------- variance scaling
@@ -362,7 +375,7 @@ def _scaled(
     if distribution == "truncated_normal":
         if real:
             stddev = jnp.sqrt(var) / jnp.array(_TRUNC_STD, dtype)
-            return _draw(_truncated, key, shape, dtype, -2, 2) * stddev
+            return _draw(_truncated, key, shape, dtype, -2, 2, then=_times, then_args=(stddev,))
         stddev = jnp.sqrt(var) / jnp.array(_COMPLEX_TRUNC_STD, dtype)
         return _complex_truncated_normal(key, 2, shape, dtype) * stddev
     if distribution == "normal":
