@@ -11,7 +11,12 @@ Randomness is tied to seeds and names, never to positions in a sweep:
 - ``step_key(s, t)`` = ``fold_in(fold_in(seed_key(s), STEP_STREAM), t)``: the randomness of
   step ``t`` of seed ``s`` (dropout), shared by every init like the data order;
 - ``path_key(key, path)`` = ``fold_in(key, stable_hash(path))``: the key a parameter at
-  ``path`` is drawn with by :func:`jinit.reinit`.
+  ``path`` is drawn with by :func:`jinit.reinit`;
+- ``layer_keys(key, i)`` = ``split(fold_in(key, i))``: the keys of layer ``i``'s weight and
+  bias in jinit's layer-list models (MLP, ConvNet).
+
+Each derivation is an integer-only program, compiled unoptimized on CPU
+(:func:`jinit._exact.exact_jit`): the same bits as the ``jax.random`` calls, compiled faster.
 
 So seed 7 of init "he" is the same run in a 1-seed or a 100-seed sweep, on 1 or 4 devices,
 and the same weights in :func:`jinit.probe_seeds` and :func:`jinit.sweep`.
@@ -33,6 +38,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from jinit._exact import exact_jit
 
 DATA_STREAM = 0x6A696E69  # fold-in tag for the data-order stream ("jini")
 STEP_STREAM = 0x73746570  # fold-in tag for the per-step stream ("step"), e.g. dropout
@@ -102,15 +109,31 @@ def seed_keys(seeds: Sequence[int] | np.ndarray) -> jax.Array:
     return jax.vmap(jax.random.key)(jnp.asarray(arr, dtype=jnp.uint32))
 
 
+_fold_in = exact_jit(jax.random.fold_in)
+_fold_in_each = exact_jit(jax.vmap(jax.random.fold_in, in_axes=(0, None)))
+
+
 def _fold_each(keys: jax.Array, data: int) -> jax.Array:
     """``jax.random.fold_in(k, data)`` for every key ``k`` (``data`` as a host uint32: no
     conversion program)."""
-    return jax.vmap(jax.random.fold_in, in_axes=(0, None))(keys, np.uint32(data))
+    return _fold_in_each(keys, np.uint32(data))
+
+
+@exact_jit
+def _split_folded(key: jax.Array, data: jax.Array) -> tuple[jax.Array, jax.Array]:
+    first, second = jax.random.split(jax.random.fold_in(key, data))
+    return first, second
+
+
+def layer_keys(key: jax.Array, index: int) -> tuple[jax.Array, jax.Array]:
+    """The keys of layer ``index``'s weight and bias in jinit's layer-list models:
+    ``jax.random.split(jax.random.fold_in(key, index))``, as one program."""
+    return _split_folded(key, np.uint32(index))
 
 
 def run_key(seed: int, name: str) -> jax.Array:
     """The key run (init ``name``, seed ``seed``) draws its initial parameters from."""
-    return jax.random.fold_in(seed_key(seed), stable_hash(name))
+    return _fold_in(seed_key(seed), np.uint32(stable_hash(name)))
 
 
 def run_keys(seeds: Sequence[int] | np.ndarray, name: str) -> jax.Array:
@@ -120,7 +143,7 @@ def run_keys(seeds: Sequence[int] | np.ndarray, name: str) -> jax.Array:
 
 def data_key(seed: int) -> jax.Array:
     """The key of seed ``seed``'s mini-batch order (shared by every init)."""
-    return jax.random.fold_in(seed_key(seed), DATA_STREAM)
+    return _fold_in(seed_key(seed), np.uint32(DATA_STREAM))
 
 
 def data_keys(seeds: Sequence[int] | np.ndarray) -> jax.Array:
@@ -136,7 +159,7 @@ def step_stream(seeds: Sequence[int] | np.ndarray) -> jax.Array:
 
 def step_key(seed: int, step: int) -> jax.Array:
     """The randomness of step ``step`` of seed ``seed`` (dropout masks), shared by all inits."""
-    return jax.random.fold_in(jax.random.fold_in(seed_key(seed), STEP_STREAM), step)
+    return _fold_in(_fold_in(seed_key(seed), np.uint32(STEP_STREAM)), np.uint32(step))
 
 
 def path_key(key: jax.Array, path_str: str) -> jax.Array:
@@ -150,4 +173,4 @@ def path_key(key: jax.Array, path_str: str) -> jax.Array:
         >>> k = jinit.path_key(jax.random.key(0), "['params']['Dense_0']['kernel']")
         >>> w = jinit.he_normal(k, (3, 4))     # what reinit puts at that path
     """
-    return jax.random.fold_in(key, stable_hash(path_str))
+    return _fold_in(key, np.uint32(stable_hash(path_str)))

@@ -109,6 +109,15 @@ def _truncated(key: Array, shape, dtype, lower: Any, upper: Any) -> Array:
     return jax.random.truncated_normal(key, lower, upper, shape, dtype)
 
 
+def _scalar(value: Any, dtype: DType) -> Array | np.ndarray:
+    """``jnp.array(value, dtype)``, a law's scale: on the host for a concrete value of a real
+    dtype, where NumPy's arithmetic on it (sqrt, products, quotients: IEEE, correctly rounded)
+    gives XLA's bits and compiles nothing; on the device for tracers and complex dtypes."""
+    if isinstance(value, jax.core.Tracer) or not jnp.issubdtype(dtype, jnp.floating):
+        return jnp.array(value, dtype)
+    return np.asarray(value, jax.dtypes.canonicalize_dtype(dtype))
+
+
 def _times(draw: Array, c: Array) -> Array:
     """A draw scaled by ``c`` (``then`` of :func:`_draw`: compiled with the cut)."""
     return draw * c
@@ -128,7 +137,7 @@ def _scaled_normal(key: Array, shape, dtype, stddev: Array) -> Array:
     """N(0, stddev^2); for real dtypes via erfinv of a uniform, as jax.nn.initializers."""
     if jnp.issubdtype(dtype, jnp.floating):
         lo = np.nextafter(np.array(-1.0, dtype), np.array(0.0, dtype), dtype=dtype)
-        c = jnp.array(np.sqrt(2), dtype) * stddev
+        c = _scalar(np.sqrt(2), dtype) * stddev
         bounds = (lo, np.array(1.0, dtype))
         return _draw(jax.random.uniform, key, shape, dtype, *bounds, then=_erfinv_times,
                      then_args=(c,))  # fmt: skip
@@ -235,7 +244,7 @@ def normal(
     """
     check_positive(stddev, "stddev", "normal")
     check_finite(mean, "mean", "normal")
-    out = _scaled_normal(key, shape, dtype, jnp.array(stddev, dtype))
+    out = _scaled_normal(key, shape, dtype, _scalar(stddev, dtype))
     if isinstance(mean, int | float) and mean == 0:
         return out
     # The barrier keeps the product rounded before the mean is added: under jit, XLA would
@@ -260,7 +269,7 @@ def uniform(
         True
     """
     check_positive(scale, "scale", "uniform")
-    return _symmetric_uniform(key, shape, dtype, jnp.array(scale, dtype))
+    return _symmetric_uniform(key, shape, dtype, _scalar(scale, dtype))
 
 
 def _symmetric_uniform(key: Array, shape, dtype, bound: Array) -> Array:
@@ -297,7 +306,7 @@ def truncated_normal(
             raise ValueError(
                 f"truncated_normal: need lower < upper, got lower={lower}, upper={upper}."
             )
-    c = jnp.array(stddev, dtype)
+    c = _scalar(stddev, dtype)
     return _draw(_truncated, key, shape, dtype, lower, upper, then=_times, then_args=(c,))
 
 
@@ -370,18 +379,19 @@ def _scaled(
     variance = _variance(shape, mode, scale, *axes)
     if _is_empty(shape):
         return jnp.zeros(shape, dtype)
-    var = jnp.array(variance, dtype=dtype)
+    var = _scalar(variance, dtype)
+    xp = np if isinstance(var, np.ndarray) else jnp  # on the host where var is
     real = jnp.issubdtype(dtype, jnp.floating)
     if distribution == "truncated_normal":
         if real:
-            stddev = jnp.sqrt(var) / jnp.array(_TRUNC_STD, dtype)
+            stddev = xp.sqrt(var) / _scalar(_TRUNC_STD, dtype)
             return _draw(_truncated, key, shape, dtype, -2, 2, then=_times, then_args=(stddev,))
         stddev = jnp.sqrt(var) / jnp.array(_COMPLEX_TRUNC_STD, dtype)
         return _complex_truncated_normal(key, 2, shape, dtype) * stddev
     if distribution == "normal":
-        return _scaled_normal(key, shape, dtype, jnp.sqrt(var))
+        return _scaled_normal(key, shape, dtype, xp.sqrt(var))
     if real:
-        return _symmetric_uniform(key, shape, dtype, jnp.sqrt(3 * var))
+        return _symmetric_uniform(key, shape, dtype, xp.sqrt(3 * var))
     return _complex_uniform(key, shape, dtype) * jnp.sqrt(var)
 
 
@@ -573,7 +583,7 @@ def torch_default(
     fan_in, _ = fans(shape, in_axis, out_axis, batch_axis)
     if _is_empty(shape):
         return jnp.zeros(shape, dtype)
-    return _symmetric_uniform(key, shape, dtype, jnp.array(1.0 / math.sqrt(fan_in), dtype))
+    return _symmetric_uniform(key, shape, dtype, _scalar(1.0 / math.sqrt(fan_in), dtype))
 
 
 @_law()
@@ -595,7 +605,7 @@ def torch_default_bias(
             f"torch_default_bias: fan_in must be the weight's fan-in, a positive int; "
             f"got {fan_in!r}."
         )
-    return _symmetric_uniform(key, shape, dtype, jnp.array(1.0 / math.sqrt(fan_in), dtype))
+    return _symmetric_uniform(key, shape, dtype, _scalar(1.0 / math.sqrt(fan_in), dtype))
 
 
 # --------------------------------------------------------------------------- structured laws
@@ -767,7 +777,7 @@ def sparse(
         return jnp.zeros(shape, dtype)
     n_zeros = math.ceil(sparsity * shape[0])
     key_values, key_rows = jax.random.split(key)
-    values = _scaled_normal(key_values, shape, dtype, jnp.array(stddev, dtype))
+    values = _scaled_normal(key_values, shape, dtype, _scalar(stddev, dtype))
     ranks = jnp.argsort(jax.random.uniform(key_rows, shape), axis=0).argsort(axis=0)
     return jnp.where(ranks < n_zeros, jnp.zeros((), dtype), values)
 

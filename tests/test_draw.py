@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib
+import zlib
 
 import jax
 import jax.numpy as jnp
@@ -175,7 +176,6 @@ def test_bad_shape_dtype_and_options_fail_clearly():
 
 
 def test_stable_hash():
-    import zlib
 
     assert jinit.stable_hash("he_normal") == zlib.crc32(b"he_normal") & 0x7FFFFFFF
     assert 0 <= jinit.stable_hash("") < 2**31
@@ -214,3 +214,37 @@ def test_seed_keys_are_jax_random_key_and_compile_nothing():
         assert_bits_equal(jax.random.key_data(rbg[3]), jax.random.key_data(jax.random.key(2**31)))
     finally:
         jax.config.update("jax_default_prng_impl", "threefry2x32")
+
+
+def test_key_derivations_give_the_jax_random_bits_as_unoptimized_programs():
+    """``layer_keys``, ``path_key`` and the vmapped fold-ins of ``run_keys`` are integer-only
+    programs compiled unoptimized on CPU (``jinit._exact.exact_jit``): the bits of the
+    ``jax.random`` calls, eagerly, under ``vmap`` and inside ``jit`` (where compile options
+    are refused and plain ``jit`` is used). An eager vmapped MLP init compiles one program
+    for its layer keys (before: ``_threefry_fold_in``, ``_threefry_split`` and ``unstack``)."""
+    from jinit.engine.compiles import CompileCount
+    from jinit.keys import layer_keys, path_key, run_keys, seed_keys
+
+    seeds = np.arange(11)  # a batch size no other test derives keys for
+    base = seed_keys(seeds)
+
+    def reference(k, i):
+        return tuple(jax.random.split(jax.random.fold_in(k, i)))
+
+    for i in (0, 2):
+        for derive in (jax.vmap, lambda f: jax.jit(jax.vmap(f))):
+            got = derive(lambda k, i=i: layer_keys(k, i))(base)
+            want = jax.vmap(lambda k, i=i: reference(k, i))(base)
+            for g, w in zip(got, want, strict=True):
+                assert_bits_equal(jax.random.key_data(g), jax.random.key_data(w))
+    path = "['params']['Dense_0']['kernel']"
+    for got in (path_key(base[3], path), jax.jit(lambda k: path_key(k, path))(base[3])):
+        want = jax.random.fold_in(base[3], zlib.crc32(path.encode()) & 0x7FFFFFFF)
+        assert_bits_equal(jax.random.key_data(got), jax.random.key_data(want))
+    want = jax.vmap(lambda k: jax.random.fold_in(k, jinit.stable_hash("he")))(base)
+    assert_bits_equal(jax.random.key_data(run_keys(seeds, "he")), jax.random.key_data(want))
+    names = ("_split_folded", "_threefry_split", "_threefry_fold_in", "unstack")
+    with CompileCount(*names) as count:
+        jax.vmap(lambda k: jinit.models.MLP([3, 4, 2]).init(k, jinit.he_normal))(
+            seed_keys(np.arange(13)))
+    assert count.n == 1 and count.by_name["jit(_split_folded)"] == 1, count.by_name

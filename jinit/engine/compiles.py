@@ -1,5 +1,4 @@
-"""Counting XLA compilations through JAX's public ``jax.monitoring`` events, and the compile
-options of exact programs.
+"""Counting XLA compilations through JAX's public ``jax.monitoring`` events.
 
 JAX records the event :data:`BACKEND_COMPILE_EVENT` (with the program's name, e.g.
 ``"jit(chunk)"``) every time it compiles a program for the backend, or loads it from the
@@ -15,13 +14,6 @@ import collections
 from typing import Any, Self
 
 import jax
-
-#: XLA:CPU options for programs of integer arithmetic and data movement only (random bits,
-#: sorting, gathering): no optimization can change their results, and unoptimized they
-#: compile about 3x faster. Measured cold, the digits data order (4 seeds x 3 epochs of 1797
-#: examples): 0.23-0.26 s instead of 0.69-0.82 s to compile, 4.7 ms instead of 2.4-2.9 ms to
-#: run, the same bits. Never for floating-point programs (fused multiply-adds differ).
-EXACT_CPU_OPTIONS = {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive_passes": True}
 
 #: The duration event JAX records for each backend compilation (``jax._src.dispatch``).
 BACKEND_COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"

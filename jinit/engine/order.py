@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jinit.engine.compiles import EXACT_CPU_OPTIONS
+from jinit._exact import EXACT_CPU_OPTIONS
 from jinit.keys import data_keys
 
 
@@ -92,7 +92,7 @@ def data_order(seeds: np.ndarray, n: int, batch_size: int | None, chunk_len: int
 @functools.lru_cache(maxsize=16)
 def _permutations(n: int, platform: str) -> Callable[[jax.Array, np.ndarray], jax.Array]:
     """:func:`epoch_permutations` of ``n`` examples, jitted; on CPU unoptimized (an integer
-    program: the same bits, compiled 3x faster, :data:`EXACT_CPU_OPTIONS`)."""
+    program: the same bits, compiled 3x faster, :data:`jinit._exact.EXACT_CPU_OPTIONS`)."""
     options = EXACT_CPU_OPTIONS if platform == "cpu" else None
     return jax.jit(functools.partial(epoch_permutations, n=n), compiler_options=options)
 

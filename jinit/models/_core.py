@@ -25,6 +25,7 @@ import jax
 import jax.numpy as jnp
 
 from jinit import activations
+from jinit.keys import layer_keys
 from jinit.laws import zeros
 from jinit.ops import conv2d
 
@@ -49,11 +50,6 @@ def _check_output(output: str) -> str:
     return output
 
 
-def _layer_key(key: jax.Array, index: int) -> tuple[jax.Array, jax.Array]:
-    k_w, k_b = jax.random.split(jax.random.fold_in(key, index))
-    return k_w, k_b
-
-
 def _init_layers(
     shapes: Sequence[tuple[int, ...]],
     key: jax.Array,
@@ -65,7 +61,7 @@ def _init_layers(
     weight is drawn with ``split(fold_in(key, i))[0]`` and its bias with ``[1]``."""
     params = []
     for i, shape in enumerate(shapes):
-        k_w, k_b = _layer_key(key, i)
+        k_w, k_b = layer_keys(key, i)
         params.append(
             {"kernel": weight_init(k_w, shape, dtype), "bias": bias_init(k_b, (shape[-1],), dtype)}
         )
