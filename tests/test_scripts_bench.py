@@ -212,3 +212,30 @@ def test_bench_cold_prints_both_trees_and_their_ratio():
     for row in ["setup - compile", "XLA compiles"]:
         line = next(ln for ln in out.splitlines() if ln.strip().startswith(row))
         assert "this tree: " in line and "other: " in line
+
+
+# ---- scripts/check_draw_bits.py: the bits of every law's draws, across trees and under jit
+
+BITS_SCRIPT = SCRIPT.parent / "check_draw_bits.py"
+
+
+def test_check_draw_bits_refuses_a_directory_without_jinit(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        _load(BITS_SCRIPT).main(["--against", str(tmp_path)])
+    assert "--against must be a jinit checkout" in capsys.readouterr().err
+
+
+def test_check_draw_bits_names_a_jitted_draw_that_differs(monkeypatch, capsys, tmp_path):
+    """The comparison flags what differs: a jitted case against its eager one, and an eager
+    case between the trees (exit 1), on made-up hashes."""
+    bits = _load(BITS_SCRIPT)
+    this = {"he (5, 1) x30": "a", "he (5, 1) x30 jit": "b", "lecun (3, 7) x30": "c"}
+    other = {"he (5, 1) x30": "a", "lecun (3, 7) x30": "d"}
+    assert bits.jit_differs(this) == ["he (5, 1) x30"]
+    monkeypatch.setattr(bits, "in_fresh_process", lambda tree: this if tree == bits.ROOT else other)
+    (tmp_path / "jinit").mkdir()
+    (tmp_path / "jinit" / "__init__.py").touch()
+    assert bits.main(["--against", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "this tree: jitted != eager in 1 cases" in out
+    assert "differ between the trees: 1 of 2 in both: ['lecun (3, 7) x30']" in out
