@@ -232,10 +232,19 @@ def test_check_draw_bits_names_a_jitted_draw_that_differs(monkeypatch, capsys, t
     this = {"he (5, 1) x30": "a", "he (5, 1) x30 jit": "b", "lecun (3, 7) x30": "c"}
     other = {"he (5, 1) x30": "a", "lecun (3, 7) x30": "d"}
     assert bits.jit_differs(this) == ["he (5, 1) x30"]
-    monkeypatch.setattr(bits, "in_fresh_process", lambda tree: this if tree == bits.ROOT else other)
+    monkeypatch.setattr(bits, "in_fresh_process",
+                        lambda tree, quick: this if tree == bits.ROOT else other)  # fmt: skip
     (tmp_path / "jinit").mkdir()
     (tmp_path / "jinit" / "__init__.py").touch()
     assert bits.main(["--against", str(tmp_path)]) == 1
     out = capsys.readouterr().out
     assert "this tree: jitted != eager in 1 cases" in out
     assert "differ between the trees: 1 of 2 in both: ['lecun (3, 7) x30']" in out
+
+
+def test_check_draw_bits_quick_draws_a_subset_of_the_full_grid():
+    bits = _load(BITS_SCRIPT)
+    (quick_dtypes, quick_shapes, quick_keys), (dtypes, shapes, keys) = map(bits.grid, (True, False))
+    assert quick_dtypes == ["float32"] and quick_keys == (30,)
+    assert set(quick_shapes) <= set(shapes) and set(quick_keys) <= set(keys)
+    assert {"float32", "bfloat16", "float16", "float64"} == set(dtypes)
