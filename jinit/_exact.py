@@ -22,9 +22,10 @@ EXACT_CPU_OPTIONS = {"xla_backend_optimization_level": 0, "xla_llvm_disable_expe
 
 def exact_jit(fn: Callable, **jit_kwargs: Any) -> Callable:
     """``jax.jit(fn, **jit_kwargs)``, compiled with :data:`EXACT_CPU_OPTIONS` where that is
-    possible: on the CPU backend, called eagerly or under an eager ``vmap``. Inside another
-    ``jit`` it is plain ``jax.jit`` (JAX takes compile options on top-level programs only).
-    ``fn`` must do integer arithmetic and data movement only.
+    possible: on CPU (the devices of the first array argument, else JAX's default backend),
+    called eagerly or under an eager ``vmap``. Inside another ``jit`` it is plain ``jax.jit``
+    (JAX takes compile options on top-level programs only). ``fn`` must do integer
+    arithmetic and data movement only.
 
     Example:
         >>> import jax, numpy as np
@@ -39,7 +40,7 @@ def exact_jit(fn: Callable, **jit_kwargs: Any) -> Callable:
 
     @functools.wraps(fn)
     def call(*args: Any, **kwargs: Any) -> Any:
-        if jax.default_backend() != "cpu":
+        if _platform(args) != "cpu":
             return plain(*args, **kwargs)
         try:
             return exact(*args, **kwargs)
@@ -49,3 +50,12 @@ def exact_jit(fn: Callable, **jit_kwargs: Any) -> Callable:
         return plain(*args, **kwargs)
 
     return call
+
+
+def _platform(args: Any) -> str:
+    """The platform of the first array in ``args`` that lives on devices (not a tracer),
+    else JAX's default backend."""
+    for a in jax.tree_util.tree_leaves(args):
+        if isinstance(a, jax.Array) and not isinstance(a, jax.core.Tracer):
+            return next(iter(a.devices())).platform
+    return jax.default_backend()

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jinit._exact import EXACT_CPU_OPTIONS
+from jinit._exact import exact_jit
 from jinit.keys import data_keys
 
 
@@ -65,8 +65,7 @@ class MiniBatch:
         # program compiles once per sweep.
         first = start // per_epoch
         epochs = np.arange(first, first + count // per_epoch + 2)
-        platform = next(iter(self.keys.devices())).platform
-        perms = _permutations(self.n, platform)(self.keys, epochs)  # [S, E, n]
+        perms = _permutations(self.n)(self.keys, epochs)  # [S, E, n]
         perms = np.asarray(perms)[:, :, : per_epoch * self.batch_size].reshape(
             self.n_seeds, len(epochs), per_epoch, self.batch_size
         )
@@ -90,11 +89,10 @@ def data_order(seeds: np.ndarray, n: int, batch_size: int | None, chunk_len: int
 
 
 @functools.lru_cache(maxsize=16)
-def _permutations(n: int, platform: str) -> Callable[[jax.Array, np.ndarray], jax.Array]:
+def _permutations(n: int) -> Callable[[jax.Array, np.ndarray], jax.Array]:
     """:func:`epoch_permutations` of ``n`` examples, jitted; on CPU unoptimized (an integer
-    program: the same bits, compiled 3x faster, :data:`jinit._exact.EXACT_CPU_OPTIONS`)."""
-    options = EXACT_CPU_OPTIONS if platform == "cpu" else None
-    return jax.jit(functools.partial(epoch_permutations, n=n), compiler_options=options)
+    program: the same bits, compiled 3x faster, :func:`jinit._exact.exact_jit`)."""
+    return exact_jit(functools.partial(epoch_permutations, n=n))
 
 
 def epoch_permutations(keys: jax.Array, epochs: jax.Array, n: int) -> jax.Array:
