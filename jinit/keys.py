@@ -15,8 +15,11 @@ Randomness is tied to seeds and names, never to positions in a sweep:
 - ``layer_keys(key, i)`` = ``split(fold_in(key, i))``: the keys of layer ``i``'s weight and
   bias in jinit's layer-list models (MLP, ConvNet).
 
-Each derivation is an integer-only program, compiled unoptimized on CPU
-(:func:`jinit._exact.exact_jit`): the same bits as the ``jax.random`` calls, compiled faster.
+Each derivation gives the bits of the ``jax.random`` calls. For concrete threefry keys (a
+sweep's and a probe's, also under the eager ``vmap`` of their initial draws) it is computed
+on the host (:mod:`jinit._threefry`), with nothing to compile; traced keys (inside ``jit``)
+and other key implementations go through ``jax.random``, as integer-only programs compiled
+unoptimized on CPU (:func:`jinit._exact.exact_jit`).
 
 So seed 7 of init "he" is the same run in a 1-seed or a 100-seed sweep, on 1 or 4 devices,
 and the same weights in :func:`jinit.probe_seeds` and :func:`jinit.sweep`.
@@ -39,6 +42,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jinit import _threefry
 from jinit._exact import exact_jit
 
 DATA_STREAM = 0x6A696E69  # fold-in tag for the data-order stream ("jini")
@@ -91,32 +95,49 @@ def check_seeds(seeds: Any, what: str = "seeds") -> np.ndarray:
 
 def seed_key(seed: int) -> jax.Array:
     """``jax.random.key(seed)`` for a seed in ``[0, 2**32 - 1]`` (others raise)."""
-    check_seeds([int(seed)], "seed")
-    return jax.random.key(np.uint32(seed))
+    return _seed_keys(check_seeds([int(seed)], "seed")[0])
 
 
 def seed_keys(seeds: Sequence[int] | np.ndarray) -> jax.Array:
-    """``seed_key`` of every seed, stacked: typed keys of shape ``[len(seeds)]``.
+    """``seed_key`` of every seed, stacked: typed keys of shape ``[len(seeds)]``."""
+    arr = check_seeds(seeds) if not isinstance(seeds, int | np.integer) else check_seeds([seeds])
+    return _seed_keys(arr)
+
+
+def _seed_keys(seeds: np.ndarray) -> jax.Array:
+    """``jax.random.key(s)`` of every (checked) seed, in ``seeds``' shape.
 
     Under threefry (JAX's default key implementation) ``jax.random.key(s)`` of a 32-bit seed
     is the key data ``[0, s]`` (the seed's high and low words): made on the host, they
     compile nothing (tested against ``jax.random.key``); other implementations go through
     ``jax.random.key`` itself."""
-    arr = check_seeds(seeds) if not isinstance(seeds, int | np.integer) else check_seeds([seeds])
     if jax.config.jax_default_prng_impl == "threefry2x32":
-        words = np.stack([np.zeros(arr.shape, np.uint32), arr.astype(np.uint32)], axis=-1)
+        words = np.stack([np.zeros(seeds.shape, np.uint32), seeds.astype(np.uint32)], axis=-1)
         return jax.random.wrap_key_data(jax.device_put(words), impl="threefry2x32")
-    return jax.vmap(jax.random.key)(jnp.asarray(arr, dtype=jnp.uint32))
+    if seeds.ndim == 0:
+        return jax.random.key(np.uint32(seeds))
+    return jax.vmap(jax.random.key)(jnp.asarray(seeds, dtype=jnp.uint32))
 
 
-_fold_in = exact_jit(jax.random.fold_in)
-_fold_in_each = exact_jit(jax.vmap(jax.random.fold_in, in_axes=(0, None)))
+_exact_fold_in = exact_jit(jax.random.fold_in)
+_exact_fold_in_each = exact_jit(jax.vmap(jax.random.fold_in, in_axes=(0, None)))
+
+
+def _fold_in(key: jax.Array, data: int) -> jax.Array:
+    """``jax.random.fold_in(key, data)``: on the host for a concrete threefry key
+    (:mod:`jinit._threefry`), else as an exact program."""
+    words = _threefry.host_words(key)
+    if words is None:
+        return _exact_fold_in(key, np.uint32(data))
+    return _threefry.as_key(_threefry.fold_in(words, data), key)
 
 
 def _fold_each(keys: jax.Array, data: int) -> jax.Array:
-    """``jax.random.fold_in(k, data)`` for every key ``k`` (``data`` as a host uint32: no
-    conversion program)."""
-    return _fold_in_each(keys, np.uint32(data))
+    """``jax.random.fold_in(k, data)`` for every key ``k`` of a stack."""
+    words = _threefry.host_words(keys)
+    if words is None:
+        return _exact_fold_in_each(keys, np.uint32(data))
+    return _threefry.as_key(_threefry.fold_in(words, data), keys)
 
 
 @exact_jit
@@ -125,15 +146,43 @@ def _split_folded(key: jax.Array, data: jax.Array) -> tuple[jax.Array, jax.Array
     return first, second
 
 
+def _host_split_folded(key: Any, index: Any) -> tuple[jax.Array, jax.Array] | None:
+    """:func:`layer_keys` on the host, for a concrete threefry key (or stack of keys) and a
+    concrete index; else ``None``."""
+    words = _threefry.host_words(key, split=True)
+    if words is None or isinstance(index, jax.core.Tracer) or np.ndim(index) != 0:
+        return None
+    both = _threefry.split(_threefry.fold_in(words, index))
+    return _threefry.as_key(both[..., 0, :], key), _threefry.as_key(both[..., 1, :], key)
+
+
+@jax.custom_batching.custom_vmap
+def _layer_keys(key: jax.Array, index: jax.Array) -> tuple[jax.Array, jax.Array]:
+    return _split_folded(key, index)
+
+
+@_layer_keys.def_vmap
+def _layer_keys_batched(axis_size: int, in_batched: list, key: Any, index: Any) -> Any:
+    """Under an eager ``vmap`` over keys (a sweep's initial draws) the keys are concrete:
+    derived on the host. Otherwise (traced, or the index batched) ``vmap`` of the program."""
+    del axis_size
+    if in_batched == [True, False] and (host := _host_split_folded(key, index)) is not None:
+        return host, (True, True)
+    axes = tuple(0 if b else None for b in in_batched)
+    return jax.vmap(_split_folded, in_axes=axes)(key, index), (True, True)
+
+
 def layer_keys(key: jax.Array, index: int) -> tuple[jax.Array, jax.Array]:
     """The keys of layer ``index``'s weight and bias in jinit's layer-list models:
-    ``jax.random.split(jax.random.fold_in(key, index))``, as one program."""
-    return _split_folded(key, np.uint32(index))
+    ``jax.random.split(jax.random.fold_in(key, index))``. On the host for concrete threefry
+    keys, also under an eager ``vmap`` (:mod:`jinit._threefry`); else one exact program."""
+    host = _host_split_folded(key, np.uint32(index))
+    return host if host is not None else _layer_keys(key, np.uint32(index))
 
 
 def run_key(seed: int, name: str) -> jax.Array:
     """The key run (init ``name``, seed ``seed``) draws its initial parameters from."""
-    return _fold_in(seed_key(seed), np.uint32(stable_hash(name)))
+    return _fold_in(seed_key(seed), stable_hash(name))
 
 
 def run_keys(seeds: Sequence[int] | np.ndarray, name: str) -> jax.Array:
@@ -143,7 +192,7 @@ def run_keys(seeds: Sequence[int] | np.ndarray, name: str) -> jax.Array:
 
 def data_key(seed: int) -> jax.Array:
     """The key of seed ``seed``'s mini-batch order (shared by every init)."""
-    return _fold_in(seed_key(seed), np.uint32(DATA_STREAM))
+    return _fold_in(seed_key(seed), DATA_STREAM)
 
 
 def data_keys(seeds: Sequence[int] | np.ndarray) -> jax.Array:
@@ -159,7 +208,7 @@ def step_stream(seeds: Sequence[int] | np.ndarray) -> jax.Array:
 
 def step_key(seed: int, step: int) -> jax.Array:
     """The randomness of step ``step`` of seed ``seed`` (dropout masks), shared by all inits."""
-    return _fold_in(_fold_in(seed_key(seed), np.uint32(STEP_STREAM)), np.uint32(step))
+    return _fold_in(_fold_in(seed_key(seed), STEP_STREAM), step)
 
 
 def path_key(key: jax.Array, path_str: str) -> jax.Array:
@@ -173,4 +222,4 @@ def path_key(key: jax.Array, path_str: str) -> jax.Array:
         >>> k = jinit.path_key(jax.random.key(0), "['params']['Dense_0']['kernel']")
         >>> w = jinit.he_normal(k, (3, 4))     # what reinit puts at that path
     """
-    return _fold_in(key, np.uint32(stable_hash(path_str)))
+    return _fold_in(key, stable_hash(path_str))

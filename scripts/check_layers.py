@@ -12,7 +12,7 @@ import sys
 
 ROOT = pathlib.Path(__file__).resolve().parents[1] / "jinit"
 LAYERS = {
-    1: ["_validate", "_format", "_exact", "_sampling", "keys", "activations", "ops", "cache",
+    1: ["_validate", "_format", "_exact", "_threefry", "_sampling", "keys", "activations", "ops", "cache",
         "devices", "_split", "distributed", "shards"],
     2: ["fans", "laws", "registry", "draw", "gain", "meanfield"],
     3: ["models", "data", "losses", "results", "stats"],

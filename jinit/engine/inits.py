@@ -128,9 +128,10 @@ HOST_STACK_MAX = 2**22
 def stack_draws(draw: Callable[[jax.Array], Any], keys: jax.Array) -> Any:
     """``jax.vmap(draw)(keys)``: every run's parameters, stacked on a leading run axis.
 
-    Eager vmap, not jit: each primitive compiles once per shape (the random draws once per
-    size class: :func:`jinit._sampling.draw_entries`) and is reused by every layer and init (a
-    30-layer net: 0.1 s per init instead of 5 s of compiling). A leaf that does not depend
+    Eager vmap, not jit: each primitive compiles once per shape (small uniform draws are
+    hashed on the host, larger ones compile once per size class: :mod:`jinit._sampling`) and
+    is reused by every layer and init (a 30-layer net: 0.1 s per init instead of 5 s of
+    compiling). A leaf that does not depend
     on the key (zero biases) is stacked on the host, where vmap would compile a broadcast
     per shape (the same values)."""
     found = {}

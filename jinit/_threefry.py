@@ -1,0 +1,116 @@
+"""JAX's threefry key derivations on the host: the same bits, and nothing to compile.
+
+``jax.random.fold_in`` and ``split`` of a concrete key are each an XLA program, compiled
+the first time per shape (0.05-0.1 s each, cold), although they hash a handful of words.
+This module computes them with NumPy for concrete threefry keys: the Threefry-2x32 hash
+with 20 rounds (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3", SC 2011; the
+Random123 known-answer vectors are tested), applied to the counters JAX uses:
+
+- ``fold_in(key, d)`` hashes the counter pair ``(0, d)`` with ``key``
+  (``jax._src.random.prng.threefry_fold_in``);
+- ``split(key, n)`` hashes ``(0, i)`` for ``i < n`` under the partitionable scheme, JAX's
+  default (``jax_threefry_partitionable``).
+
+:func:`host_words` says when the host applies: a concrete (not traced) key on one device,
+threefry, typed or raw; everything else goes through ``jax.random`` (``jinit.keys``).
+Tested against ``jax.random`` for typed and raw keys, batched and not.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import numpy as np
+
+_ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
+_PARITY = np.uint32(0x1BD11BDA)  # the key schedule's constant
+
+
+def hash2x32(key0: Any, key1: Any, x0: Any, x1: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Threefry-2x32-20 of the counter words ``(x0, x1)`` under the key ``(key0, key1)``,
+    broadcast elementwise (uint32).
+
+    Example:
+        >>> [hex(int(w)) for w in hash2x32(0, 0, 0, 0)]  # Random123's first test vector
+        ['0x6b200159', '0x99ba4efe']
+    """
+    k0, k1, x0, x1 = (np.asarray(a, np.uint32) for a in (key0, key1, x0, x1))
+    schedule = (k0, k1, k0 ^ k1 ^ _PARITY)
+    with np.errstate(over="ignore"):
+        x0, x1 = x0 + k0, x1 + k1
+        for i in range(5):
+            for r in _ROTATIONS[i % 2]:
+                x0 = x0 + x1
+                x1 = ((x1 << np.uint32(r)) | (x1 >> np.uint32(32 - r))) ^ x0
+            x0 = x0 + schedule[(i + 1) % 3]
+            x1 = x1 + schedule[(i + 2) % 3] + np.uint32(i + 1)
+    return x0, x1
+
+
+def host_words(key: Any, split: bool = False) -> np.ndarray | None:
+    """The key data ``[..., 2]`` (uint32) of ``key`` on the host if the host computes its
+    derivations: a concrete key on one device (or a NumPy array), threefry, typed or raw
+    uint32; with ``split``, also JAX's partitionable scheme. Else ``None``."""
+    if isinstance(key, jax.core.Tracer) or (split and not jax.config.jax_threefry_partitionable):
+        return None
+    if isinstance(key, jax.Array) and len(key.devices()) != 1:
+        return None
+    if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key):
+        if str(jax.random.key_impl(key)) != "threefry2x32":
+            return None
+        data = jax.random.key_data(key)  # a tracer while JAX traces (a concrete key in a jit)
+        return None if isinstance(data, jax.core.Tracer) else np.asarray(data)
+    raw = jax.config.jax_default_prng_impl == "threefry2x32" and key.dtype == np.uint32
+    return np.asarray(key) if raw and np.shape(key)[-1:] == (2,) else None
+
+
+def as_key(words: np.ndarray, like: Any) -> jax.Array:
+    """``words`` as a key of ``like``'s kind (typed threefry or raw uint32), on its device."""
+    device = next(iter(like.devices())) if isinstance(like, jax.Array) else None
+    out = jax.device_put(words, device)
+    if jax.dtypes.issubdtype(like.dtype, jax.dtypes.prng_key):
+        return jax.random.wrap_key_data(out, impl="threefry2x32")
+    return out
+
+
+def fold_in(words: np.ndarray, data: Any) -> np.ndarray:
+    """``jax.random.fold_in`` of the key data ``words`` ``[..., 2]`` with ``data`` (uint32,
+    broadcast against the keys)."""
+    y0, y1 = hash2x32(words[..., 0], words[..., 1], 0, np.asarray(data, np.uint32))
+    return np.stack([y0, y1], axis=-1)
+
+
+def split(words: np.ndarray, num: int = 2) -> np.ndarray:
+    """``jax.random.split(key, num)`` of the key data ``words`` ``[..., 2]`` under the
+    partitionable scheme: ``[..., num, 2]``."""
+    counters = np.arange(num, dtype=np.uint32)
+    y0, y1 = hash2x32(words[..., 0, None], words[..., 1, None], 0, counters)
+    return np.stack([y0, y1], axis=-1)
+
+
+def random_bits(words: np.ndarray, n: int, width: int) -> np.ndarray:
+    """``jax.random.bits`` of ``n`` entries, ``width`` bits each (8, 16, 32 or 64), of the
+    key data ``words`` ``[..., 2]`` under the partitionable scheme: ``[..., n]``. Entry ``i``
+    hashes the counter ``(i >> 32, i & 0xFFFFFFFF)``; narrower widths keep the low bits of
+    the two words' XOR (``_threefry_random_bits_partitionable``)."""
+    counters = np.arange(n, dtype=np.uint64)
+    hi, lo = (counters >> np.uint64(32)).astype(np.uint32), counters.astype(np.uint32)
+    y0, y1 = hash2x32(words[..., 0, None], words[..., 1, None], hi, lo)
+    if width == 64:
+        return (y0.astype(np.uint64) << np.uint64(32)) | y1.astype(np.uint64)
+    return (y0 ^ y1).astype({8: np.uint8, 16: np.uint16, 32: np.uint32}[width])
+
+
+def unit_floats(words: np.ndarray, n: int, dtype: Any) -> np.ndarray:
+    """The floats in ``[0, 1)`` that ``jax.random.uniform(key, (n,), dtype)`` scales to its
+    range (``jax._src.random.core._uniform``): random mantissa bits under the exponent of
+    1.0, minus 1 (exact), of the key data ``words`` ``[..., 2]``: ``[..., n]``."""
+    dtype = np.dtype(dtype)
+    finfo = jax.dtypes.finfo(dtype)
+    nbits, nmant = finfo.bits, finfo.nmant
+    width = 8 if nmant < 8 else nbits
+    uint = {16: np.uint16, 32: np.uint32, 64: np.uint64}[nbits]
+    bits = random_bits(words, n, width).astype(uint)
+    one = np.array(1.0, dtype).view(uint)
+    return ((bits >> uint(width - nmant)) | one).view(dtype) - np.array(1.0, dtype)
