@@ -138,10 +138,7 @@ def _uniform(shape: tuple[int, ...], then: Callable | None, dtype: Any) -> Calla
         if words is None:
             return None
         unit = jax.device_put(_threefry.unit_floats(words, n, dtype), _device(key))
-        finish = functools.partial(_from_unit, shape=shape, then=then)
-        if axes is None:
-            return finish(unit, *bounds, *then_args)
-        return jax.vmap(finish, in_axes=(0, *axes))(unit, *bounds, *then_args)
+        return _from_unit(shape, then, axes)(unit, *bounds, *then_args)
 
     @jax.custom_batching.custom_vmap
     def batched_draw(key: Array, minval: Any, maxval: Any, *then_args: Any) -> Array:
@@ -151,7 +148,7 @@ def _uniform(shape: tuple[int, ...], then: Callable | None, dtype: Any) -> Calla
     def _rule(axis_size: int, in_batched: list, key: Array, *args: Any) -> Any:
         axes = tuple(0 if b else None for b in in_batched)
         if in_batched[0] and not any(in_batched[1:3]):  # keys batched, bounds not
-            out = from_host(key, axis_size, args[:2], args[2:], axes[1:])
+            out = from_host(key, axis_size, args[:2], args[2:], axes[3:])
             if out is not None:
                 return out, True
         return jax.vmap(on_device, in_axes=axes)(key, *args), True
@@ -183,15 +180,21 @@ def _device(key: Any) -> jax.Device | None:
     return device if len(devices) == 1 and device.platform == "cpu" else None
 
 
-@functools.partial(jax.jit, static_argnames=("shape", "then"))
-def _from_unit(unit: Array, minval: Any, maxval: Any, *then_args: Any, shape: tuple[int, ...],
-               then: Callable | None) -> Array:  # fmt: skip
-    """``then(uniform, *then_args)`` from the unit floats of a uniform draw: ``uniform`` is
-    ``max(minval, unit * (maxval - minval) + minval)`` in ``shape``, as
-    ``jax.random.uniform`` scales its draw, in one compiled program. The barriers keep the
-    draw rounded as ``jax.random.uniform``'s own program rounds it."""
-    dtype = unit.dtype
-    lo, hi = (jax.lax.convert_element_type(v, dtype) for v in (minval, maxval))
-    unit = jax.lax.optimization_barrier(unit.reshape(shape))
-    x = jax.lax.optimization_barrier(jax.lax.max(lo, unit * (hi - lo) + lo))
-    return x if then is None else then(x, *then_args)
+@functools.lru_cache(maxsize=4096)  # per (shape, transform, batched arguments)
+def _from_unit(shape: tuple[int, ...], then: Callable | None, axes: tuple | None) -> Callable:
+    """The compiled program ``unit, minval, maxval, *then_args -> then(uniform, *then_args)``
+    from the unit floats of a uniform draw: ``uniform`` is ``max(minval, unit * (maxval -
+    minval) + minval)`` in ``shape``, as ``jax.random.uniform`` scales its draw. With
+    ``axes`` (those of ``then_args``), vmapped over a leading axis of ``unit``. The barriers
+    keep the draw rounded as ``jax.random.uniform``'s own program rounds it."""
+
+    def _from_unit(unit: Array, minval: Any, maxval: Any, *then_args: Any) -> Array:
+        dtype = unit.dtype
+        lo, hi = (jax.lax.convert_element_type(v, dtype) for v in (minval, maxval))
+        unit = jax.lax.optimization_barrier(unit.reshape(shape))
+        x = jax.lax.optimization_barrier(jax.lax.max(lo, unit * (hi - lo) + lo))
+        return x if then is None else then(x, *then_args)
+
+    if axes is None:
+        return jax.jit(_from_unit)
+    return jax.jit(jax.vmap(_from_unit, in_axes=(0, None, None, *axes)))

@@ -12,8 +12,8 @@ import sys
 
 ROOT = pathlib.Path(__file__).resolve().parents[1] / "jinit"
 LAYERS = {
-    1: ["_validate", "_format", "_exact", "_threefry", "_sampling", "keys", "activations", "ops", "cache",
-        "devices", "_split", "distributed", "shards"],
+    1: ["_validate", "_format", "_exact", "_threefry", "_sampling", "keys", "activations", "ops",
+        "cache", "devices", "_split", "distributed", "shards"],
     2: ["fans", "laws", "registry", "draw", "gain", "meanfield"],
     3: ["models", "data", "losses", "results", "stats"],
     4: ["trees", "describe", "frameworks", "adapters", "haiku"],
