@@ -35,7 +35,7 @@ Example:
 from __future__ import annotations
 
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
@@ -119,25 +119,38 @@ def _seed_keys(seeds: np.ndarray) -> jax.Array:
     return jax.vmap(jax.random.key)(jnp.asarray(seeds, dtype=jnp.uint32))
 
 
-_exact_fold_in = exact_jit(jax.random.fold_in)
-_exact_fold_in_each = exact_jit(jax.vmap(jax.random.fold_in, in_axes=(0, None)))
+def _host_or_program(host: Callable, program: Callable, split: bool = False) -> Callable:
+    """``(key, data) -> keys``, derived on the host for a concrete threefry key and data
+    (``host(words, data)``: key data in, key data or a tuple of them out; :mod:`_threefry`),
+    also under an eager ``vmap`` over keys (a sweep's initial draws), whose
+    ``custom_vmap`` rule sees the concrete keys; else ``program(key, data)``, an exact
+    program (traced keys, other implementations, ``split`` without the partitionable
+    scheme)."""
 
+    def on_host(key: Any, data: Any) -> Any:
+        words = _threefry.host_words(key, split)
+        if words is None or isinstance(data, jax.core.Tracer) or np.ndim(data) != 0:
+            return None
+        out = host(words, np.uint32(data))
+        return jax.tree_util.tree_map(lambda w: _threefry.as_key(w, key), out)
 
-def _fold_in(key: jax.Array, data: int) -> jax.Array:
-    """``jax.random.fold_in(key, data)``: on the host for a concrete threefry key
-    (:mod:`jinit._threefry`), else as an exact program."""
-    words = _threefry.host_words(key)
-    if words is None:
-        return _exact_fold_in(key, np.uint32(data))
-    return _threefry.as_key(_threefry.fold_in(words, data), key)
+    @jax.custom_batching.custom_vmap
+    def batchable(key: jax.Array, data: jax.Array) -> Any:
+        return program(key, data)
 
+    @batchable.def_vmap
+    def _rule(axis_size: int, in_batched: list, key: Any, data: Any) -> Any:
+        out = on_host(key, data) if in_batched == [True, False] else None
+        if out is None:
+            axes = tuple(0 if b else None for b in in_batched)
+            out = jax.vmap(program, in_axes=axes)(key, data)
+        return out, jax.tree_util.tree_map(lambda _: True, out)
 
-def _fold_each(keys: jax.Array, data: int) -> jax.Array:
-    """``jax.random.fold_in(k, data)`` for every key ``k`` of a stack."""
-    words = _threefry.host_words(keys)
-    if words is None:
-        return _exact_fold_in_each(keys, np.uint32(data))
-    return _threefry.as_key(_threefry.fold_in(words, data), keys)
+    def derive(key: jax.Array, data: int) -> Any:
+        out = on_host(key, data)
+        return out if out is not None else batchable(key, np.uint32(data))
+
+    return derive
 
 
 @exact_jit
@@ -146,38 +159,26 @@ def _split_folded(key: jax.Array, data: jax.Array) -> tuple[jax.Array, jax.Array
     return first, second
 
 
-def _host_split_folded(key: Any, index: Any) -> tuple[jax.Array, jax.Array] | None:
-    """:func:`layer_keys` on the host, for a concrete threefry key (or stack of keys) and a
-    concrete index; else ``None``."""
-    words = _threefry.host_words(key, split=True)
-    if words is None or isinstance(index, jax.core.Tracer) or np.ndim(index) != 0:
-        return None
-    both = _threefry.split(_threefry.fold_in(words, index))
-    return _threefry.as_key(both[..., 0, :], key), _threefry.as_key(both[..., 1, :], key)
+def _host_split_folded(words: np.ndarray, data: np.uint32) -> tuple[np.ndarray, np.ndarray]:
+    both = _threefry.split(_threefry.fold_in(words, data))
+    return both[..., 0, :], both[..., 1, :]
 
 
-@jax.custom_batching.custom_vmap
-def _layer_keys(key: jax.Array, index: jax.Array) -> tuple[jax.Array, jax.Array]:
-    return _split_folded(key, index)
+#: ``jax.random.fold_in(key, data)``.
+_fold_in = _host_or_program(_threefry.fold_in, exact_jit(jax.random.fold_in))
+_layer_keys = _host_or_program(_host_split_folded, _split_folded, split=True)
 
 
-@_layer_keys.def_vmap
-def _layer_keys_batched(axis_size: int, in_batched: list, key: Any, index: Any) -> Any:
-    """Under an eager ``vmap`` over keys (a sweep's initial draws) the keys are concrete:
-    derived on the host. Otherwise (traced, or the index batched) ``vmap`` of the program."""
-    del axis_size
-    if in_batched == [True, False] and (host := _host_split_folded(key, index)) is not None:
-        return host, (True, True)
-    axes = tuple(0 if b else None for b in in_batched)
-    return jax.vmap(_split_folded, in_axes=axes)(key, index), (True, True)
+def _fold_each(keys: jax.Array, data: int) -> jax.Array:
+    """``jax.random.fold_in(k, data)`` for every key ``k`` of a stack."""
+    return jax.vmap(_fold_in, in_axes=(0, None))(keys, np.uint32(data))
 
 
 def layer_keys(key: jax.Array, index: int) -> tuple[jax.Array, jax.Array]:
     """The keys of layer ``index``'s weight and bias in jinit's layer-list models:
     ``jax.random.split(jax.random.fold_in(key, index))``. On the host for concrete threefry
     keys, also under an eager ``vmap`` (:mod:`jinit._threefry`); else one exact program."""
-    host = _host_split_folded(key, np.uint32(index))
-    return host if host is not None else _layer_keys(key, np.uint32(index))
+    return _layer_keys(key, index)
 
 
 def run_key(seed: int, name: str) -> jax.Array:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -11,6 +13,7 @@ import pytest
 import jinit
 from jinit import _threefry, keys
 from jinit.engine.compiles import CompileCount
+from jinit.engine.inits import stack_draws
 
 # Random123 1.14, examples/kat_vectors: "threefry2x32 20 <ctr0> <ctr1> <key0> <key1> <out0> <out1>"
 KAT = [
@@ -103,3 +106,28 @@ def test_without_the_partitionable_scheme_layer_keys_go_through_jax_random():
             np.testing.assert_array_equal(bits(g), bits(w))
     finally:
         jax.config.update("jax_threefry_partitionable", True)
+
+
+def test_path_keys_under_an_eager_vmap_are_derived_on_the_host():
+    """A layered model (Transformer, ResNet) draws each leaf with ``path_key`` of the run's
+    key, under the sweep's eager ``vmap``: the fold-ins are made on the host (before: a
+    compiled ``fold_in``, 0.06 s cold)."""
+    stack = keys.seed_keys(np.arange(7))
+    with CompileCount("fold_in", "_fold_in", "batchable") as count:
+        got = jax.vmap(lambda k: keys.path_key(k, "['w']"))(stack)
+    assert count.n == 0, count.by_name
+    want = jax.vmap(lambda k: jax.random.fold_in(k, jinit.stable_hash("['w']")))(stack)
+    np.testing.assert_array_equal(bits(got), bits(want))
+
+
+def test_a_layered_models_norm_constants_compile_nothing():
+    """The norm layers' ones and zeros are made on the host (``jnp.ones`` compiled a
+    broadcast per shape)."""
+    model = jinit.models.Transformer(vocab_size=5, seq_len=3, n_classes=4)
+    bias = functools.partial(jinit.normal, stddev=0.1)
+    stack = keys.seed_keys(np.arange(3))
+    with CompileCount("broadcast_in_dim", "full", "ones", "zeros") as count:  # as a sweep draws
+        params = stack_draws(lambda k: model.init(k, jinit.xavier_normal, bias), stack)
+    scales = [x for p, x in jax.tree_util.tree_leaves_with_path(params) if "scale" in str(p)]
+    assert scales and all(np.all(np.asarray(x) == 1) for x in scales)
+    assert count.n == 0, count.by_name

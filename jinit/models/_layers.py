@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jinit.keys import path_key
 from jinit.laws import zeros
@@ -65,14 +66,18 @@ def draw(layout: Any, key: jax.Array, weight_init: Callable, bias_init: Callable
     """Parameters for ``layout``: each leaf drawn with its path key (see the module doc)."""
 
     def one(path, leaf: Leaf) -> jax.Array:
-        if leaf.role == "ones":
-            return jnp.ones(leaf.shape, dtype)
-        if leaf.role == "zeros":
-            return jnp.zeros(leaf.shape, dtype)
+        if leaf.role in ("ones", "zeros"):
+            return constant(leaf.shape, leaf.role == "ones", dtype)
         law = weight_init if leaf.role == "weight" else bias_init
         return law(path_key(key, jax.tree_util.keystr(path)), leaf.shape, dtype)
 
     return jax.tree_util.tree_map_with_path(one, layout, is_leaf=_is_leaf)
+
+
+def constant(shape: tuple[int, ...], value: float, dtype: Any) -> jax.Array:
+    """``jnp.full(shape, value, dtype)`` made on the host (``jnp.ones`` and ``jnp.zeros``
+    compile a program per shape)."""
+    return jax.device_put(np.full(shape, value, jnp.dtype(dtype)))
 
 
 def check_norm(norm_name: Any, owner: str, accepted: tuple = NORMS) -> None:

@@ -38,8 +38,7 @@ class _BatchNormState:
             )
 
         def stats(leaf):
-            return jnp.zeros(leaf.shape, dtype) if leaf.role == "zeros" else jnp.ones(
-                leaf.shape, dtype)  # fmt: skip
+            return L.constant(leaf.shape, leaf.role != "zeros", dtype)
 
         tree = jax.tree_util.tree_map(stats, self.layout(), is_leaf=L._is_leaf)
         return _norm_entries(tree)
