@@ -114,3 +114,18 @@ def unit_floats(words: np.ndarray, n: int, dtype: Any) -> np.ndarray:
     bits = random_bits(words, n, width).astype(uint)
     one = np.array(1.0, dtype).view(uint)
     return ((bits >> uint(width - nmant)) | one).view(dtype) - np.array(1.0, dtype)
+
+
+def permutation(words: np.ndarray, n: int) -> np.ndarray:
+    """``jax.random.permutation(key, n)`` of the key data ``words`` ``[..., 2]``:
+    ``[..., n]`` (int32). JAX shuffles ``arange(n)`` by stable sorts on fresh random 32-bit
+    sort keys, ``ceil(3 log n / log(2^32 - 1))`` rounds, each with the second half of a
+    split of the key (``jax._src.random.core._shuffle``); NumPy's stable argsort orders
+    ties as XLA's stable sort does."""
+    rounds = int(np.ceil(3 * np.log(max(1, n)) / np.log(np.iinfo(np.uint32).max)))
+    x = np.broadcast_to(np.arange(n, dtype=np.int32), (*words.shape[:-1], n))
+    for _ in range(rounds):
+        halves = split(words)
+        words, sort_keys = halves[..., 0, :], random_bits(halves[..., 1, :], n, 32)
+        x = np.take_along_axis(x, np.argsort(sort_keys, axis=-1, kind="stable"), axis=-1)
+    return x

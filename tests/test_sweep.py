@@ -332,16 +332,23 @@ def test_key_free_leaves_are_stacked_without_a_compile():
     np.testing.assert_array_equal(np.asarray(got["w"]), np.asarray(jax.random.key_data(keys)))
 
 
-def test_the_data_order_is_each_seeds_epoch_permutation_bit_for_bit():
-    """The mini-batch order, compiled unoptimized on CPU (an integer program: random bits and
-    a sort), is ``permutation(fold_in(data_key(s), epoch), n)`` exactly, as the optimized
-    program and eager JAX give it."""
-    from jinit.engine.order import data_order
+@pytest.mark.parametrize("where", ["host", "program"])
+def test_the_data_order_is_each_seeds_epoch_permutation_bit_for_bit(where, monkeypatch):
+    """The mini-batch order, shuffled on the host (``jinit._threefry.permutation``; nothing
+    compiled) or, for large orders, by a program compiled unoptimized on CPU (an integer
+    program: random bits and a sort), is ``permutation(fold_in(data_key(s), epoch), n)``
+    exactly, as eager JAX gives it."""
+    from jinit.engine import order as order_module
+    from jinit.engine.compiles import CompileCount
     from jinit.keys import data_key
 
+    if where == "program":
+        monkeypatch.setattr(order_module, "HOST_ORDER_MAX", 0)
     seeds, n, batch = np.array([0, 3, 2**32 - 1]), 37, 5
-    order = data_order(seeds, n, batch, chunk_len=20)  # 7 batches an epoch: 3 epochs a chunk
-    idx = np.asarray(order.indices(1))  # steps 20-39: epochs 2-5
+    order = order_module.data_order(seeds, n, batch, chunk_len=20)  # 7 batches an epoch
+    with CompileCount("epoch_permutations") as count:
+        idx = np.asarray(order.indices(1))  # steps 20-39: epochs 2-5
+    assert count.n == 0 or where == "program"
     for i, s in enumerate(seeds):
         for step in (20, 27, 39):
             epoch, slot = divmod(step, n // batch)
