@@ -137,7 +137,7 @@ def _uniform(shape: tuple[int, ...], then: Callable | None, dtype: Any) -> Calla
         words = _host_unit_words(key, batch * n, dtype)
         if words is None:
             return None
-        unit = jax.device_put(_threefry.unit_floats(words, n, dtype), _device(key))
+        unit = _threefry.put_like(_threefry.unit_floats(words, n, dtype), key)
         return _from_unit(shape, then, axes)(unit, *bounds, *then_args)
 
     @jax.custom_batching.custom_vmap

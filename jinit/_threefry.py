@@ -1,19 +1,26 @@
-"""JAX's threefry key derivations on the host: the same bits, and nothing to compile.
+"""JAX's threefry random numbers on the host: the same bits, and nothing to compile.
 
-``jax.random.fold_in`` and ``split`` of a concrete key are each an XLA program, compiled
-the first time per shape (0.05-0.1 s each, cold), although they hash a handful of words.
-This module computes them with NumPy for concrete threefry keys: the Threefry-2x32 hash
-with 20 rounds (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3", SC 2011; the
-Random123 known-answer vectors are tested), applied to the counters JAX uses:
+``jax.random.fold_in``, ``split``, a small ``uniform`` or ``permutation`` of a concrete key
+are each an XLA program, compiled the first time per shape (0.05-0.15 s each, cold),
+although they hash a few words or a few thousand. This module computes them with NumPy for
+concrete threefry keys: the Threefry-2x32 hash with 20 rounds (Salmon et al., "Parallel
+random numbers: as easy as 1, 2, 3", SC 2011; the Random123 known-answer vectors are
+tested), applied to the counters JAX uses:
 
 - ``fold_in(key, d)`` hashes the counter pair ``(0, d)`` with ``key``
   (``jax._src.random.prng.threefry_fold_in``);
-- ``split(key, n)`` hashes ``(0, i)`` for ``i < n`` under the partitionable scheme, JAX's
-  default (``jax_threefry_partitionable``).
+- under the partitionable scheme, JAX's default (``jax_threefry_partitionable``),
+  ``split(key, n)`` hashes ``(0, i)`` for ``i < n``, and random bits hash the 64-bit index
+  of each entry (:func:`random_bits`), from which :func:`unit_floats` and
+  :func:`permutation` follow ``jax.random.uniform`` and ``jax.random.permutation``.
 
 :func:`host_words` says when the host applies: a concrete (not traced) key on one device,
-threefry, typed or raw; everything else goes through ``jax.random`` (``jinit.keys``).
-Tested against ``jax.random`` for typed and raw keys, batched and not.
+threefry, typed or raw; everything else goes through ``jax.random`` (``jinit.keys``,
+``jinit._sampling``, ``jinit.engine.order``). Each function is tested bit for bit against
+``jax.random``, which pins the JAX internals it follows; the host is used only with the JAX
+releases those tests checked (:data:`CHECKED_JAX`). Under another release everything goes
+through ``jax.random`` (slower to start, the same bits), and the test that says so fails
+until the comparisons are re-run.
 """
 
 from __future__ import annotations
@@ -23,6 +30,9 @@ from typing import Any
 import jax
 import numpy as np
 
+#: JAX releases (major, minor) whose threefry counters, ``uniform`` and ``permutation`` the
+#: tests compared with this module bit for bit.
+CHECKED_JAX = frozenset({(0, 12)})
 _ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
 _PARITY = np.uint32(0x1BD11BDA)  # the key schedule's constant
 
@@ -50,9 +60,12 @@ def hash2x32(key0: Any, key1: Any, x0: Any, x1: Any) -> tuple[np.ndarray, np.nda
 
 def host_words(key: Any, split: bool = False) -> np.ndarray | None:
     """The key data ``[..., 2]`` (uint32) of ``key`` on the host if the host computes its
-    derivations: a concrete key on one device (or a NumPy array), threefry, typed or raw
-    uint32; with ``split``, also JAX's partitionable scheme. Else ``None``."""
-    if isinstance(key, jax.core.Tracer) or (split and not jax.config.jax_threefry_partitionable):
+    derivations: a checked JAX release, a concrete key on one device (or a NumPy array),
+    threefry, typed or raw uint32; with ``split``, also JAX's partitionable scheme. Else
+    ``None``."""
+    if tuple(jax.__version_info__[:2]) not in CHECKED_JAX or isinstance(key, jax.core.Tracer):
+        return None
+    if split and not jax.config.jax_threefry_partitionable:
         return None
     if isinstance(key, jax.Array) and len(key.devices()) != 1:
         return None
@@ -65,10 +78,18 @@ def host_words(key: Any, split: bool = False) -> np.ndarray | None:
     return np.asarray(key) if raw and np.shape(key)[-1:] == (2,) else None
 
 
+def put_like(host: np.ndarray, like: Any) -> jax.Array:
+    """``host`` on ``like``'s device, committed to it only if ``like`` is (as ``jax.random``
+    commits its results): an uncommitted result stays free to move, and a jitted function
+    called with it and then with its own outputs compiles once."""
+    committed = isinstance(like, jax.Array) and getattr(like, "committed", False)
+    return jax.device_put(host, next(iter(like.devices())) if committed else None)
+
+
 def as_key(words: np.ndarray, like: Any) -> jax.Array:
-    """``words`` as a key of ``like``'s kind (typed threefry or raw uint32), on its device."""
-    device = next(iter(like.devices())) if isinstance(like, jax.Array) else None
-    out = jax.device_put(words, device)
+    """``words`` as a key of ``like``'s kind (typed threefry or raw uint32), on its device
+    (:func:`put_like`)."""
+    out = put_like(words, like)
     if jax.dtypes.issubdtype(like.dtype, jax.dtypes.prng_key):
         return jax.random.wrap_key_data(out, impl="threefry2x32")
     return out

@@ -131,3 +131,38 @@ def test_a_layered_models_norm_constants_compile_nothing():
     scales = [x for p, x in jax.tree_util.tree_leaves_with_path(params) if "scale" in str(p)]
     assert scales and all(np.all(np.asarray(x) == 1) for x in scales)
     assert count.n == 0, count.by_name
+
+
+def test_the_host_is_used_with_this_jax_release_only_if_checked(monkeypatch):
+    """This JAX release is one the comparisons above checked (else: re-run them and add it to
+    ``CHECKED_JAX``); under an unchecked release the host steps aside and the draws and
+    keys come from ``jax.random`` itself, with the same bits."""
+    assert tuple(jax.__version_info__[:2]) in _threefry.CHECKED_JAX
+    key = jax.random.key(8)
+    monkeypatch.setattr(_threefry, "CHECKED_JAX", frozenset())
+    assert _threefry.host_words(key) is None
+    stack = keys.seed_keys(np.arange(4))
+    got = jax.vmap(lambda k: jinit.he_normal(k, (3, 5)))(stack)
+    he = jax.nn.initializers.variance_scaling(2.0, "fan_in", "normal")
+    np.testing.assert_array_equal(np.asarray(got),
+                                  np.asarray(jax.vmap(lambda k: he(k, (3, 5)))(stack)))
+    np.testing.assert_array_equal(bits(keys.path_key(key, "p")),
+                                  bits(jax.random.fold_in(key, jinit.stable_hash("p"))))
+
+
+def test_results_are_committed_to_a_device_as_jax_randoms_are():
+    """Made on the host, draws and keys are committed to the key's device only where
+    ``jax.random``'s would be: a user's jitted step called with freshly drawn (uncommitted)
+    parameters and then with its own outputs compiles once, not twice."""
+    free = jax.random.key(1)
+    pinned = jax.device_put(jax.random.key(1), jax.devices()[0])
+    stack = keys.seed_keys(np.arange(3))
+    for key in (free, pinned):
+        assert jinit.he_normal(key, (3, 4)).committed == jax.random.normal(key, (3, 4)).committed
+        assert keys.path_key(key, "p").committed == jax.random.fold_in(key, 3).committed
+    drawn = jax.vmap(lambda k: jinit.he_normal(k, (3, 4)))(stack)
+    assert not drawn.committed
+    step = jax.jit(lambda w: w * 0.5)
+    with CompileCount("<lambda>") as count:
+        step(step(jinit.he_normal(free, (6, 7))))
+    assert count.n == 1, count.by_name
