@@ -6,6 +6,9 @@ optimizer does, so on CPU it can skip the optimizing passes: measured cold, a vm
 0.06 s instead of 0.18 s, the digits data order in 0.23-0.26 s instead of 0.69-0.82 s; each
 gives the same bits (tested against the plain ``jax.random`` calls). Never for
 floating-point programs: there the passes decide fused multiply-adds and vector code.
+Concrete threefry keys and small data orders skip compiling altogether
+(:mod:`jinit._threefry`); these programs serve traced keys, other key implementations and
+large orders.
 """
 
 from __future__ import annotations

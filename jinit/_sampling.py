@@ -59,17 +59,11 @@ def by_size_class(
     if sample is jax.random.uniform and 0 < n <= HOST_DRAW_MAX:
         dtype, minval, maxval = (*args, *(0.0, 1.0)[len(args) - 1 :])  # uniform's defaults
         return _uniform(tuple(shape), then, dtype)(key, minval, maxval, *then_args)
-    return _on_device(sample, key, shape, *args, then=then, then_args=then_args)
+    return _on_device(sample, key, shape, args, then, then_args)
 
 
-def _on_device(
-    sample: Callable[..., Array],
-    key: Array,
-    shape,
-    *args: Any,
-    then: Callable[..., Array] | None = None,
-    then_args: tuple = (),
-) -> Array:
+def _on_device(sample: Callable, key: Array, shape, args: tuple, then: Callable | None,
+               then_args: tuple) -> Array:  # fmt: skip
     """:func:`by_size_class` as XLA programs: the size class's draw, then :func:`_finish`."""
     n = math.prod(shape)
     size = draw_entries(n)
@@ -130,8 +124,8 @@ def _uniform(shape: tuple[int, ...], then: Callable | None, dtype: Any) -> Calla
     n = math.prod(shape)
 
     def on_device(key: Array, minval: Any, maxval: Any, *then_args: Any) -> Array:
-        return _on_device(jax.random.uniform, key, shape, dtype, minval, maxval, then=then,
-                          then_args=then_args)  # fmt: skip
+        return _on_device(jax.random.uniform, key, shape, (dtype, minval, maxval), then,
+                          then_args)  # fmt: skip
 
     def from_host(key: Array, batch: int, bounds: tuple, then_args: tuple, axes: tuple) -> Any:
         words = _host_unit_words(key, batch * n, dtype)

@@ -169,6 +169,9 @@ def test_bad_shape_dtype_and_options_fail_clearly():
         jinit.draw(jinit.he_normal, 2, 5)
     with pytest.raises(TypeError, match="draw: dtype int32 is not supported"):
         jinit.draw(jinit.he_normal, 2, (4, 4), jnp.int32)
+    for float8 in (jnp.float8_e4m3fn, jnp.float8_e5m2):  # jax.random raised KeyError: 8
+        with pytest.raises(TypeError, match=r"dtype float8_e.* is not supported.*float16, bf"):
+            jinit.xavier_uniform(jax.random.key(0), (4, 5), float8)
     with pytest.raises(ValueError, match="normal: stddev must be a finite number > 0"):
         jinit.draw(functools.partial(jinit.normal, stddev=-1.0), 2, (4, 4))
     with pytest.raises(ValueError, match="fans: a 1-D shape"):
