@@ -146,9 +146,11 @@ def _host_or_program(host: Callable, program: Callable, split: bool = False) -> 
             out = jax.vmap(program, in_axes=axes)(key, data)
         return out, jax.tree_util.tree_map(lambda _: True, out)
 
-    def derive(key: jax.Array, data: int) -> Any:
+    def derive(key: jax.Array, data: Any) -> Any:
         out = on_host(key, data)
-        return out if out is not None else batchable(key, np.uint32(data))
+        if out is not None:
+            return out
+        return batchable(key, data if isinstance(data, jax.core.Tracer) else np.uint32(data))
 
     return derive
 
