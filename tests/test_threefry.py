@@ -55,6 +55,16 @@ def test_fold_in_and_split_equal_jax_random(data):
     np.testing.assert_array_equal(_threefry.split(bits(one)), bits(jax.random.split(one)))
 
 
+@pytest.mark.parametrize("width", [8, 16, 32, 64])
+def test_random_bits_equal_jax_random_bits(width):
+    stack = jax.random.split(jax.random.key(6), 4)
+    uint = {8: jnp.uint8, 16: jnp.uint16, 32: jnp.uint32, 64: jnp.uint64}[width]
+    with jax.enable_x64(width == 64):
+        want = jax.vmap(lambda k: jax.random.bits(k, (300,), uint))(stack)
+        np.testing.assert_array_equal(_threefry.random_bits(bits(stack), 300, width),
+                                      np.asarray(want))
+
+
 def test_host_words_only_for_concrete_threefry_keys_on_one_device():
     typed, raw = jax.random.key(1), jax.random.PRNGKey(1)
     np.testing.assert_array_equal(_threefry.host_words(typed), _threefry.host_words(raw))
@@ -137,7 +147,7 @@ def test_the_host_is_used_with_this_jax_release_only_if_checked(monkeypatch):
     """This JAX release is one the comparisons above checked (else: re-run them and add it to
     ``CHECKED_JAX``); under an unchecked release the host steps aside and the draws and
     keys come from ``jax.random`` itself, with the same bits."""
-    assert tuple(jax.__version_info__[:2]) in _threefry.CHECKED_JAX
+    assert _threefry._JAX_RELEASE in _threefry.CHECKED_JAX
     key = jax.random.key(8)
     monkeypatch.setattr(_threefry, "CHECKED_JAX", frozenset())
     assert _threefry.host_words(key) is None
