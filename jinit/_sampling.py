@@ -149,7 +149,12 @@ def _uniform(shape: tuple[int, ...], then: Callable | None, dtype: Any) -> Calla
 
     def draw(key: Array, minval: Any, maxval: Any, *then_args: Any) -> Array:
         out = from_host(key, 1, (minval, maxval), then_args, None)
-        return out if out is not None else batched_draw(key, minval, maxval, *then_args)
+        if out is not None:
+            return out
+        traced = jax.tree_util.tree_leaves((minval, maxval, then_args))
+        if any(isinstance(a, jax.core.Tracer) for a in traced):  # custom_vmap has no VJP:
+            return on_device(key, minval, maxval, *then_args)  # grad through a scale
+        return batched_draw(key, minval, maxval, *then_args)
 
     return draw
 

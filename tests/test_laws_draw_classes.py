@@ -186,3 +186,20 @@ def test_draws_under_grad_nested_vmap_and_closed_over_keys_equal_jax_nn():
     np.testing.assert_array_equal(
         np.asarray(closed), np.asarray(jax.vmap(lambda k: he(k, (5, 6)))(keys))
     )
+
+
+def test_grad_through_a_scale_with_a_traced_key():
+    """Inside ``jit`` or ``scan`` the key is traced and a small draw goes through a
+    ``custom_vmap``, which has no reverse mode: a differentiated scale takes the plain
+    program instead (found by an outside review; raised "Linearization failed" before)."""
+    k = jax.random.key(0)
+    ks = jax.random.split(k, 3)
+
+    def total(law):
+        return jax.lax.scan(lambda c, kk: (c + law(kk).sum(), None), 0.0, ks)[0]
+
+    mine = jax.grad(lambda s: total(lambda kk: jinit.normal(kk, (4,), stddev=s)))(0.1)
+    theirs = jax.grad(lambda s: total(lambda kk: jax.nn.initializers.normal(s)(kk, (4,))))(0.1)
+    assert mine == theirs
+    g = jax.grad(jax.jit(lambda s, kk: jinit.uniform(kk, (3,), scale=s).sum()))(0.1, k)
+    assert np.isfinite(g)
