@@ -45,23 +45,27 @@ def _equinox_net():
 
 
 def _device_group_vmap() -> None:
-    """The engine's ``on_blocks`` before session 5 for models with a train mode: the devices
-    split by a ``vmap`` over ``[devices, runs / devices]`` (jit partitions that axis)."""
+    """The engine's ``on_devices`` before session 5 for models with a train mode: the
+    devices split by a ``vmap`` over ``[devices, runs / devices]`` (jit partitions that
+    axis)."""
     import jax
 
     from jinit.engine import program, sweep
 
-    shard_map_blocks = program.on_blocks
-
-    def on_blocks(fn, per_device, mesh):
-        in_turn = shard_map_blocks(fn, per_device, None)
+    def on_devices(fn, mesh):
         if mesh is None:
-            return in_turn
-        return lambda runs, shared: program._merged(
-            jax.vmap(lambda r: in_turn(r, shared))(program._split(runs, mesh.size))
-        )
+            return fn
 
-    program.on_blocks = sweep.on_blocks = on_blocks
+        def split(tree):
+            n = mesh.size
+            return jax.tree_util.tree_map(lambda a: a.reshape(n, -1, *a.shape[1:]), tree)
+
+        def merged(tree):
+            return jax.tree_util.tree_map(lambda a: a.reshape(-1, *a.shape[2:]), tree)
+
+        return lambda runs, shared: merged(jax.vmap(lambda r: fn(r, shared))(split(runs)))
+
+    program.on_devices = sweep.on_devices = on_devices
 
 
 def measure(model: str, path: str, runs: int, steps: int) -> dict:

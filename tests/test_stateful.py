@@ -268,14 +268,14 @@ def test_step_keys_follow_the_step_key_convention():
 
 
 def test_equinox_train_mode_runs_inside_shard_map_as_without_a_mesh(digits):
-    # The engine splits the runs over devices with jax.shard_map (on_blocks), where every
+    # The engine splits the runs over devices with jax.shard_map (on_devices), where every
     # traced value's abstract value carries the mesh; eqx.nn.State.set compared that with
     # a constant's (BatchNorm's first_time flag) and raised. A 1-device mesh shows it in
-    # process: the same numbers, bit for bit, as without a mesh, in 1 block and in 2. (The
+    # process: the same numbers, bit for bit, as without a mesh. (The
     # other frameworks' train modes run in shard_map in test_same_results_on_1_2_and_4_devices.)
     from jax.sharding import Mesh
 
-    from jinit.engine.program import on_blocks
+    from jinit.engine.program import on_devices
 
     # flat 8x8 images: dense 8, BatchNorm, dropout, dense 10
     k1, k2 = jax.random.split(jax.random.key(0))
@@ -294,10 +294,9 @@ def test_equinox_train_mode_runs_inside_shard_map_as_without_a_mesh(digits):
         return jax.vmap(step)(*runs)
 
     mesh = Mesh(np.array(jax.devices()[:1]), ("runs",))
-    plain = jax.jit(on_blocks(train, 1, None))(runs, x)
-    for per_device in (1, 2):
-        sharded = jax.jit(on_blocks(train, per_device, mesh))(runs, x)
-        assert _leaves_equal(plain, sharded), per_device
+    plain = jax.jit(on_devices(train, None))(runs, x)
+    sharded = jax.jit(on_devices(train, mesh))(runs, x)
+    assert _leaves_equal(plain, sharded)
 
 
 # --------------------------------------------------------------------------- sweeps

@@ -17,7 +17,6 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 from jax.sharding import Mesh, PartitionSpec
 
@@ -230,36 +229,18 @@ def track_takes_state(track: Callable) -> bool:
     return len(positional) >= 2 and positional[1].default is inspect.Parameter.empty
 
 
-def _split(tree: Any, n: int) -> Any:
-    """Every leaf's leading run axis split into ``n`` equal parts: ``[n, runs // n, ...]``."""
-    return jax.tree_util.tree_map(lambda a: a.reshape(n, a.shape[0] // n, *a.shape[1:]), tree)
-
-
-def _merged(tree: Any) -> Any:
-    """The inverse of :func:`_split`: the two leading axes joined into one run axis."""
-    return jax.tree_util.tree_map(lambda a: a.reshape(-1, *a.shape[2:]), tree)
-
-
-def on_blocks(fn: Callable, per_device: int, mesh: Mesh | None) -> Callable:
-    """``fn(runs, shared)`` over the run axis in blocks: ``runs`` (leaves with a leading run
-    axis) split over the devices of ``mesh`` (``jax.shard_map``; no collectives), each
-    device's runs in ``per_device`` equal blocks one after another (``lax.map``); ``shared``
-    whole on every device. A device's program has no run-group axis (a size-1 ``vmap`` axis
-    costs XLA:CPU a third of the step), and a run's numbers depend only on the block size,
-    not on how many runs or devices there are. Every model takes this path, those with a
-    train mode too (the Equinox adapter traces its calls outside the mesh, so
+def on_devices(fn: Callable, mesh: Mesh | None) -> Callable:
+    """``fn(runs, shared)`` with ``runs`` (leaves with a leading run axis) split over the
+    devices of ``mesh`` (``jax.shard_map``; no collectives) and ``shared`` whole on every
+    device; ``fn`` itself without a mesh. A device's program has no run-group axis (a size-1
+    ``vmap`` axis costs XLA:CPU a third of the step), and a run's numbers depend only on the
+    runs of its device, not on how many devices there are. Every model takes this path,
+    those with a train mode too (the Equinox adapter traces its calls outside the mesh, so
     ``eqx.nn.State`` sees plain abstract values)."""
-
-    def in_turn(runs, shared):  # each block after the other
-        if per_device == 1:
-            return fn(runs, shared)
-        return _merged(jax.lax.map(lambda b: fn(b, shared), _split(runs, per_device)))
-
     if mesh is None:
-        return in_turn
+        return fn
     runs, same = PartitionSpec("runs"), PartitionSpec()
-    return jax.shard_map(in_turn, mesh=mesh, in_specs=(runs, same), out_specs=runs,
-                         check_vma=False)  # fmt: skip
+    return jax.shard_map(fn, mesh=mesh, in_specs=(runs, same), out_specs=runs, check_vma=False)
 
 
 def make_chunk(
@@ -267,23 +248,23 @@ def make_chunk(
     evaluate: Callable,
     order: Any,
     data: tuple[jax.Array, ...],
-    seed_of_run: Any,
     chunk_len: int,
     masked: bool,
-    streams: jax.Array | None = None,
-    per_device: int = 1,
     mesh: Mesh | None = None,
 ) -> Callable:
-    """``chunk(state, start, n_active, indices, first) -> (state, before, metrics)``:
-    ``chunk_len`` steps of every run (the first ``n_active`` count), then an evaluation;
-    ``before`` is the evaluation of ``state`` itself where ``first`` (a traced bool: the
-    sweep's first chunk; zeros otherwise, at no cost), so that a training sweep compiles one
-    program, not a second one for its initial evaluation.
+    """``chunk(state, per_run, start, n_active, indices, first) -> (state, before,
+    metrics)``: ``chunk_len`` steps of one block of runs (the first ``n_active`` count), then
+    an evaluation; ``per_run`` is ``(seed_of_run, streams)`` of the block's runs (their seed
+    indices and dropout step streams, or ``None``); ``before`` is the evaluation of
+    ``state`` itself where ``first`` (a traced bool: the sweep's first chunk; zeros
+    otherwise, at no cost), so that a training sweep compiles one program, not a second one
+    for its initial evaluation.
 
-    The runs train in blocks (:func:`on_blocks`: ``per_device`` blocks a device, over
-    ``mesh``); every block runs all ``chunk_len`` steps and its evaluation before the next
-    starts, so its parameters and activations stay in cache."""
-    per_run = (jax.device_put(np.asarray(seed_of_run)), streams)  # no program (jnp.asarray: one)
+    The engine trains its runs in blocks (:func:`jinit.engine.plan.sweep_blocks`): it calls
+    the program once a block, one after another, so that a block's parameters and
+    activations stay in cache for all ``chunk_len`` steps and its evaluation; a block's
+    runs are split over ``mesh`` (:func:`on_devices`). One program serves every block,
+    without the run loop in it that a ``lax.map`` over blocks would compile."""
 
     def evaluate_first(state, data, first):
         def metrics(s):
@@ -311,9 +292,9 @@ def make_chunk(
         state, _ = jax.lax.scan(body, state, xs, length=chunk_len)
         return state, before, evaluate(state.params, state.model_state, data)
 
-    blocked = on_blocks(run_block, per_device, mesh)
+    on_mesh = on_devices(run_block, mesh)
 
-    def chunk(state, start, n_active, indices, first=False):
-        return blocked((state, per_run), (start, n_active, indices, data, first))
+    def chunk(state, per_run, start, n_active, indices, first=False):
+        return on_mesh((state, per_run), (start, n_active, indices, data, first))
 
     return chunk

@@ -85,6 +85,7 @@ class RunLayout:
         devices: Sequence[jax.Device],
         n_configs: int | None = None,
         multiple: int = 1,
+        n_blocks: int = 1,
     ) -> None:
         self.n_inits, self.n_seeds, self.n_configs = n_inits, n_seeds, n_configs
         self.n_runs = n_inits * (n_configs or 1) * n_seeds
@@ -93,6 +94,9 @@ class RunLayout:
         self.platform = devices[0].platform
         # runs per device: a multiple of ``multiple`` (the engine's blocks of runs)
         self.pad = -self.n_runs % (self.n_devices * multiple)
+        if multiple % n_blocks:
+            raise ValueError(f"RunLayout: {n_blocks} blocks do not divide {multiple} runs.")
+        self.n_blocks = n_blocks
 
     @property
     def n_padded(self) -> int:
@@ -134,6 +138,43 @@ class RunLayout:
             return tree if self.mesh is None else put(tree, self.run_sharding)
         host = jax.tree_util.tree_map(np.asarray, tree)  # CPU: shares the device's memory
         return jax.device_put(self.pad_runs(host), self.run_sharding)
+
+    def split(self, tree: Any) -> list[Any]:
+        """A host tree with the padded run axis as ``n_blocks`` host trees: block ``k`` holds
+        every device's ``k``-th block of runs, device by device (the block trained at once;
+        the engine calls one program a block, one after another). The inverse of
+        :meth:`join`."""
+
+        def part(a: Any, k: int) -> np.ndarray:
+            a = np.asarray(a)
+            a = a.reshape(self.n_devices, self.n_blocks, -1, *a.shape[1:])
+            return a[:, k].reshape(-1, *a.shape[3:])
+
+        return [jax.tree_util.tree_map(lambda a, k=k: part(a, k), tree)
+                for k in range(self.n_blocks)]  # fmt: skip
+
+    def join(self, blocks: Sequence[Any]) -> Any:
+        """Blocks of runs (:meth:`split`; on the devices or on the host) as one host tree
+        with the padded run axis. Across processes every process must call it (it gathers
+        the shards)."""
+
+        def whole(*parts: np.ndarray) -> np.ndarray:
+            stacked = np.stack([p.reshape(self.n_devices, -1, *p.shape[1:]) for p in parts], 1)
+            return stacked.reshape(-1, *stacked.shape[3:])
+
+        return jax.tree_util.tree_map(whole, *[to_host(b) for b in blocks])
+
+    def shard_blocks(self, tree: Any, padded: bool = False) -> list[Any]:
+        """A tree with the leading run axis (``n_runs``, or ``n_padded`` where ``padded``),
+        padded and split into blocks (:meth:`split`), each block placed over the devices
+        (its run axis sharded over the mesh): through the host, so that padding and slicing
+        compile nothing."""
+        host = jax.tree_util.tree_map(np.asarray, tree)
+        host = host if padded else self.pad_runs(host)
+        blocks = self.split(host)
+        if self.mesh is None:
+            return [jax.device_put(b) for b in blocks]
+        return [put(b, self.run_sharding) for b in blocks]
 
     def replicate(self, tree: Any) -> Any:
         """Put a tree on every device (data, batch indices)."""

@@ -35,9 +35,9 @@ from jinit.engine.compiles import CompileCount
 from jinit.engine.config import SweepConfig
 from jinit.engine.inits import initial_params
 from jinit.engine.order import data_order
-from jinit.engine.program import make_chunk, make_evaluate, make_step, on_blocks
+from jinit.engine.program import make_chunk, make_evaluate, make_step, on_devices
 from jinit.engine.progress import Progress
-from jinit.engine.sharding import RunLayout, put, to_host
+from jinit.engine.sharding import RunLayout, put
 from jinit.engine.state import TrainState
 from jinit.keys import step_stream
 from jinit.results import SweepResult
@@ -83,60 +83,64 @@ class SweepInterrupted(KeyboardInterrupt):
 
 
 class _Compiled:
-    """The sweep's compiled programs, its first state and the data order."""
+    """The sweep's compiled programs, its first state and the data order. Runs are held in
+    blocks (:meth:`RunLayout.split`): ``state`` and ``initial_params`` are lists, one entry
+    a block, and every program is called once a block."""
 
     def __init__(self, config: SweepConfig) -> None:
         n_runs = len(config.inits) * (config.n_configs or 1) * len(config.seeds)
         self.blocks = plan.sweep_blocks(config, n_runs)
         self.layout = layout = RunLayout(
             len(config.inits), len(config.seeds), config.devices, config.n_configs,
-            multiple=self.blocks.runs // len(config.devices),
+            multiple=self.blocks.runs // len(config.devices), n_blocks=self.blocks.per_group,
         )  # fmt: skip
         self.order = data_order(
             config.seeds, len(config.data.x_train), config.batch_size, config.eval_every
         )
         chunk, self.evaluate_fn = self._programs(config, layout)
+        self.per_run = _per_run(config, layout)
         params = initial_params(
             config.model, config.inits, config.seeds, config.dtype, config.template,
             config.n_configs,
         )  # fmt: skip
-        self.initial_params = layout.shard(params)
+        self.initial_params = layout.shard_blocks(params)
+        hparams = [None] * layout.n_blocks
+        if config.hparams is not None:
+            n_inits, n_seeds = len(config.inits), len(config.seeds)
+            hparams = layout.split(layout.pad_runs(config.hparams.per_run(n_inits, n_seeds)))
         on_runs = {} if layout.mesh is None else {"out_shardings": layout.run_sharding}
-        self.state = jax.jit(_first_state(config, layout), **on_runs)(self.initial_params)
+        first_state = jax.jit(_first_state(config), **on_runs)
+        self.state = [first_state(*b) for b in zip(self.initial_params, hparams, strict=True)]
         self._evaluate = None
         trains = config.n_chunks > 0  # steps=0 (initial evaluation only): no training program
-        self.chunk, self.compile_s = self._compile(chunk, self.state, trains)
+        self.chunk, self.compile_s = self._compile(chunk, trains)
 
     def _programs(self, config: SweepConfig, layout: RunLayout) -> tuple[Callable, Callable]:
-        """The ``chunk`` and ``evaluate`` functions of the sweep (not yet compiled); both
-        evaluate in the same blocks, so a run's first evaluation is computed as its later
-        ones are."""
+        """The ``chunk`` and ``evaluate`` functions of one block of runs (not yet compiled);
+        both evaluate in the same blocks, so a run's first evaluation is computed as its
+        later ones are."""
         arrays = layout.replicate(config.arrays())
         args, how = (config.model, config.loss_fn), config.formulation
         evaluate = make_evaluate(*args, arrays, config.extra_metrics, config.track, how)
-        streams = None
-        if config.model.has_train_mode:  # dropout keys: (seed, global step), as the data order
-            streams = layout.replicate(step_stream(config.seeds)[layout.seed_of_run])
         step = make_step(*args, config.optimizer, self.order, how)
         masked = config.steps % config.eval_every != 0
-        blocks = (self.blocks.per_group, layout.mesh)
-        chunk = make_chunk(step, evaluate, self.order, arrays, layout.seed_of_run,
-                           config.eval_every, masked, streams, *blocks)  # fmt: skip
-        blocked = on_blocks(lambda runs, data: evaluate(*runs, data), *blocks)
+        chunk = make_chunk(step, evaluate, self.order, arrays, config.eval_every, masked,
+                           layout.mesh)  # fmt: skip
+        on_mesh = on_devices(lambda runs, data: evaluate(*runs, data), layout.mesh)
 
         def evaluate_runs(params: Any, mstate: Any) -> Any:  # jit(evaluate_runs)
-            return blocked((params, mstate), arrays)
+            return on_mesh((params, mstate), arrays)
 
         return chunk, evaluate_runs
 
-    def _compile(self, chunk: Callable, state: TrainState, trains: bool) -> tuple[Any, float]:
-        """``chunk`` compiled for ``state`` if the sweep ``trains`` (its first call also
+    def _compile(self, chunk: Callable, trains: bool) -> tuple[Any, float]:
+        """``chunk`` compiled for one block if the sweep ``trains`` (its first call also
         evaluates the initial state), else the evaluation program; and the seconds it took."""
         t = time.perf_counter()
         compiled = None
         if trains:
-            compiled = jax.jit(chunk).lower(state, 0, 0, self.order.placeholder(), False)
-            compiled = compiled.compile()
+            args = (self.state[0], self.per_run[0], 0, 0, self.order.placeholder(), False)
+            compiled = jax.jit(chunk).lower(*args).compile()
         else:
             self._evaluation()
         return compiled, time.perf_counter() - t
@@ -146,13 +150,22 @@ class _Compiled:
         initial state in its first chunk and needs it only when interrupted before that chunk
         ends."""
         if self._evaluate is None:
-            first = (self.state.params, self.state.model_state)
+            first = (self.state[0].params, self.state[0].model_state)
             self._evaluate = jax.jit(self.evaluate_fn).lower(*first).compile()
         return self._evaluate
 
-    def evaluate(self, params: Any, model_state: Any) -> Any:
-        """Every run's metrics at ``params`` (:meth:`_evaluation`)."""
-        return self._evaluation()(params, model_state)
+    def evaluate(self, state: list[TrainState]) -> Any:
+        """Every run's metrics at ``state`` (:meth:`_evaluation`, a block at a time), on
+        the host."""
+        return self.layout.join([self._evaluation()(s.params, s.model_state) for s in state])
+
+    def train(self, state: list[TrainState], start: int, n_active: int, indices: Any,
+              first: bool) -> tuple[list[TrainState], Any, Any]:  # fmt: skip
+        """One chunk of every block, one block after another (dispatched without waiting):
+        ``(new state, before, metrics)``, the last two still on the devices, a block each."""
+        outs = [self.chunk(s, p, start, n_active, indices, first)
+                for s, p in zip(state, self.per_run, strict=True)]  # fmt: skip
+        return [o[0] for o in outs], [o[1] for o in outs], [o[2] for o in outs]
 
     def indices(self, c: int, n_chunks: int) -> Any:
         if c >= n_chunks:
@@ -161,20 +174,33 @@ class _Compiled:
         return None if idx is None else self.layout.replicate(jnp.asarray(idx, jnp.int32))
 
 
-def _first_state(config: SweepConfig, layout: RunLayout) -> Callable[[Any], TrainState]:
-    """``params -> TrainState`` of every (padded) run: the optimizer's first state (with
-    every run's hyperparameters, as traced values, with an ``hparams`` axis), ``diverged``
-    -1 and the model's initial state (the same for every run; ``()`` without state)."""
-    n = layout.n_padded
-    per_run = None
-    if config.hparams is not None:
-        per_run = layout.pad_runs(config.hparams.per_run(len(config.inits), len(config.seeds)))
+def _per_run(config: SweepConfig, layout: RunLayout) -> list[tuple[jax.Array, Any]]:
+    """``(seed_of_run, streams)`` of every block of runs (:meth:`RunLayout.split`): each
+    run's seed index and, for models with a train mode, its dropout step stream
+    (:func:`jinit.keys.step_stream` of its seed: the same for all inits of a seed, like the
+    data order; ``None`` without)."""
+    seeds = layout.shard_blocks(layout.seed_of_run, padded=True)
+    if not config.model.has_train_mode:
+        return [(s, None) for s in seeds]
+    streams = step_stream(config.seeds)
+    data = np.asarray(jax.random.key_data(streams))[layout.seed_of_run]
+    impl = jax.random.key_impl(streams)
+    blocks = layout.shard_blocks(data, padded=True)
+    return [(s, jax.random.wrap_key_data(d, impl=impl)) for s, d in zip(seeds, blocks, strict=True)]
+
+
+def _first_state(config: SweepConfig) -> Callable[[Any, Any], TrainState]:
+    """``(params, hparams) -> TrainState`` of a block of runs: the optimizer's first state
+    (``hparams``: every run's hyperparameter values, as traced values, with an ``hparams``
+    axis; else ``None``), ``diverged`` -1 and the model's initial state (the same for every
+    run; ``()`` without state)."""
     one = config.model.init_state(config.dtype)
 
-    def first_state(params: Any) -> TrainState:
+    def first_state(params: Any, hparams: Any) -> TrainState:
+        n = jax.tree_util.tree_leaves(params)[0].shape[0]
         opt_state = jax.vmap(config.optimizer.init)(params)
-        if per_run is not None:
-            opt_state = config.hparams.set(opt_state, per_run)
+        if hparams is not None:
+            opt_state = config.hparams.set(opt_state, hparams)
         model_state = jax.tree_util.tree_map(lambda a: jnp.broadcast_to(a, (n, *jnp.shape(a))),
                                              one)  # fmt: skip
         return TrainState(params, opt_state, jnp.full((n,), -1, jnp.int32), model_state)
@@ -185,10 +211,6 @@ def _first_state(config: SweepConfig, layout: RunLayout) -> Callable[[Any], Trai
 def _chunks_done(evals: list) -> int:
     """Chunks finished, from the evaluations so far (the initial one, then one a chunk)."""
     return max(len(evals) - 1, 0)
-
-
-def _fetch(tree: Any) -> Any:
-    return to_host(tree)  # across processes: gathered, every process gets every run
 
 
 class _Store:
@@ -220,21 +242,26 @@ class _Store:
             )
         if not self.resume:  # the same sweep again: start over
             return compiled.state, []
+        first = compiled.state[0]
         eval_tree = jax.eval_shape(
-            compiled.evaluate_fn, compiled.initial_params, compiled.state.model_state
+            compiled.evaluate_fn, compiled.initial_params[0], first.model_state
         )
-        chunk, loaded, evals = checkpoint.load(self.path, compiled.state, eval_tree)
-        state = jax.tree_util.tree_map(
-            lambda ref, new: put(jnp.asarray(new, ref.dtype), ref.sharding),
-            compiled.state,
-            loaded,
-        )
+        chunk, loaded, evals = checkpoint.load(self.path, first, eval_tree)
+        state = [
+            jax.tree_util.tree_map(
+                lambda ref, new: put(jnp.asarray(new, ref.dtype), ref.sharding), ref, block
+            )
+            for ref, block in zip(compiled.state, compiled.layout.split(loaded), strict=True)
+        ]
         self.saved = chunk
         return state, evals
 
-    def save(self, state: TrainState, evals: list) -> None:
+    def save(self, state: list[TrainState], layout: RunLayout, evals: list) -> None:
+        """The state (blocks of runs, joined in the run order) and the evaluations not yet
+        written. Across processes every process must call it (the state is gathered)."""
         if self.saved != len(evals) - 1:
-            checkpoint.save(self.path, self.fingerprint, len(evals) - 1, state, evals,
+            whole = layout.join(state)
+            checkpoint.save(self.path, self.fingerprint, len(evals) - 1, whole, evals,
                             first_new=self.saved + 1)  # fmt: skip
             self.saved = len(evals) - 1
 
@@ -244,11 +271,11 @@ def _start(
 ) -> tuple[_Store | None, TrainState, list]:
     """The checkpoint store (or None), the state to start from and the evaluations so far
     (none on a fresh start of a training sweep: its first chunk gives the initial one)."""
-    params = None if out_dir is None else to_host(compiled.initial_params)  # all processes
+    params = None if out_dir is None else compiled.layout.join(compiled.initial_params)
     store = None if out_dir is None else _Store(out_dir, config, params, resume)
     state, evals = (compiled.state, []) if store is None else store.restore(compiled)
     if not evals and compiled.chunk is None:  # no training: the initial evaluation alone
-        evals.append(_fetch(compiled.evaluate(state.params, state.model_state)))
+        evals.append(compiled.evaluate(state))
     return store, state, evals
 
 
@@ -256,27 +283,27 @@ def _train(
     config: SweepConfig,
     compiled: _Compiled,
     store: _Store | None,
-    state: TrainState,
+    state: list[TrainState],
     evals: list,
     progress: bool | None,
     next_idx: Any,
-) -> tuple[TrainState, bool]:
+) -> tuple[list[TrainState], bool]:
     """Run the remaining chunks (``next_idx``: the data order of the first); ``(state,
     interrupted)``. ``evals`` grows in place and always matches the returned state (one
     evaluation per finished chunk, plus the initial one: from the first chunk on a fresh
     start)."""
-    n_chunks, every = config.n_chunks, config.eval_every
+    n_chunks, every, join = config.n_chunks, config.eval_every, compiled.layout.join
     point, bar = (state, len(evals)), Progress(n_chunks, progress)
     try:
         for c in range(_chunks_done(evals), n_chunks):
             start = c * every
             n_active, fresh = min(every, config.steps - start), not evals
-            new, before, ev = compiled.chunk(point[0], start, n_active, next_idx, fresh)
+            new, before, ev = compiled.train(point[0], start, n_active, next_idx, fresh)
             next_idx = compiled.indices(c + 1, n_chunks)  # the host prepares the next chunk
-            evals.extend([_fetch(before), _fetch(ev)] if fresh else [_fetch(ev)])
+            evals.extend([join(before), join(ev)] if fresh else [join(ev)])
             point = (new, len(evals))
             if store is not None:
-                store.save(new, evals)
+                store.save(new, compiled.layout, evals)
             bar.update(c + 1)
             if stop_requested():  # across processes: all stop after the same chunk
                 raise KeyboardInterrupt
@@ -286,9 +313,9 @@ def _train(
         state, n_evals = point
         del evals[n_evals:]
         if not evals:  # stopped in the first chunk: the initial state's evaluation
-            evals.append(_fetch(compiled.evaluate(state.params, state.model_state)))
+            evals.append(compiled.evaluate(state))
         if store is not None:
-            store.save(state, evals)  # the last finished chunk is on disk
+            store.save(state, compiled.layout, evals)  # the last finished chunk is on disk
         return state, True
     finally:
         bar.close()
@@ -297,7 +324,7 @@ def _train(
 def _result(
     config: SweepConfig,
     layout: RunLayout,
-    state: TrainState,
+    state: list[TrainState],
     evals: list,
     keep_params: bool,
     partial: bool,
@@ -312,17 +339,20 @@ def _result(
     splits = ("train", "val", "test")
     order = [f"{split}_{m}" for m in ("loss", "acc", *extra) for split in splits]
     order += [k for k in stacked if k not in order]
-    params = jax.tree_util.tree_map(layout.unstack, state.params) if keep_params else None
-    model_state = None
-    if keep_params and config.model.stateful:
-        model_state = jax.tree_util.tree_map(layout.unstack, state.model_state)
+
+    def unstacked(field: str) -> Any:  # the blocks of runs joined, then [inits, seeds, ...]
+        joined = layout.join([getattr(s, field) for s in state])
+        return jax.tree_util.tree_map(layout.unstack, joined)
+
+    params = unstacked("params") if keep_params else None
+    model_state = unstacked("model_state") if keep_params and config.model.stateful else None
     return SweepResult(
         inits=[i.name for i in config.inits],
         specs=[i.spec for i in config.inits],
         seeds=config.seeds,
         eval_steps=eval_steps,
         metrics={k: stacked[k] for k in sorted(stacked, key=order.index)},
-        diverged_step=layout.unstack(state.diverged),
+        diverged_step=unstacked("diverged"),
         tracked=tracked,
         params=params,
         config=config.as_dict() | ({"partial": True} if partial else {}),
