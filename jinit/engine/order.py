@@ -14,7 +14,6 @@ from collections.abc import Callable
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from jinit import _threefry
@@ -40,8 +39,8 @@ class FullBatch:
         del chunk
         return None
 
-    def scan_xs(self, indices: Any) -> None:
-        del indices
+    def step_indices(self, indices: Any, i: Any) -> None:
+        del indices, i
         return None
 
     def batch(self, x: jax.Array, y: jax.Array, idx: Any, seed_of_run: jax.Array):
@@ -60,7 +59,7 @@ class MiniBatch:
 
     def placeholder(self) -> jax.Array:
         """Indices of the right shape, for compiling the chunk program."""
-        return jnp.zeros((self.n_seeds, self.chunk_len, self.batch_size), jnp.int32)
+        return np.zeros((self.n_seeds, self.chunk_len, self.batch_size), np.int32)
 
     def indices(self, chunk: int) -> np.ndarray:
         """Example indices ``[n_seeds, chunk_len, batch_size]`` of chunk ``chunk``."""
@@ -86,9 +85,9 @@ class MiniBatch:
             return _threefry.permutation(_threefry.fold_in(words[:, None, :], epochs), self.n)
         return np.asarray(_permutations(self.n)(self.keys, epochs))
 
-    def scan_xs(self, indices: jax.Array) -> jax.Array:
-        """Per-step slices for ``lax.scan``: ``[chunk_len, n_seeds, batch]``."""
-        return jnp.swapaxes(indices, 0, 1)
+    def step_indices(self, indices: jax.Array, i: Any) -> jax.Array:
+        """The example indices ``[n_seeds, batch]`` of step ``i`` of the chunk (traced)."""
+        return jax.lax.dynamic_index_in_dim(indices, i, axis=1, keepdims=False)
 
     def batch(self, x: jax.Array, y: jax.Array, idx: jax.Array, seed_of_run: jax.Array):
         """Each run's batch ``[runs, batch, ...]`` (run r reads its seed's row of ``idx``)."""

@@ -248,53 +248,35 @@ def make_chunk(
     evaluate: Callable,
     order: Any,
     data: tuple[jax.Array, ...],
-    chunk_len: int,
-    masked: bool,
     mesh: Mesh | None = None,
 ) -> Callable:
-    """``chunk(state, per_run, start, n_active, indices, first) -> (state, before,
-    metrics)``: ``chunk_len`` steps of one block of runs (the first ``n_active`` count), then
-    an evaluation; ``per_run`` is ``(seed_of_run, streams)`` of the block's runs (their seed
-    indices and dropout step streams, or ``None``); ``before`` is the evaluation of
-    ``state`` itself where ``first`` (a traced bool: the sweep's first chunk; zeros
-    otherwise, at no cost), so that a training sweep compiles one program, not a second one
-    for its initial evaluation.
+    """``chunk(state, per_run, start, n_active, indices) -> (state, metrics)``: steps
+    ``start .. start + n_active - 1`` of one block of runs, then an evaluation; ``per_run``
+    is ``(seed_of_run, streams)`` of the block's runs (their seed indices and dropout step
+    streams, or ``None``), ``indices`` the chunk's data order. The steps are a loop of
+    ``n_active`` iterations (a traced count: a shorter last chunk computes nothing for the
+    steps it lacks), so ``n_active = 0`` is the evaluation of ``state`` itself: the sweep's
+    initial evaluation comes from the same program, and the evaluation is compiled once.
 
     The engine trains its runs in blocks (:func:`jinit.engine.plan.sweep_blocks`): it calls
     the program once a block, one after another, so that a block's parameters and
-    activations stay in cache for all ``chunk_len`` steps and its evaluation; a block's
-    runs are split over ``mesh`` (:func:`on_devices`). One program serves every block,
-    without the run loop in it that a ``lax.map`` over blocks would compile."""
-
-    def evaluate_first(state, data, first):
-        def metrics(s):
-            return evaluate(s.params, s.model_state, data)
-
-        def zeros(s):
-            shapes = jax.eval_shape(metrics, s)
-            return jax.tree_util.tree_map(lambda a: jnp.zeros(a.shape, a.dtype), shapes)
-
-        return jax.lax.cond(first, metrics, zeros, state)
+    activations stay in cache for all its steps and its evaluation; a block's runs are
+    split over ``mesh`` (:func:`on_devices`). One program serves every block, without the
+    run loop in it that a ``lax.map`` over blocks would compile."""
 
     def run_block(runs, shared):
-        (state, (seeds_b, streams_b)), (start, n_active, indices, data, first) = runs, shared
-        before = evaluate_first(state, data, first)
+        (state, (seeds_b, streams_b)), (start, n_active, indices, data) = runs, shared
 
-        def body(carry, xs):
-            i, idx = xs
-            x, y = order.batch(data[0], data[1], idx, seeds_b)
-            new = step(carry, start + i, x, y, streams_b)
-            if masked:
-                new = jax.tree_util.tree_map(lambda a, b: jnp.where(i < n_active, a, b), new, carry)
-            return new, None
+        def body(i, carry):
+            x, y = order.batch(data[0], data[1], order.step_indices(indices, i), seeds_b)
+            return step(carry, start + i, x, y, streams_b)
 
-        xs = (jnp.arange(chunk_len), order.scan_xs(indices))
-        state, _ = jax.lax.scan(body, state, xs, length=chunk_len)
-        return state, before, evaluate(state.params, state.model_state, data)
+        state = jax.lax.fori_loop(0, n_active, body, state)
+        return state, evaluate(state.params, state.model_state, data)
 
     on_mesh = on_devices(run_block, mesh)
 
-    def chunk(state, per_run, start, n_active, indices, first=False):
-        return on_mesh((state, per_run), (start, n_active, indices, data, first))
+    def chunk(state, per_run, start, n_active, indices):
+        return on_mesh((state, per_run), (start, n_active, indices, data))
 
     return chunk

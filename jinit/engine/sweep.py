@@ -123,9 +123,7 @@ class _Compiled:
         args, how = (config.model, config.loss_fn), config.formulation
         evaluate = make_evaluate(*args, arrays, config.extra_metrics, config.track, how)
         step = make_step(*args, config.optimizer, self.order, how)
-        masked = config.steps % config.eval_every != 0
-        chunk = make_chunk(step, evaluate, self.order, arrays, config.eval_every, masked,
-                           layout.mesh)  # fmt: skip
+        chunk = make_chunk(step, evaluate, self.order, arrays, layout.mesh)
         on_mesh = on_devices(lambda runs, data: evaluate(*runs, data), layout.mesh)
 
         def evaluate_runs(params: Any, mstate: Any) -> Any:  # jit(evaluate_runs)
@@ -134,38 +132,41 @@ class _Compiled:
         return chunk, evaluate_runs
 
     def _compile(self, chunk: Callable, trains: bool) -> tuple[Any, float]:
-        """``chunk`` compiled for one block if the sweep ``trains`` (its first call also
-        evaluates the initial state), else the evaluation program; and the seconds it took."""
+        """``chunk`` compiled for one block if the sweep ``trains`` (called with no steps, it
+        also gives the initial evaluation), else the evaluation program; and the seconds it
+        took."""
         t = time.perf_counter()
         compiled = None
         if trains:
-            args = (self.state[0], self.per_run[0], 0, 0, self.order.placeholder(), False)
+            args = (self.state[0], self.per_run[0], 0, 0, self.order.placeholder())
             compiled = jax.jit(chunk).lower(*args).compile()
         else:
             self._evaluation()
         return compiled, time.perf_counter() - t
 
     def _evaluation(self) -> Any:
-        """The evaluation program, compiled on first use: a training sweep evaluates its
-        initial state in its first chunk and needs it only when interrupted before that chunk
-        ends."""
+        """The evaluation program of a sweep without training steps, compiled on first use
+        (a training sweep evaluates with its chunk program, :meth:`train` with no steps)."""
         if self._evaluate is None:
             first = (self.state[0].params, self.state[0].model_state)
             self._evaluate = jax.jit(self.evaluate_fn).lower(*first).compile()
         return self._evaluate
 
-    def evaluate(self, state: list[TrainState]) -> Any:
-        """Every run's metrics at ``state`` (:meth:`_evaluation`, a block at a time), on
-        the host."""
+    def evaluate(self, state: list[TrainState], indices: Any = None) -> Any:
+        """Every run's metrics at ``state``, on the host: the chunk program with no steps
+        (``indices``: any chunk's data order) or, without one, the evaluation program."""
+        if self.chunk is not None:
+            return self.train(state, 0, 0, self.order.placeholder() if indices is None
+                              else indices)[1]  # fmt: skip
         return self.layout.join([self._evaluation()(s.params, s.model_state) for s in state])
 
-    def train(self, state: list[TrainState], start: int, n_active: int, indices: Any,
-              first: bool) -> tuple[list[TrainState], Any, Any]:  # fmt: skip
-        """One chunk of every block, one block after another (dispatched without waiting):
-        ``(new state, before, metrics)``, the last two still on the devices, a block each."""
-        outs = [self.chunk(s, p, start, n_active, indices, first)
+    def train(self, state: list[TrainState], start: int, n_active: int,
+              indices: Any) -> tuple[list[TrainState], Any]:  # fmt: skip
+        """Steps ``start .. start + n_active - 1`` of every block, one block after another
+        (dispatched without waiting): ``(new state, metrics)``, the metrics on the host."""
+        outs = [self.chunk(s, p, start, n_active, indices)
                 for s, p in zip(state, self.per_run, strict=True)]  # fmt: skip
-        return [o[0] for o in outs], [o[1] for o in outs], [o[2] for o in outs]
+        return [o[0] for o in outs], self.layout.join([o[1] for o in outs])
 
     def indices(self, c: int, n_chunks: int) -> Any:
         if c >= n_chunks:
@@ -290,17 +291,19 @@ def _train(
 ) -> tuple[list[TrainState], bool]:
     """Run the remaining chunks (``next_idx``: the data order of the first); ``(state,
     interrupted)``. ``evals`` grows in place and always matches the returned state (one
-    evaluation per finished chunk, plus the initial one: from the first chunk on a fresh
-    start)."""
-    n_chunks, every, join = config.n_chunks, config.eval_every, compiled.layout.join
+    evaluation per finished chunk, plus the initial one: computed first on a fresh start)."""
+    n_chunks, every = config.n_chunks, config.eval_every
     point, bar = (state, len(evals)), Progress(n_chunks, progress)
     try:
+        if not evals:  # a fresh start: the initial evaluation (the chunk with no steps)
+            evals.append(compiled.evaluate(state, next_idx))
+            point = (state, len(evals))
         for c in range(_chunks_done(evals), n_chunks):
             start = c * every
-            n_active, fresh = min(every, config.steps - start), not evals
-            new, before, ev = compiled.train(point[0], start, n_active, next_idx, fresh)
+            n_active = min(every, config.steps - start)
+            new, ev = compiled.train(point[0], start, n_active, next_idx)
             next_idx = compiled.indices(c + 1, n_chunks)  # the host prepares the next chunk
-            evals.extend([join(before), join(ev)] if fresh else [join(ev)])
+            evals.append(ev)
             point = (new, len(evals))
             if store is not None:
                 store.save(new, compiled.layout, evals)
@@ -312,7 +315,7 @@ def _train(
     except KeyboardInterrupt:
         state, n_evals = point
         del evals[n_evals:]
-        if not evals:  # stopped in the first chunk: the initial state's evaluation
+        if not evals:  # stopped in the initial evaluation: it again
             evals.append(compiled.evaluate(state))
         if store is not None:
             store.save(state, compiled.layout, evals)  # the last finished chunk is on disk
