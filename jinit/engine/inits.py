@@ -173,14 +173,38 @@ def _stack_fixed(leaf: Any, n: int) -> jax.Array:
     return jax.device_put(np.ascontiguousarray(np.broadcast_to(host, (n, *host.shape))))
 
 
-@functools.partial(jax.jit, static_argnums=1)
 def _join_runs(stacks: list, n_configs: int | None) -> Any:
-    """The inits' seed stacks (each repeated once per config) joined on the run axis, as one
-    compiled program (eagerly, every leaf shape would compile a concatenation of its own)."""
+    """The inits' seed stacks (each repeated once per config) joined on the run axis: on the
+    host where every leaf is a CPU array of this process (the same values, no program), else
+    as one compiled program (eagerly, every leaf shape would compile a concatenation of its
+    own)."""
+    if not all(_on_this_cpu(a) for a in jax.tree_util.tree_leaves(stacks)):
+        return _join_runs_program(stacks, n_configs)
+    host = jax.tree_util.tree_map(np.asarray, stacks)
+    return jax.device_put(_joined(np, host, n_configs))
+
+
+def _on_this_cpu(a: Any) -> bool:
+    """``a`` is a NumPy array, or a concrete array on this process's CPU devices."""
+    if isinstance(a, np.ndarray):
+        return True
+    if not isinstance(a, jax.Array) or isinstance(a, jax.core.Tracer):
+        return False
+    return a.is_fully_addressable and all(d.platform == "cpu" for d in a.devices())
+
+
+@functools.partial(jax.jit, static_argnums=1)
+def _join_runs_program(stacks: list, n_configs: int | None) -> Any:
+    return _joined(jnp, stacks, n_configs)
+
+
+def _joined(xp: Any, stacks: list, n_configs: int | None) -> Any:
+    """``stacks`` joined on the run axis with ``xp`` (NumPy or jax.numpy), each repeated
+    ``n_configs`` times first."""
     if n_configs is not None:
-        stacks = [jax.tree_util.tree_map(lambda a: jnp.tile(
+        stacks = [jax.tree_util.tree_map(lambda a: xp.tile(
             a, (n_configs,) + (1,) * (a.ndim - 1)), s) for s in stacks]  # fmt: skip
-    return jax.tree_util.tree_map(lambda *xs: jnp.concatenate(xs), *stacks)
+    return jax.tree_util.tree_map(lambda *xs: xp.concatenate(xs), *stacks)
 
 
 def _check_drawn(init: Init, params: Any, template: Any) -> Any:
