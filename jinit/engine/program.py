@@ -3,8 +3,9 @@
 
 Every step ``vmap``-s one optax update over runs; the gradient of the summed loss with respect
 to run r's parameters is run r's own gradient, so runs stay independent. ``chunk`` is
-compiled once per sweep and called once per chunk; a last, shorter chunk masks its extra
-steps (``n_active``) instead of compiling a second program.
+compiled once per sweep and called once per chunk and block of runs; its steps are a loop of
+``n_active`` iterations, so a last, shorter chunk runs fewer steps, and ``n_active = 0`` is
+the initial evaluation, without compiling a second program.
 """
 
 from __future__ import annotations

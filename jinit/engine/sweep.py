@@ -271,7 +271,7 @@ def _start(
     config: SweepConfig, compiled: _Compiled, out_dir: str | None, resume: bool
 ) -> tuple[_Store | None, TrainState, list]:
     """The checkpoint store (or None), the state to start from and the evaluations so far
-    (none on a fresh start of a training sweep: its first chunk gives the initial one)."""
+    (none on a fresh start of a training sweep: :func:`_train` computes the initial one)."""
     params = None if out_dir is None else compiled.layout.join(compiled.initial_params)
     store = None if out_dir is None else _Store(out_dir, config, params, resume)
     state, evals = (compiled.state, []) if store is None else store.restore(compiled)
