@@ -419,8 +419,25 @@ def test_constant_laws_are_drawn_without_a_compile():
         params = initial_params(net, inits, np.arange(3), jnp.float32,
                                 template(net, jnp.float32))  # fmt: skip
     assert count.by_name["jit(broadcast_in_dim)"] == 0, count.by_name
+    assert not [k for k in count.by_name if "join" in k], count.by_name  # joined on the host
     kernels = [np.asarray(layer["kernel"]) for layer in params]
     biases = [np.asarray(layer["bias"]) for layer in params]
     assert all((k[:3] == 0).all() and (k[3:] == 1).all() for k in kernels)
     assert all((b[:3] == 0).all() and (b[3:] == 0.5).all() for b in biases)
     assert kernels[0].shape == (6, 3, 19) and kernels[0].dtype == np.float32
+
+
+@pytest.mark.parametrize("optimizer, programs", [(optax.sgd(0.1), 0), (optax.adam(0.01), 1)])
+def test_the_first_state_is_made_on_the_host_for_a_stateless_optimizer(circles, optimizer,
+                                                                         programs):
+    """Plain SGD on a model without state: the first state is only ``diverged`` (-1), made
+    on the host (no ``first_state`` program); Adam's slots come from one program for all
+    blocks of runs. Both train as a sweep must (the loss falls)."""
+    from jinit.engine.compiles import CompileCount
+
+    with CompileCount() as count:
+        r = sweep(NET, {"he": jinit.he_normal}, circles, optimizer=optimizer, steps=20,
+                  seeds=6, block_size=2, devices=jax.devices()[:1])  # fmt: skip
+    assert count.by_name["jit(first_state)"] == programs, count.by_name
+    assert (r.diverged_step == -1).all()
+    assert (r.metrics["train_loss"][..., -1] < r.metrics["train_loss"][..., 0]).all()

@@ -168,7 +168,11 @@ class RunLayout:
         """A tree with the leading run axis (``n_runs``, or ``n_padded`` where ``padded``),
         padded and split into blocks (:meth:`split`), each block placed over the devices
         (its run axis sharded over the mesh): through the host, so that padding and slicing
-        compile nothing."""
+        compile nothing. One block: as :meth:`shard` (on GPUs without a trip through the
+        host)."""
+        if self.n_blocks == 1 and not padded:
+            placed = self.shard(tree)
+            return [placed if self.mesh is not None else jax.device_put(placed)]
         host = jax.tree_util.tree_map(np.asarray, tree)
         host = host if padded else self.pad_runs(host)
         blocks = self.split(host)

@@ -108,9 +108,7 @@ class _Compiled:
         if config.hparams is not None:
             n_inits, n_seeds = len(config.inits), len(config.seeds)
             hparams = layout.split(layout.pad_runs(config.hparams.per_run(n_inits, n_seeds)))
-        on_runs = {} if layout.mesh is None else {"out_shardings": layout.run_sharding}
-        first_state = jax.jit(_first_state(config), **on_runs)
-        self.state = [first_state(*b) for b in zip(self.initial_params, hparams, strict=True)]
+        self.state = _first_states(config, layout, self.initial_params, hparams)
         self._evaluate = None
         trains = config.n_chunks > 0  # steps=0 (initial evaluation only): no training program
         self.chunk, self.compile_s = self._compile(chunk, trains)
@@ -188,6 +186,27 @@ def _per_run(config: SweepConfig, layout: RunLayout) -> list[tuple[jax.Array, An
     impl = jax.random.key_impl(streams)
     blocks = layout.shard_blocks(data, padded=True)
     return [(s, jax.random.wrap_key_data(d, impl=impl)) for s, d in zip(seeds, blocks, strict=True)]
+
+
+def _first_states(
+    config: SweepConfig, layout: RunLayout, params: list[Any], hparams: list[Any]
+) -> list[TrainState]:
+    """The first :class:`TrainState` of every block of runs (``params``, ``hparams``: a
+    block each). An optimizer without state (plain SGD) and a model without state leave
+    only ``diverged`` to make: on the host, no program; else one compiled program
+    (:func:`_first_state`) for every block."""
+    opt_state = jax.eval_shape(jax.vmap(config.optimizer.init), params[0])
+    stateless = not jax.tree_util.tree_leaves((opt_state, config.model.init_state(config.dtype)))
+    if stateless and config.hparams is None:
+        n = jax.tree_util.tree_leaves(params[0])[0].shape[0]
+        diverged = np.full((n,), -1, np.int32)
+        on = (lambda a: jax.device_put(a)) if layout.mesh is None else (
+            lambda a: put(a, layout.run_sharding))  # fmt: skip
+        model_state = config.model.init_state(config.dtype)
+        return [TrainState(p, opt_state, on(diverged), model_state) for p in params]
+    on_runs = {} if layout.mesh is None else {"out_shardings": layout.run_sharding}
+    first_state = jax.jit(_first_state(config), **on_runs)
+    return [first_state(*b) for b in zip(params, hparams, strict=True)]
 
 
 def _first_state(config: SweepConfig) -> Callable[[Any, Any], TrainState]:
