@@ -154,17 +154,18 @@ class _Compiled:
         """Every run's metrics at ``state``, on the host: the chunk program with no steps
         (``indices``: any chunk's data order) or, without one, the evaluation program."""
         if self.chunk is not None:
-            return self.train(state, 0, 0, self.order.placeholder() if indices is None
-                              else indices)[1]  # fmt: skip
+            indices = self.order.placeholder() if indices is None else indices
+            return self.layout.join(self.train(state, 0, 0, indices)[1])
         return self.layout.join([self._evaluation()(s.params, s.model_state) for s in state])
 
     def train(self, state: list[TrainState], start: int, n_active: int,
-              indices: Any) -> tuple[list[TrainState], Any]:  # fmt: skip
-        """Steps ``start .. start + n_active - 1`` of every block, one block after another
-        (dispatched without waiting): ``(new state, metrics)``, the metrics on the host."""
+              indices: Any) -> tuple[list[TrainState], list[Any]]:  # fmt: skip
+        """Steps ``start .. start + n_active - 1`` of every block, one block after another,
+        dispatched without waiting: ``(new state, metrics)``, a block each, still on the
+        devices (:meth:`RunLayout.join` fetches them)."""
         outs = [self.chunk(s, p, start, n_active, indices)
                 for s, p in zip(state, self.per_run, strict=True)]  # fmt: skip
-        return [o[0] for o in outs], self.layout.join([o[1] for o in outs])
+        return [o[0] for o in outs], [o[1] for o in outs]
 
     def indices(self, c: int, n_chunks: int) -> Any:
         if c >= n_chunks:
@@ -322,7 +323,7 @@ def _train(
             n_active = min(every, config.steps - start)
             new, ev = compiled.train(point[0], start, n_active, next_idx)
             next_idx = compiled.indices(c + 1, n_chunks)  # the host prepares the next chunk
-            evals.append(ev)
+            evals.append(compiled.layout.join(ev))
             point = (new, len(evals))
             if store is not None:
                 store.save(new, compiled.layout, evals)
