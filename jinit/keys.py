@@ -147,12 +147,25 @@ def _host_or_program(host: Callable, program: Callable, split: bool = False) -> 
         return out, jax.tree_util.tree_map(lambda _: True, out)
 
     def derive(key: jax.Array, data: Any) -> Any:
+        _check_single_key(key)
         out = on_host(key, data)
         if out is not None:
             return out
         return batchable(key, data if isinstance(data, jax.core.Tracer) else np.uint32(data))
 
     return derive
+
+
+def _check_single_key(key: Any) -> None:
+    """Refuse a stack of keys where one key is derived (``jax.random.fold_in`` refuses it;
+    the host path would otherwise derive every key of the stack)."""
+    dtype = getattr(key, "dtype", None)
+    typed = dtype is not None and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key)
+    if np.ndim(key) != (0 if typed else 1):
+        raise ValueError(
+            f"key: one key was expected (a typed key of shape (), or raw key data of shape "
+            f"(2,)), got shape {np.shape(key)}; use jax.vmap over a stack of keys."
+        )
 
 
 @exact_jit

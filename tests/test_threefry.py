@@ -176,3 +176,17 @@ def test_results_are_committed_to_a_device_as_jax_randoms_are():
     with CompileCount("<lambda>") as count:
         step(step(jinit.he_normal(free, (6, 7))))
     assert count.n == 1, count.by_name
+
+
+@pytest.mark.parametrize("derive", [lambda k: jinit.path_key(k, "['w']"),
+                                    lambda k: jinit.keys.layer_keys(k, 1)])  # fmt: skip
+def test_a_stack_of_keys_is_refused_where_one_key_is_derived(derive):
+    """jax.random.fold_in refuses a stack of keys; the host path used to derive every key of
+    the stack instead. A stack under vmap is one key per call and still works."""
+    keys = jax.random.split(jax.random.key(0), 3)
+    with pytest.raises(ValueError, match=r"key: one key was expected .* got shape \(3,\)"):
+        derive(keys)
+    with pytest.raises(ValueError, match=r"got shape \(3, 2\)"):
+        derive(jax.random.key_data(keys))
+    one = jax.tree_util.tree_leaves(jax.vmap(derive)(keys))[0]
+    assert one.shape == (3,)
