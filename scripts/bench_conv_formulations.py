@@ -57,7 +57,7 @@ def build(model, data, form: str, seeds: int, steps: int):
     )  # fmt: skip
     c = SW._Compiled(cfg)
     idx = c.indices(0, 1)
-    jax.block_until_ready(c.chunk(c.state, 0, steps, idx, False))
+    jax.block_until_ready(c.train(c.state, 0, steps, idx))
     return c, idx
 
 
@@ -69,7 +69,7 @@ def main() -> None:
         out = []
         for f, (c, idx) in built.items():
             t = time.perf_counter()
-            jax.block_until_ready(c.chunk(c.state, 0, steps, idx, False))
+            jax.block_until_ready(c.train(c.state, 0, steps, idx))
             rate = 2 * seeds * steps / (time.perf_counter() - t)
             out.append(f"{f}{tuple(c.blocks)} {rate:,.0f}")
         print("  ".join(out))

@@ -201,9 +201,10 @@ def loss_value_zeroed() -> Iterator[None]:
 
 
 def engine_chunk(cfg: SweepConfig) -> Callable[[], float]:
-    """The engine's compiled first chunk (all steps and the evaluation), as a timing thunk."""
+    """The engine's compiled first chunk (all steps and the evaluation of every block of
+    runs), as a timing thunk."""
     c = SW._Compiled(cfg)
-    return seconds_of(c.chunk, c.state, 0, cfg.steps, c.indices(0, cfg.n_chunks), False)
+    return seconds_of(c.train, c.state, 0, cfg.steps, c.indices(0, cfg.n_chunks))
 
 
 def section_engine(args: argparse.Namespace, params, cfg: SweepConfig) -> None:
@@ -219,7 +220,7 @@ def section_engine(args: argparse.Namespace, params, cfg: SweepConfig) -> None:
     scan = compiled_scan(params, LOSSES["jinit"], args, True)
     thunks = {
         "bare blocked scan (value + divergence)": scan,
-        "engine chunk (_Compiled.chunk)": engine_chunk(cfg),
+        "engine chunk (_Compiled.train)": engine_chunk(cfg),
         "engine chunk, per-run loss value zeroed": no_value,
         'jinit.sweep (timing["run_s"])': sweep_run_s,
     }
@@ -248,7 +249,12 @@ def setup_parts(args: argparse.Namespace) -> dict[str, float]:
     SW.initial_params = timed_draws  # this process only
     c = SW._Compiled(cfg)
     t2 = time.perf_counter()
-    first_chunk = seconds_of(c.chunk, c.state, 0, cfg.steps, c.indices(0, cfg.n_chunks), True)()
+    idx = c.indices(0, cfg.n_chunks)
+
+    def initial_and_first(state):  # the initial evaluation (no steps), then the first chunk
+        return c.evaluate(state, idx), c.train(state, 0, cfg.steps, idx)
+
+    first_chunk = seconds_of(initial_and_first, c.state)()
     return {
         "SweepConfig.build (validate, model, formulation)": t1 - t0,
         "initial draws (initial_params)": draws[0],

@@ -7,7 +7,7 @@
 Until session 5 the engine split the devices with a ``vmap`` over a device-group axis for
 every model with a train mode (``Model.has_train_mode``), because Equinox's
 ``eqx.nn.State.set`` raised inside ``shard_map``; now every model trains through
-``shard_map``. The old path is re-created here (row ``vmap``: ``on_blocks`` patched with
+``shard_map``. The old path is re-created here (row ``vmap``: ``on_devices`` patched with
 the old ``vmap`` over ``[devices, runs / devices]``; the rest of the engine is today's), so
 both run the same sweep in fresh processes, alternating, ``--repeats`` times each.
 

@@ -15,7 +15,7 @@ LOSS_ROWS = [f"{loss} loss, {how}" for loss in ("optax", "jinit")
              for how in ("grad only", "value + divergence")]  # fmt: skip
 ENGINE_ROWS = [
     "bare blocked scan (value + divergence)",
-    "engine chunk (_Compiled.chunk)",
+    "engine chunk (_Compiled.train)",
     "engine chunk, per-run loss value zeroed",
     'jinit.sweep (timing["run_s"])',
 ]
