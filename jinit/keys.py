@@ -163,8 +163,8 @@ def _check_single_key(key: Any) -> None:
     typed = dtype is not None and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key)
     if np.ndim(key) != (0 if typed else 1):
         raise ValueError(
-            f"key: one key was expected (a typed key of shape (), or raw key data of shape "
-            f"(2,)), got shape {np.shape(key)}; use jax.vmap over a stack of keys."
+            f"key: one key was expected (a typed key of shape (), or one key's raw data, "
+            f"1-D), got shape {np.shape(key)}; use jax.vmap over a stack of keys."
         )
 
 

@@ -199,12 +199,10 @@ def _first_states(
     opt_state = jax.eval_shape(jax.vmap(config.optimizer.init), params[0])
     stateless = not jax.tree_util.tree_leaves((opt_state, config.model.init_state(config.dtype)))
     if stateless and config.hparams is None:
-        n = jax.tree_util.tree_leaves(params[0])[0].shape[0]
-        diverged = np.full((n,), -1, np.int32)
-        on = (lambda a: jax.device_put(a)) if layout.mesh is None else (
-            lambda a: put(a, layout.run_sharding))  # fmt: skip
+        diverged = layout.shard_blocks(np.full((layout.n_padded,), -1, np.int32), padded=True)
         model_state = config.model.init_state(config.dtype)
-        return [TrainState(p, opt_state, on(diverged), model_state) for p in params]
+        return [TrainState(p, opt_state, d, model_state)
+                for p, d in zip(params, diverged, strict=True)]  # fmt: skip
     on_runs = {} if layout.mesh is None else {"out_shardings": layout.run_sharding}
     first_state = jax.jit(_first_state(config), **on_runs)
     return [first_state(*b) for b in zip(params, hparams, strict=True)]
