@@ -441,3 +441,59 @@ def test_the_first_state_is_made_on_the_host_for_a_stateless_optimizer(circles, 
     assert count.by_name["jit(first_state)"] == programs, count.by_name
     assert (r.diverged_step == -1).all()
     assert (r.metrics["train_loss"][..., -1] < r.metrics["train_loss"][..., 0]).all()
+
+
+@pytest.mark.parametrize("optimizer", [optax.sgd(0.1), optax.adam(0.01)])
+def test_the_training_program_compiles_while_the_runs_are_drawn(circles, optimizer):
+    """The chunk program is lowered from the parameters' shapes and compiled in a second
+    thread, so its XLA compile overlaps the draws (whose own compiles run here); the
+    program then takes the drawn state, with one compile, and trains as before."""
+    import threading
+
+    from jinit.engine.compiles import BACKEND_COMPILE_EVENT
+
+    where = []
+
+    def listen(event, duration, **kw):
+        if event == BACKEND_COMPILE_EVENT and kw.get("fun_name") == "jit(chunk)":
+            where.append(threading.current_thread() is threading.main_thread())
+
+    jax.monitoring.register_event_duration_secs_listener(listen)
+    try:
+        net = jinit.models.MLP([2, 7, 3, 1], activation="relu", output="sigmoid")  # new shapes
+        r = sweep(net, {"he": jinit.he_normal}, circles, optimizer=optimizer, steps=20,
+                  seeds=4, devices=jax.devices()[:1])  # fmt: skip
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listen)
+    assert where == [False] and r.timing["compiles"] == 1
+    assert (r.metrics["train_loss"][..., -1] < r.metrics["train_loss"][..., 0]).all()
+
+
+def test_a_state_unlike_its_shapes_compiles_again_for_the_real_one(circles, monkeypatch):
+    """Should the first state differ from the shapes the program was compiled for (a weak
+    type, here forced), the engine lowers and compiles again for the real state: the same
+    numbers, never a call that fails or converts."""
+    sweep_module = importlib.import_module("jinit.engine.sweep")
+    kw = dict(optimizer=optax.sgd(0.1), steps=10, seeds=3, devices=jax.devices()[:1])
+    plain = sweep(NET, {"he": jinit.he_normal}, circles, **kw)
+    real = sweep_module._abstract_state
+
+    def weak(*args):
+        state = real(*args)
+        d = state.diverged
+        return state._replace(diverged=jax.ShapeDtypeStruct(d.shape, d.dtype, weak_type=True))
+
+    lowered = []
+
+    class Counted(sweep_module._Background):
+        def __init__(self, fn, args):
+            lowered.append(args[0].diverged.weak_type)
+            super().__init__(fn, args)
+
+    monkeypatch.setattr(sweep_module, "_abstract_state", weak)
+    monkeypatch.setattr(sweep_module, "_Background", Counted)
+    again = sweep(NET, {"he": jinit.he_normal}, circles, **kw)
+    assert lowered == [True, False]  # the shapes, then the real state
+    for name, values in again.metrics.items():
+        np.testing.assert_array_equal(values, plain.metrics[name])
+

@@ -16,6 +16,7 @@ order. Evaluation uses evaluation mode (running averages, no dropout).
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import math
 import os
@@ -99,19 +100,31 @@ class _Compiled:
         )
         chunk, self.evaluate_fn = self._programs(config, layout)
         self.per_run = _per_run(config, layout)
+        hparams = [None] * layout.n_blocks
+        if config.hparams is not None:
+            n_inits, n_seeds = len(config.inits), len(config.seeds)
+            hparams = layout.split(layout.pad_runs(config.hparams.per_run(n_inits, n_seeds)))
+        trains = config.n_chunks > 0  # steps=0 (initial evaluation only): no training program
+        state = _abstract_state(config, layout, hparams[0])
+        pending = _Background(chunk, self._first_args(state)) if trains else None
         params = initial_params(
             config.model, config.inits, config.seeds, config.dtype, config.template,
             config.n_configs,
         )  # fmt: skip
         self.initial_params = layout.shard_blocks(params)
-        hparams = [None] * layout.n_blocks
-        if config.hparams is not None:
-            n_inits, n_seeds = len(config.inits), len(config.seeds)
-            hparams = layout.split(layout.pad_runs(config.hparams.per_run(n_inits, n_seeds)))
         self.state = _first_states(config, layout, self.initial_params, hparams)
         self._evaluate = None
-        trains = config.n_chunks > 0  # steps=0 (initial evaluation only): no training program
-        self.chunk, self.compile_s = self._compile(chunk, trains)
+        if pending is None:
+            self.chunk, self.compile_s = None, _timed(self._evaluation)[1]
+        elif _avals(self.state[0], layout) == _avals(state, layout):
+            self.chunk, self.compile_s = pending.result()
+        else:  # a state unlike its shapes (no model known to do it): compile for the real one
+            self.chunk, self.compile_s = _Background(chunk, self._first_args()).result()
+
+    def _first_args(self, state: TrainState | None = None) -> tuple:
+        """The arguments of the first chunk, with ``state`` (default: the first block's)."""
+        state = self.state[0] if state is None else state
+        return (state, self.per_run[0], 0, 0, self.order.placeholder())
 
     def _programs(self, config: SweepConfig, layout: RunLayout) -> tuple[Callable, Callable]:
         """The ``chunk`` and ``evaluate`` functions of one block of runs (not yet compiled);
@@ -128,19 +141,6 @@ class _Compiled:
             return on_mesh((params, mstate), arrays)
 
         return chunk, evaluate_runs
-
-    def _compile(self, chunk: Callable, trains: bool) -> tuple[Any, float]:
-        """``chunk`` compiled for one block if the sweep ``trains`` (called with no steps, it
-        also gives the initial evaluation), else the evaluation program; and the seconds it
-        took."""
-        t = time.perf_counter()
-        compiled = None
-        if trains:
-            args = (self.state[0], self.per_run[0], 0, 0, self.order.placeholder())
-            compiled = jax.jit(chunk).lower(*args).compile()
-        else:
-            self._evaluation()
-        return compiled, time.perf_counter() - t
 
     def _evaluation(self) -> Any:
         """The evaluation program of a sweep without training steps, compiled on first use
@@ -172,6 +172,54 @@ class _Compiled:
             return None
         idx = self.order.indices(c)
         return None if idx is None else self.layout.replicate(jnp.asarray(idx, jnp.int32))
+
+
+class _Background:
+    """``jit(fn)`` lowered for ``args`` in this thread (tracing reads this thread's JAX
+    settings), then compiled in a second one while this thread goes on: XLA compiles without
+    holding Python's lock, so the training program compiles while the runs are drawn (their
+    draws compile too, on the other core)."""
+
+    def __init__(self, fn: Callable, args: tuple) -> None:
+        t = time.perf_counter()
+        lowered = jax.jit(fn).lower(*args)
+        self._lower_s = time.perf_counter() - t
+        pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="jinit-compile")
+        self._future = pool.submit(_timed, lowered.compile)
+        pool.shutdown(wait=False)  # its thread ends with the compile
+
+    def result(self) -> tuple[Any, float]:
+        """The compiled program and its seconds of lowering and compiling."""
+        compiled, seconds = self._future.result()
+        return compiled, self._lower_s + seconds
+
+
+def _timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+    t = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t
+
+
+def _abstract_state(config: SweepConfig, layout: RunLayout, hparams: Any) -> TrainState:
+    """The first state of one block of runs (:func:`_first_states`) as shapes, dtypes and
+    the run axis's sharding, from the parameters' shapes (``config.template``): no draw."""
+    runs, sharding = layout.n_padded // layout.n_blocks, layout.run_sharding
+
+    def on_runs(a: Any, lead: tuple = ()) -> jax.ShapeDtypeStruct:
+        return jax.ShapeDtypeStruct((*lead, *a.shape), a.dtype, sharding=sharding,
+                                    weak_type=getattr(a, "weak_type", False))  # fmt: skip
+
+    params = jax.tree_util.tree_map(lambda a: on_runs(a, (runs,)), config.template)
+    return jax.tree_util.tree_map(on_runs, jax.eval_shape(_first_state(config), params, hparams))
+
+
+def _avals(tree: Any, layout: RunLayout) -> tuple:
+    """What a compiled program checks of its arguments: the tree, and each leaf's shape,
+    dtype, weak type and (over a mesh) sharding."""
+    leaves, structure = jax.tree_util.tree_flatten(tree)
+    placed = layout.mesh is not None
+    return structure, [(a.shape, a.dtype, a.weak_type, a.sharding if placed else None)
+                       for a in leaves]  # fmt: skip
 
 
 def _per_run(config: SweepConfig, layout: RunLayout) -> list[tuple[jax.Array, Any]]:
