@@ -241,14 +241,19 @@ def step_gflop(w: dict) -> float:
     return float(cost.get("flops", 0.0)) / 1e9
 
 
-def per_run_cost(w: dict, how: str, runs: int) -> tuple[float, float]:
-    """``(compile_s, warm model-steps/s)`` of ``runs + 1`` runs trained one after another:
-    ``how`` is "loop" (a Python loop of a jitted step) or "scan" (one jitted lax.scan per
-    run). The first run compiles; warm times the runs after it; compile is the first run's
-    extra time."""
+def per_run_cost(w: dict, how: str, runs: int) -> dict[str, float]:
+    """A per-run job's parts, measured in this process: ``how`` is "loop" (a Python loop of
+    a jitted step) or "scan" (one jitted lax.scan per run). ``first_draws_s``: the first
+    seed of every init drawn one run at a time, as a user's loop draws them (every draw
+    program compiles here); ``draw_s``: one run's draws after that (the mean of ``runs``);
+    ``compile_s``: the first run's extra training time (its compile); ``warm``: model-steps/s
+    of ``runs`` runs after the first, training only."""
     step, scan_run, opt = _single_run_fns(w)
-    params = [w["model"].init(jax.random.key(s), jinit.he_normal) for s in range(runs + 1)]
+    laws = list(w["inits"].values())
     key = jax.random.key(0)
+
+    def draw(s: int):
+        return jax.block_until_ready(w["model"].init(jax.random.key(s), laws[s % len(laws)]))
 
     def one(p):
         if how == "scan":
@@ -258,15 +263,34 @@ def per_run_cost(w: dict, how: str, runs: int) -> tuple[float, float]:
             p, o = step(p, o, i, key)
         return jax.block_until_ready(p)
 
+    first_draws = _timed(lambda: [draw(s) for s in range(len(laws))])
+    params = [draw(len(laws) + s) for s in range(runs + 1)]
+    draw_s = _timed(lambda: [draw(2 * len(laws) + runs + s) for s in range(runs)]) / runs
     first = _timed(lambda: one(params[0]))
     rest = _timed(lambda: [one(p) for p in params[1:]])
     warm = runs * w["steps"] / rest
-    return max(first - w["steps"] / warm, 0.0), warm
+    return {"compile_s": max(first - w["steps"] / warm, 0.0), "first_draws_s": first_draws,
+            "draw_s": draw_s, "warm": warm}  # fmt: skip
 
 
-def job_rate(model_steps: float, compile_s: float, warm: float) -> float:
-    """Model-steps/s of a whole job as a user pays it: one compile, then every step warm."""
-    return model_steps / (compile_s + model_steps / warm)
+def per_run_row(w: dict, cost: dict[str, float]) -> Row:
+    """``(compile_s, cold, cached, warm)`` of a per-run job from :func:`per_run_cost`: cold
+    = every run drawn (the first of every init cold) and trained, one compile; cached = the
+    same without a compile (every draw warm: the most its cached job could be)."""
+    n_runs = len(w["inits"]) * w["seeds"]
+    total, train = n_runs * w["steps"], n_runs * w["steps"] / cost["warm"]
+    draws = cost["first_draws_s"] + (n_runs - len(w["inits"])) * cost["draw_s"]
+    cold = total / (draws + cost["compile_s"] + train)
+    return cost["compile_s"], cold, total / (n_runs * cost["draw_s"] + train), cost["warm"]
+
+
+def per_run_in_subprocess(name: str, quick: bool, how: str, lax_conv: bool, runs: int) -> dict:
+    """:func:`per_run_cost` in a fresh process, as a user's first loop pays it (JAX's first
+    traces and every compile), like the sweep's rows."""
+    args = [sys.executable, __file__, "--per-run-only", name, "--how", how, "--runs", str(runs)]
+    args += (["--quick"] if quick else []) + (["--lax-conv"] if lax_conv else [])
+    out = subprocess.run(args, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def bench_sweep(w: dict, seeds: int | None = None, steps: int | None = None,
@@ -367,18 +391,17 @@ def row_thunks(name: str, w: dict, quick: bool, torch_py: str | None,
                sub: int) -> dict[str, Callable[[], Measured]]:  # fmt: skip
     """One thunk per row, in the order a round measures them; each call is one fresh
     measurement ((c), (c2): two fresh processes, the second finding the first's cache)."""
-    total = len(w["inits"]) * w["seeds"] * w["steps"]
-    variants = [("", w)]
+    variants = [("", False)]
     if name == "conv":
-        variants = [(" (lax conv)", w | {"model": _lax_conv(w["model"])}), (" (ops conv)", w)]
+        variants = [(" (lax conv)", True), (" (ops conv)", False)]
     thunks: dict[str, Callable[[], Measured]] = {}
-    for label, v in variants:
+    for label, lax_conv in variants:
         for key, how, title in [("(a)", "loop", "python loop of a jitted step"),
                                 ("(b)", "scan", "jitted lax.scan per run")]:  # fmt: skip
 
-            def per_run(v=v, how=how) -> Measured:
-                comp, warm = per_run_cost(v, how, sub)
-                return "", (comp, job_rate(total, comp, warm), warm, warm)
+            def per_run(lax_conv=lax_conv, how=how) -> Measured:
+                cost = per_run_in_subprocess(name, quick, how, lax_conv, sub)
+                return "", per_run_row(w, cost)
 
             thunks[f"{key} {title}{label}"] = per_run
     sweeps = [("(c)", 1, {}), ("(c2)", 2, {})]
@@ -454,13 +477,15 @@ def report(name: str, w: dict, peak: float, quick: bool, torch_py: str | None,
     print_rows(rows, gflop, peak)
     print(f"  each cell: median [lowest-highest] over {repeats} round{'s' * (repeats > 1)} "
           "(one value where all rounds agree), "
-          "every row measured once per round, in turn; (a), (b) timed on "
-          f"{sub} runs after a first that compiles, cold job = compile + "
-          f"{runs} runs warm; (c), (c2) in fresh processes, cold job = from the sweep call to "
-          "its result (draws, compile, evaluations), warm = training steps only; cached = "
+          "every row measured once per round, in turn; (a), (b) in fresh processes, timed "
+          f"on {sub} runs after a first that compiles, cold job = the {runs} runs drawn one "
+          "at a time (the first of every init cold: its draw programs compile), one compile, "
+          f"{runs} runs' steps; (c), (c2) in fresh processes, cold job = from the sweep call "
+          "to its result (draws, compile, evaluations), warm = training steps only; cached = "
           "(c), (c2) cold again in a fresh process whose JAX persistent compilation cache an "
-          "earlier process filled (the jinit command's second run); (a), (b), (d): every run "
-          "warm, no compile at all (the most their cached job could be)")  # fmt: skip
+          "earlier process filled (the jinit command's second run); (a), (b): every draw and "
+          "step warm, (d): every step warm, no compile at all (the most their cached job "
+          "could be)")  # fmt: skip
     print_targets(rows, name)
     print()
 
@@ -509,6 +534,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--sweep-only", default=None, help=argparse.SUPPRESS)
     p.add_argument("--sweep-kw", default="{}", help=argparse.SUPPRESS)
     p.add_argument("--cold-only", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--per-run-only", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--how", default="loop", help=argparse.SUPPRESS)
+    p.add_argument("--runs", type=int, default=1, help=argparse.SUPPRESS)
+    p.add_argument("--lax-conv", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     repeats = args.repeats if args.repeats is not None else (1 if args.quick else 3)
     if repeats < 1:
@@ -516,6 +545,11 @@ def main(argv: list[str] | None = None) -> None:
     ws = workloads(args.quick)
     if args.seeds:
         ws = {k: w | {"seeds": args.seeds} for k, w in ws.items()}
+    if args.per_run_only:
+        w = ws[args.per_run_only]
+        w = w | {"model": _lax_conv(w["model"])} if args.lax_conv else w
+        print(json.dumps(per_run_cost(w, args.how, args.runs)))
+        return
     if args.sweep_only:
         if os.environ.get("JINIT_BENCH_CACHE"):
             jinit.enable_compilation_cache(os.environ["JINIT_BENCH_CACHE"])
