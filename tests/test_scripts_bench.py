@@ -169,6 +169,19 @@ def test_rows_print_median_and_range_and_skip_unmeasured_rounds(capsys):
     assert "11 [10-12]" in b
 
 
+def test_per_run_rows_pay_their_draws():
+    """A per-run job draws every run (the first of each init cold) before training it: 6
+    runs of 10 steps, the first draws of 2 inits 1 s, each later draw 0.1 s, compile 2 s,
+    10 model-steps/s warm: cold = 60 steps in 1 + 4 x 0.1 + 2 + 6 s; cached = every draw
+    and step warm. Leaving the draws out (60 / 8 s) would overstate the loop."""
+    bench = _load(SWEEP_SCRIPT)
+    w = {"inits": {"a": None, "b": None}, "seeds": 3, "steps": 10}
+    cost = {"compile_s": 2.0, "first_draws_s": 1.0, "draw_s": 0.1, "warm": 10.0}
+    compile_s, cold, cached, warm = bench.per_run_row(w, cost)
+    assert (compile_s, warm) == (2.0, 10.0)
+    assert cold == pytest.approx(60 / 9.4) and cached == pytest.approx(60 / 6.6)
+
+
 def test_bench_sweep_refuses_zero_repeats(capsys):
     with pytest.raises(SystemExit):
         _load(SWEEP_SCRIPT).main(["--repeats", "0"])
