@@ -10,9 +10,11 @@ sweep of 20 steps on one device:
 - ``setup``: ``timing["total_s"] - timing["run_s"]``, the seconds from the call to the first
   training chunk (validation, the initial draws, placing the runs, the first state, the
   compile, the first evaluation);
-- ``compile``: ``timing["compile_s"]``, the training program's compile (and the evaluation's,
-  where it is compiled apart);
-- ``setup - compile``: the part the target bounds by 0.5 s;
+- ``compile``: ``timing["compile_s"]``, the training program's lowering and compile (and the
+  evaluation's, where it is compiled apart); since the compile runs in a second thread while
+  the runs are drawn, its seconds overlap the rest of the setup;
+- ``setup - compile``: the part the target bounds by 0.5 s (with the compile overlapping the
+  draws, the part of the setup it does not hide);
 - ``XLA compiles``: every program compiled in the call (``jax.monitoring`` events), and their
   seconds.
 
