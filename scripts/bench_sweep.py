@@ -289,7 +289,12 @@ def per_run_in_subprocess(name: str, quick: bool, how: str, lax_conv: bool, runs
     traces and every compile), like the sweep's rows."""
     args = [sys.executable, __file__, "--per-run-only", name, "--how", how, "--runs", str(runs)]
     args += (["--quick"] if quick else []) + (["--lax-conv"] if lax_conv else [])
-    out = subprocess.run(args, capture_output=True, text=True, check=True)
+    return last_json(args)
+
+
+def last_json(args: list[str], env: dict | None = None) -> dict:
+    """Run ``args`` (a fresh process) and read the JSON its last line of output prints."""
+    out = subprocess.run(args, env=env, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -342,9 +347,7 @@ def sweep_in_subprocess(name: str, quick: bool, devices: int, **kw) -> dict:
     args += ["--quick"] if quick else []
     with tempfile.TemporaryDirectory() as cache:
         env["JINIT_BENCH_CACHE"] = cache
-        runs = [subprocess.run(args + extra, env=env, capture_output=True, text=True, check=True)
-                for extra in ([], ["--cold-only"])]  # fmt: skip
-    first, cached = (json.loads(r.stdout.strip().splitlines()[-1]) for r in runs)
+        first, cached = (last_json(args + extra, env) for extra in ([], ["--cold-only"]))
     return first | {"cached_rate": cached["cold_rate"], "cached_compile_s": cached["compile_s"]}
 
 
@@ -366,8 +369,7 @@ def bench_torch(w: dict, python: str) -> dict:
         args = [python, TORCH_SCRIPT, path, "--widths", widths, "--runs", str(runs),
                 "--steps", str(w["steps"]), "--lr", str(w["lr"]), "--output", w["model"].output,
                 "--batch-size", str(w["batch_size"] or 0)]  # fmt: skip
-        out = subprocess.run(args, capture_output=True, text=True, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+        return last_json(args)
 
 
 def header() -> None:
