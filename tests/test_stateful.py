@@ -4,6 +4,7 @@ the same run in any sweep size and on any device count, checkpoint/resume with t
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -387,10 +388,11 @@ SHARD_SCRIPT = """
     out = {"devices": len(jax.devices())}
     data = jinit.data.digits(flatten=False)
     for kind in KINDS:
-        r = jinit.sweep(make(kind), {"he": jinit.he_normal, "lecun": jinit.lecun_normal}, data,
-                        loss="softmax_cross_entropy", optimizer=optax.adam(1e-2), steps=20,
-                        seeds=3, eval_every=10, batch_size=32)
-        out[kind] = [r.metrics["train_loss"].tolist(), r.metrics["test_acc"].tolist()]
+        for block in ("auto", 2):
+            r = jinit.sweep(make(kind), {"he": jinit.he_normal, "lecun": jinit.lecun_normal},
+                            data, loss="softmax_cross_entropy", optimizer=optax.adam(1e-2),
+                            steps=20, seeds=3, eval_every=10, batch_size=32, block_size=block)
+            out[f"{kind} {block}"] = [r.metrics[k].tolist() for k in ("train_loss", "test_acc")]
     print(json.dumps(out))
 """
 
@@ -413,7 +415,18 @@ def test_same_results_on_1_2_and_4_devices():
         out[n] = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out[2]["devices"] == 2 and out[4]["devices"] == 4  # 6 runs padded to 8
     for kind in KINDS:
-        for n in (2, 4):
-            msg = f"{kind}, {n} devices"
-            np.testing.assert_allclose(out[1][kind][0], out[n][kind][0], rtol=1e-6, err_msg=msg)
-            np.testing.assert_array_equal(out[1][kind][1], out[n][kind][1], err_msg=msg)
+        # blocks of exactly 2 runs: every device computes each run in the same program, so 2
+        # and 4 devices agree bit for bit
+        np.testing.assert_array_equal(out[2][f"{kind} 2"], out[4][f"{kind} 2"], err_msg=kind)
+        # one device against several: XLA partitions a program only for several devices and
+        # then simplifies Adam's arithmetic differently (a last-bit difference at the first
+        # steps), and blocks sized per device (6, 3 or 2 runs) vectorize differently; Adam
+        # with BatchNorm grows that to 2.5e-5 by step 20 for one run here (README: one and
+        # several devices agree to float round-off); the accuracies are equal
+        for block, n in itertools.product(("auto", 2), (2, 4)):
+            one, many = out[1][f"{kind} {block}"], out[n][f"{kind} {block}"]
+            msg = f"{kind}, {n} devices, blocks {block}"
+            loss_1, loss_n = np.asarray(one[0]), np.asarray(many[0])
+            np.testing.assert_allclose(loss_1[..., 0], loss_n[..., 0], rtol=1e-6, err_msg=msg)
+            np.testing.assert_allclose(loss_1, loss_n, rtol=1e-4, err_msg=msg)
+            np.testing.assert_array_equal(one[1], many[1], err_msg=msg)

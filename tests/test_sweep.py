@@ -497,3 +497,26 @@ def test_a_state_unlike_its_shapes_compiles_again_for_the_real_one(circles, monk
     for name, values in again.metrics.items():
         np.testing.assert_array_equal(values, plain.metrics[name])
 
+
+
+def test_the_data_is_an_argument_of_the_training_program_not_a_constant(circles, monkeypatch):
+    """A dataset captured as a constant is folded into the program by XLA (a 60,000-image
+    MNIST sweep compiled in 3.9 s instead of 1.2 s) and its arithmetic simplified at compile
+    time; the chunk takes the arrays as an argument instead."""
+    sweep_module = importlib.import_module("jinit.engine.sweep")
+    texts = []
+
+    class Lowered(sweep_module._Background):
+        def __init__(self, fn, args):
+            texts.append(jax.jit(fn).lower(*args).as_text())
+            super().__init__(fn, args)
+
+    monkeypatch.setattr(sweep_module, "_Background", Lowered)
+    sweep(NET, {"he": jinit.he_normal}, circles, optimizer=optax.sgd(0.1), steps=10, seeds=2,
+          devices=jax.devices()[:1])  # fmt: skip
+    n = len(circles.x_train)
+    (text,) = texts
+    (main,) = [line for line in text.splitlines() if "func.func public @main" in line]
+    assert f"tensor<{n}x2xf32>" in main  # an argument of the program
+    constants = [line for line in text.splitlines() if "constant" in line]
+    assert not [line for line in constants if f"{n}x2xf32" in line]

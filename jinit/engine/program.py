@@ -248,13 +248,14 @@ def make_chunk(
     step: Callable,
     evaluate: Callable,
     order: Any,
-    data: tuple[jax.Array, ...],
     mesh: Mesh | None = None,
 ) -> Callable:
-    """``chunk(state, per_run, start, n_active, indices) -> (state, metrics)``: steps
+    """``chunk(state, per_run, start, n_active, indices, data) -> (state, metrics)``: steps
     ``start .. start + n_active - 1`` of one block of runs, then an evaluation; ``per_run``
     is ``(seed_of_run, streams)`` of the block's runs (their seed indices and dropout step
-    streams, or ``None``), ``indices`` the chunk's data order. The steps are a loop of
+    streams, or ``None``), ``indices`` the chunk's data order, ``data`` the sweep's arrays
+    (an argument, not a constant of the program: XLA would fold the loss's arithmetic on
+    them at compile time, differently on one device than on several). The steps are a loop of
     ``n_active`` iterations (a traced count: a shorter last chunk computes nothing for the
     steps it lacks), so ``n_active = 0`` is the evaluation of ``state`` itself: the sweep's
     initial evaluation comes from the same program, and the evaluation is compiled once.
@@ -277,7 +278,7 @@ def make_chunk(
 
     on_mesh = on_devices(run_block, mesh)
 
-    def chunk(state, per_run, start, n_active, indices):
+    def chunk(state, per_run, start, n_active, indices, data):
         return on_mesh((state, per_run), (start, n_active, indices, data))
 
     return chunk

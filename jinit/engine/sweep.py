@@ -124,21 +124,21 @@ class _Compiled:
     def _first_args(self, state: TrainState | None = None) -> tuple:
         """The arguments of the first chunk, with ``state`` (default: the first block's)."""
         state = self.state[0] if state is None else state
-        return (state, self.per_run[0], 0, 0, self.order.placeholder())
+        return (state, self.per_run[0], 0, 0, self.order.placeholder(), self.arrays)
 
     def _programs(self, config: SweepConfig, layout: RunLayout) -> tuple[Callable, Callable]:
         """The ``chunk`` and ``evaluate`` functions of one block of runs (not yet compiled);
         both evaluate in the same blocks, so a run's first evaluation is computed as its
         later ones are."""
-        arrays = layout.replicate(config.arrays())
+        self.arrays = arrays = layout.replicate(config.arrays())
         args, how = (config.model, config.loss_fn), config.formulation
         evaluate = make_evaluate(*args, arrays, config.extra_metrics, config.track, how)
         step = make_step(*args, config.optimizer, self.order, how)
-        chunk = make_chunk(step, evaluate, self.order, arrays, layout.mesh)
+        chunk = make_chunk(step, evaluate, self.order, layout.mesh)
         on_mesh = on_devices(lambda runs, data: evaluate(*runs, data), layout.mesh)
 
-        def evaluate_runs(params: Any, mstate: Any) -> Any:  # jit(evaluate_runs)
-            return on_mesh((params, mstate), arrays)
+        def evaluate_runs(params: Any, mstate: Any, data: Any = arrays) -> Any:
+            return on_mesh((params, mstate), data)  # jit(evaluate_runs): data an argument
 
         return chunk, evaluate_runs
 
@@ -146,7 +146,7 @@ class _Compiled:
         """The evaluation program of a sweep without training steps, compiled on first use
         (a training sweep evaluates with its chunk program, :meth:`train` with no steps)."""
         if self._evaluate is None:
-            first = (self.state[0].params, self.state[0].model_state)
+            first = (self.state[0].params, self.state[0].model_state, self.arrays)
             self._evaluate = jax.jit(self.evaluate_fn).lower(*first).compile()
         return self._evaluate
 
@@ -156,14 +156,15 @@ class _Compiled:
         if self.chunk is not None:
             indices = self.order.placeholder() if indices is None else indices
             return self.layout.join(self.train(state, 0, 0, indices)[1])
-        return self.layout.join([self._evaluation()(s.params, s.model_state) for s in state])
+        evaluate = self._evaluation()
+        return self.layout.join([evaluate(s.params, s.model_state, self.arrays) for s in state])
 
     def train(self, state: list[TrainState], start: int, n_active: int,
               indices: Any) -> tuple[list[TrainState], list[Any]]:  # fmt: skip
         """Steps ``start .. start + n_active - 1`` of every block, one block after another,
         dispatched without waiting: ``(new state, metrics)``, a block each, still on the
         devices (:meth:`RunLayout.join` fetches them)."""
-        outs = [self.chunk(s, p, start, n_active, indices)
+        outs = [self.chunk(s, p, start, n_active, indices, self.arrays)
                 for s, p in zip(state, self.per_run, strict=True)]  # fmt: skip
         return [o[0] for o in outs], [o[1] for o in outs]
 
