@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import textwrap
 
 import pytest
 
@@ -52,3 +53,27 @@ def test_command_fills_the_cache_and_no_cache_turns_it_off(tmp_path):
     assert len(os.listdir(on)) > 0
     assert _probe(tmp_path, off, "--no-cache").returncode == 0
     assert not off.exists() or os.listdir(off) == []
+
+
+SAME_SHAPES = """
+    import os, sys, optax, jinit
+    jinit.enable_compilation_cache(sys.argv[1])
+    for seed in (0, 1):  # two datasets of the same shapes
+        data = jinit.data.circles(n_train=64, n_test=32, noise=0.1, seed=seed)
+        jinit.sweep(jinit.models.MLP([2, 6, 1]), {"he": jinit.he_normal}, data,
+                    optimizer=optax.sgd(0.1), steps=5, seeds=2)
+        print(sorted(f for f in os.listdir(sys.argv[1]) if f.startswith("jit_chunk")))
+"""
+
+
+def test_a_sweep_on_new_data_of_the_same_shapes_loads_its_program_from_the_cache(tmp_path):
+    """The data are an argument of the training program, not constants in it, so the
+    program (and its cache entry) does not depend on their values."""
+    code = textwrap.dedent(SAME_SHAPES)
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith(JAX_CACHE_VARS)},
+           "PYTHONPATH": REPO}  # fmt: skip
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "xla")],
+                          capture_output=True, text=True, timeout=300, env=env)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    first, second = proc.stdout.strip().splitlines()[-2:]
+    assert first == second and first != "[]", (first, second)
