@@ -520,3 +520,26 @@ def test_the_data_is_an_argument_of_the_training_program_not_a_constant(circles,
     assert f"tensor<{n}x2xf32>" in main  # an argument of the program
     constants = [line for line in text.splitlines() if "constant" in line]
     assert not [line for line in constants if f"{n}x2xf32" in line]
+
+
+@pytest.mark.parametrize("n", [16, 21, 3])  # whole blocks, a last block overlapping, one block
+def test_evaluation_blocks_are_slices_of_the_data(monkeypatch, n):
+    """``block_logits`` computes every example once, in blocks sliced from the data (the
+    last one ends at the last example), and gives the logits of the whole split."""
+    program = importlib.import_module("jinit.engine.program")
+    monkeypatch.setattr(program, "EVAL_BLOCK", 8)
+    x = jnp.arange(n * 3, dtype=jnp.float32).reshape(n, 3)
+    w = jnp.linspace(-1.0, 1.0, 6).reshape(3, 2)
+    calls = []
+
+    def apply(params, xb):
+        calls.append(xb.shape)
+        return xb @ params
+
+    out = jax.jit(lambda p, x: program.block_logits(apply, p, x))(w, x)
+    np.testing.assert_array_equal(out, x @ w)
+    assert calls == [(min(n, 8), 3)]  # one block shape, traced once
+    jaxpr = jax.make_jaxpr(lambda p, x: program.block_logits(apply, p, x))(w, x).jaxpr
+    copies = [v.aval.shape for e in jaxpr.eqns for v in e.outvars
+              if v.aval.shape[-1:] == (3,) and v.aval.size > x.size]  # fmt: skip
+    assert not copies  # no padded copy of the data

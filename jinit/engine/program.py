@@ -73,15 +73,23 @@ def choose_formulation(model: Model, params: Any, x: Any, requested: str) -> tup
 
 
 def block_logits(apply: Callable, params: Any, x: jax.Array) -> jax.Array:
-    """``apply(params, x)`` in blocks of examples, so evaluation memory stays bounded."""
+    """``apply(params, x)`` in blocks of :data:`EVAL_BLOCK` examples, so evaluation memory
+    stays bounded. Each block is a slice of ``x`` (the last one ends at the last example and
+    overlaps the one before it), never a padded copy of the whole split: ``x`` is an
+    argument of the program, and a copy would cost every evaluation a pass over the data."""
     n = x.shape[0]
     if n <= EVAL_BLOCK:
         return apply(params, x)
     n_blocks = math.ceil(n / EVAL_BLOCK)
-    pad = n_blocks * EVAL_BLOCK - n
-    xb = jnp.concatenate([x, jnp.zeros((pad, *x.shape[1:]), x.dtype)])
-    out = jax.lax.map(lambda b: apply(params, b), xb.reshape(n_blocks, EVAL_BLOCK, *x.shape[1:]))
-    return out.reshape(n_blocks * EVAL_BLOCK, *out.shape[2:])[:n]
+
+    def block(i: jax.Array) -> jax.Array:
+        start = jnp.minimum(i * EVAL_BLOCK, n - EVAL_BLOCK)
+        return apply(params, jax.lax.dynamic_slice_in_dim(x, start, EVAL_BLOCK))
+
+    out = jax.lax.map(block, jnp.arange(n_blocks))
+    head = out[:-1].reshape((n_blocks - 1) * EVAL_BLOCK, *out.shape[2:])
+    tail = out[-1, n_blocks * EVAL_BLOCK - n :]  # the last block's examples not in ``head``
+    return jnp.concatenate([head, tail])
 
 
 def step_keys(streams: jax.Array | None, t: Any) -> jax.Array | None:
