@@ -30,8 +30,9 @@ STEPS = {"plan": ("plan", "sweep_groups"), "draws": ("sweep", "initial_params"),
          "wait": ("background", "result"), "train": ("sweep", "_train")}  # fmt: skip
 
 
-def _profile(workload: str) -> dict:
-    """The timers of one sweep of ``workload``, in this process."""
+def _profile(workload: str, quick: bool) -> dict:
+    """The timers of one sweep of ``workload`` (``quick``: its ``--quick`` size), in this
+    process."""
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import bench_sweep
 
@@ -56,7 +57,7 @@ def _profile(workload: str) -> dict:
         setattr(owners[owner], attr, timed(name, getattr(owners[owner], attr)))
     background = owners["background"]
     background.__init__ = timed("lower", background.__init__)
-    w = bench_sweep.workloads(quick=False)[workload]
+    w = bench_sweep.workloads(quick=quick)[workload]
     t = time.perf_counter()
     bench_sweep.bench_sweep(w)
     return seconds | {"sweep": time.perf_counter() - t}
@@ -67,13 +68,16 @@ def main() -> None:
     parser.add_argument("--workload", default="conv",
                         choices=["circles", "digits", "conv", "transformer"])  # fmt: skip
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="the workload's --quick size")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(_profile(args.workload)))
+        print(json.dumps(_profile(args.workload, args.quick)))
         return
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JAX_COMPILATION_CACHE")}
-    cmd = [sys.executable, os.path.abspath(__file__), "--workload", args.workload, "--child"]
+    caches = ("JAX_COMPILATION_CACHE", "JAX_PERSISTENT_CACHE")  # no persistent cache
+    env = {k: v for k, v in os.environ.items() if not k.startswith(caches)}
+    cmd = [sys.executable, os.path.abspath(__file__), "--workload", args.workload, "--child",
+           *(["--quick"] if args.quick else [])]  # fmt: skip
     print(f"{args.workload}: one sweep per fresh process, seconds on the calling thread")
     for _ in range(args.rounds):
         out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)

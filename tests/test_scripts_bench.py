@@ -261,3 +261,19 @@ def test_check_draw_bits_quick_draws_a_subset_of_the_full_grid():
     assert quick_dtypes == ["float32"] and quick_keys == (30,)
     assert set(quick_shapes) <= set(shapes) and set(quick_keys) <= set(keys)
     assert {"float32", "bfloat16", "float16", "float64"} == set(dtypes)
+
+
+# ---- scripts/profile_sweep_setup.py: where a cold sweep's seconds go
+
+PROFILE_SCRIPT = SCRIPT.parent / "profile_sweep_setup.py"
+
+
+def test_profile_sweep_setup_times_every_step_of_a_fresh_sweep():
+    cmd = [sys.executable, str(PROFILE_SCRIPT), "--quick", "--workload", "conv", "--rounds", "1"]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True,
+                         cwd=SCRIPT.parents[1]).stdout  # fmt: skip
+    row = dict(zip(*[iter(out.strip().splitlines()[-1].split())] * 2, strict=True))
+    assert set(row) == {"plan", "draws", "wait", "train", "lower", "sweep"}
+    for step in ("plan", "draws", "train", "lower"):  # each wrapper saw its step run
+        assert float(row[step]) > 0, (step, out)
+    assert float(row["sweep"]) >= float(row["draws"]) + float(row["train"])
