@@ -82,7 +82,7 @@ def main() -> None:
     for _ in range(args.rounds):
         out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
         row = json.loads(out.stdout.strip().splitlines()[-1])
-        print("  " + "  ".join(f"{k} {v:.2f}" for k, v in row.items()))
+        print("  " + "  ".join(f"{k} {v:.3f}" for k, v in row.items()))
 
 
 if __name__ == "__main__":

@@ -501,7 +501,7 @@ def test_a_state_unlike_its_shapes_compiles_again_for_the_real_one(circles, monk
 
 def test_the_data_is_an_argument_of_the_training_program_not_a_constant(circles, monkeypatch):
     """A dataset captured as a constant is folded into the program by XLA (a 60,000-image
-    MNIST sweep compiled in 3.9 s instead of 1.2 s) and its arithmetic simplified at compile
+    MNIST sweep compiled in 3.8-4.0 s instead of 1.0-1.1 s) and its arithmetic simplified at compile
     time; the chunk takes the arrays as an argument instead."""
     sweep_module = importlib.import_module("jinit.engine.sweep")
     texts = []
@@ -522,7 +522,7 @@ def test_the_data_is_an_argument_of_the_training_program_not_a_constant(circles,
     assert not [line for line in constants if f"{n}x2xf32" in line]
 
 
-@pytest.mark.parametrize("n", [16, 21, 3])  # whole blocks, a last block overlapping, one block
+@pytest.mark.parametrize("n", [16, 21, 9, 3])  # whole blocks, a last block overlapping, one block
 def test_evaluation_blocks_are_slices_of_the_data(monkeypatch, n):
     """``block_logits`` computes every example once, in blocks sliced from the data (the
     last one ends at the last example), and gives the logits of the whole split."""
@@ -537,7 +537,8 @@ def test_evaluation_blocks_are_slices_of_the_data(monkeypatch, n):
         return xb @ params
 
     out = jax.jit(lambda p, x: program.block_logits(apply, p, x))(w, x)
-    np.testing.assert_array_equal(out, x @ w)
+    # to round-off: a row's product may round differently in another block position
+    np.testing.assert_allclose(out, x @ w, rtol=1e-6)
     assert calls == [(min(n, 8), 3)]  # one block shape, traced once
     jaxpr = jax.make_jaxpr(lambda p, x: program.block_logits(apply, p, x))(w, x).jaxpr
     copies = [v.aval.shape for e in jaxpr.eqns for v in e.outvars

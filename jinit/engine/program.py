@@ -263,7 +263,7 @@ def make_chunk(
     is ``(seed_of_run, streams)`` of the block's runs (their seed indices and dropout step
     streams, or ``None``), ``indices`` the chunk's data order, ``data`` the sweep's arrays
     (an argument, not a constant of the program: XLA would fold the loss's arithmetic on
-    them at compile time, differently on one device than on several). The steps are a loop of
+    them at compile time, and the program would hold the data). The steps are a loop of
     ``n_active`` iterations (a traced count: a shorter last chunk computes nothing for the
     steps it lacks), so ``n_active = 0`` is the evaluation of ``state`` itself: the sweep's
     initial evaluation comes from the same program, and the evaluation is compiled once.

@@ -137,7 +137,7 @@ class _Compiled:
         chunk = make_chunk(step, evaluate, self.order, layout.mesh)
         on_mesh = on_devices(lambda runs, data: evaluate(*runs, data), layout.mesh)
 
-        def evaluate_runs(params: Any, mstate: Any, data: Any = arrays) -> Any:
+        def evaluate_runs(params: Any, mstate: Any, data: Any) -> Any:
             return on_mesh((params, mstate), data)  # jit(evaluate_runs): data an argument
 
         return chunk, evaluate_runs
@@ -312,7 +312,7 @@ class _Store:
             return compiled.state, []
         first = compiled.state[0]
         eval_tree = jax.eval_shape(
-            compiled.evaluate_fn, compiled.initial_params[0], first.model_state
+            compiled.evaluate_fn, compiled.initial_params[0], first.model_state, compiled.arrays
         )
         chunk, loaded, evals = checkpoint.load(self.path, first, eval_tree)
         state = [
