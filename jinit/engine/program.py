@@ -191,9 +191,9 @@ def make_evaluate(
     track: Callable | None,
     formulation: str = "vmap",
 ) -> Callable:
-    """``evaluate(params, model_state[, arrays]) -> {metric: [runs]}`` on every split (train,
-    test, then val when ``data`` holds six arrays; ``arrays``: ``data`` as the caller holds
-    it, default ``data``) (and ``tracked``); a model with a train mode is
+    """``evaluate(params, model_state, arrays) -> {metric: [runs]}`` on every split (train,
+    test, then val when ``data`` holds six arrays; ``arrays``: the data as the program
+    receives them, an argument) (and ``tracked``); a model with a train mode is
     evaluated in evaluation mode (``apply_eval``: running averages, no dropout) with each
     run's state. ``track(params)``, or ``track(params, model_state)`` for a callback taking
     two arguments (:func:`track_takes_state`): the run's model state (batch statistics;
@@ -217,7 +217,7 @@ def make_evaluate(
             out["tracked"] = track(params, mstate) if with_state else track(params)
         return out
 
-    def evaluate(params, mstate, arrays=data):
+    def evaluate(params, mstate, arrays):
         if formulation == "map":
             return jax.lax.map(lambda a: evaluate_run(*a, arrays), (params, mstate))
         return jax.vmap(evaluate_run, in_axes=(0, 0, None))(params, mstate, arrays)

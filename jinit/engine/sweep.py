@@ -98,6 +98,7 @@ class _Compiled:
         self.order = data_order(
             config.seeds, len(config.data.x_train), config.batch_size, config.eval_every
         )
+        self.arrays = layout.replicate(config.arrays())  # an argument of every program
         chunk, self.evaluate_fn = self._programs(config, layout)
         self.per_run = _per_run(config, layout)
         hparams = [None] * layout.n_blocks
@@ -130,7 +131,7 @@ class _Compiled:
         """The ``chunk`` and ``evaluate`` functions of one block of runs (not yet compiled);
         both evaluate in the same blocks, so a run's first evaluation is computed as its
         later ones are."""
-        self.arrays = arrays = layout.replicate(config.arrays())
+        arrays = self.arrays
         args, how = (config.model, config.loss_fn), config.formulation
         evaluate = make_evaluate(*args, arrays, config.extra_metrics, config.track, how)
         step = make_step(*args, config.optimizer, self.order, how)
