@@ -14,7 +14,8 @@ devices, both in fresh processes (the device count is fixed when JAX starts; and
 cold), (d) a PyTorch ensemble of the same runs with torch.func
 (scripts/bench_torch_ensemble.py, in this Python if it has torch, or in the one given by
 --torch-python; MLPs only). Every row is printed cold (the whole job as a user pays it:
-compile, first draws, every step) and warm (training only), with model-steps/s, achieved
+compile, first draws, every step, and every run evaluated before and after training, train
+and test loss and accuracy, which is what the sweep's result holds) and warm (training only), with model-steps/s, achieved
 GFLOP/s (XLA's cost analysis of one single-run step) against this machine's large-matmul
 GFLOP/s, and the issue's targets as ratios measured in the same run. (a) and (b) are timed
 on a subset of runs and scaled to the job.
@@ -119,11 +120,15 @@ def flops_per_step(w: dict) -> float:
 
 
 def _single_run_fns(w: dict):
+    """A single run's jitted ``step``, ``scan_run`` (every step, one program), ``evaluate``
+    (what the sweep reports of a run: loss and accuracy on the train and test splits, one
+    program) and the optimizer."""
     model, data = w["model"], w["data"]
     loss_fn = losses.get("binary_cross_entropy" if model.output == "sigmoid"
                          else "softmax_cross_entropy")  # fmt: skip
     opt = optax.sgd(w["lr"])
     x, y = jnp.asarray(data.x_train), jnp.asarray(data.y_train)
+    splits = [(x, y), (jnp.asarray(data.x_test), jnp.asarray(data.y_test))]
     n, bs = len(x), w["batch_size"]
 
     def step(params, opt_state, t, key):
@@ -142,7 +147,11 @@ def _single_run_fns(w: dict):
 
         return jax.lax.scan(body, (params, opt.init(params)), jnp.arange(w["steps"]))[0]
 
-    return jax.jit(step), jax.jit(scan_run), opt
+    def evaluate(params):
+        logits = [model.apply(params, xs) for xs, _ in splits]
+        return [(loss_fn(z, ys), losses.accuracy(z, ys)) for z, (_, ys) in zip(logits, splits)]
+
+    return jax.jit(step), jax.jit(scan_run), jax.jit(evaluate), opt
 
 
 def formulation_thunks(w: dict, steps: int) -> dict[str, Callable[[], float]]:
@@ -234,7 +243,7 @@ def _lax_conv(model):
 
 def step_gflop(w: dict) -> float:
     """GFLOP of one single-run training step (XLA's cost analysis of the compiled step)."""
-    step, _, opt = _single_run_fns(w)
+    step, _, _, opt = _single_run_fns(w)
     p = w["model"].init(jax.random.key(0), jinit.he_normal)
     cost = step.lower(p, opt.init(p), 0, jax.random.key(0)).compile().cost_analysis()
     cost = cost[0] if isinstance(cost, list) else cost
@@ -247,8 +256,11 @@ def per_run_cost(w: dict, how: str, runs: int) -> dict[str, float]:
     seed of every init drawn one run at a time, as a user's loop draws them (every draw
     program compiles here); ``draw_s``: one run's draws after that (the mean of ``runs``);
     ``compile_s``: the first run's extra training time (its compile); ``warm``: model-steps/s
-    of ``runs`` runs after the first, training only."""
-    step, scan_run, opt = _single_run_fns(w)
+    of ``runs`` runs after the first, training only; ``eval_compile_s``, ``eval_s``: the
+    first evaluation's extra time (its compile) and one evaluation after it (the mean of
+    ``2 * runs``). A run is evaluated before and after training, as the sweep's result
+    holds (its evaluations at step 0 and at the last step)."""
+    step, scan_run, evaluate, opt = _single_run_fns(w)
     laws = list(w["inits"].values())
     key = jax.random.key(0)
 
@@ -263,25 +275,34 @@ def per_run_cost(w: dict, how: str, runs: int) -> dict[str, float]:
             p, o = step(p, o, i, key)
         return jax.block_until_ready(p)
 
+    def evaluations(ps: list) -> float:
+        return _timed(lambda: [jax.block_until_ready(evaluate(p)) for p in ps])
+
     first_draws = _timed(lambda: [draw(s) for s in range(len(laws))])
     params = [draw(len(laws) + s) for s in range(runs + 1)]
     draw_s = _timed(lambda: [draw(2 * len(laws) + runs + s) for s in range(runs)]) / runs
+    first_eval = evaluations(params[:1])
+    eval_s = evaluations(params[1:] * 2) / (2 * runs)
     first = _timed(lambda: one(params[0]))
     rest = _timed(lambda: [one(p) for p in params[1:]])
     warm = runs * w["steps"] / rest
     return {"compile_s": max(first - w["steps"] / warm, 0.0), "first_draws_s": first_draws,
-            "draw_s": draw_s, "warm": warm}  # fmt: skip
+            "draw_s": draw_s, "warm": warm, "eval_compile_s": max(first_eval - eval_s, 0.0),
+            "eval_s": eval_s}  # fmt: skip
 
 
 def per_run_row(w: dict, cost: dict[str, float]) -> Row:
     """``(compile_s, cold, cached, warm)`` of a per-run job from :func:`per_run_cost`: cold
-    = every run drawn (the first of every init cold) and trained, one compile; cached = the
-    same without a compile (every draw warm: the most its cached job could be)."""
+    = every run drawn (the first of every init cold), evaluated before and after training
+    and trained, one compile of the training and one of the evaluation; cached = the same
+    without the compiles (every draw warm: the most its cached job could be)."""
     n_runs = len(w["inits"]) * w["seeds"]
     total, train = n_runs * w["steps"], n_runs * w["steps"] / cost["warm"]
+    train += 2 * n_runs * cost["eval_s"]
     draws = cost["first_draws_s"] + (n_runs - len(w["inits"])) * cost["draw_s"]
-    cold = total / (draws + cost["compile_s"] + train)
-    return cost["compile_s"], cold, total / (n_runs * cost["draw_s"] + train), cost["warm"]
+    compile_s = cost["compile_s"] + cost["eval_compile_s"]
+    cold = total / (draws + compile_s + train)
+    return compile_s, cold, total / (n_runs * cost["draw_s"] + train), cost["warm"]
 
 
 def per_run_in_subprocess(name: str, quick: bool, how: str, lax_conv: bool, runs: int) -> dict:
@@ -481,8 +502,9 @@ def report(name: str, w: dict, peak: float, quick: bool, torch_py: str | None,
           "(one value where all rounds agree), "
           "every row measured once per round, in turn; (a), (b) in fresh processes, timed "
           f"on {sub} runs after a first that compiles, cold job = the {runs} runs drawn one "
-          "at a time (the first of every init cold: its draw programs compile), one compile, "
-          f"{runs} runs' steps; (c), (c2) in fresh processes, cold job = from the sweep call "
+          "at a time (the first of every init cold: its draw programs compile), one compile "
+          f"of the step and one of the evaluation, {runs} runs' steps, every run evaluated "
+          "before and after training (train and test loss and accuracy, as the sweep); (c), (c2) in fresh processes, cold job = from the sweep call "
           "to its result (draws, compile, evaluations), warm = training steps only; cached = "
           "(c), (c2) cold again in a fresh process whose JAX persistent compilation cache an "
           "earlier process filled (the jinit command's second run); (a), (b): every draw and "

@@ -169,17 +169,21 @@ def test_rows_print_median_and_range_and_skip_unmeasured_rounds(capsys):
     assert "11 [10-12]" in b
 
 
-def test_per_run_rows_pay_their_draws():
-    """A per-run job draws every run (the first of each init cold) before training it: 6
-    runs of 10 steps, the first draws of 2 inits 1 s, each later draw 0.1 s, compile 2 s,
-    10 model-steps/s warm: cold = 60 steps in 1 + 4 x 0.1 + 2 + 6 s; cached = every draw
-    and step warm. Leaving the draws out (60 / 8 s) would overstate the loop."""
+def test_per_run_rows_pay_their_draws_and_evaluations():
+    """A per-run job draws every run (the first of each init cold), evaluates it before and
+    after training, as the sweep's result holds: 6 runs of 10 steps, the first draws of 2
+    inits 1 s, each later draw 0.1 s, compile 2 s, the evaluation's compile 0.5 s, one
+    evaluation 0.05 s, 10 model-steps/s warm: cold = 60 steps in 1 + 4 x 0.1 + 2.5 + 6 +
+    12 x 0.05 s; cached = every draw, evaluation and step warm. Leaving the draws out
+    (60 / 8 s) would overstate the loop; so would leaving out the evaluations the sweep
+    does."""
     bench = _load(SWEEP_SCRIPT)
     w = {"inits": {"a": None, "b": None}, "seeds": 3, "steps": 10}
-    cost = {"compile_s": 2.0, "first_draws_s": 1.0, "draw_s": 0.1, "warm": 10.0}
+    cost = {"compile_s": 2.0, "first_draws_s": 1.0, "draw_s": 0.1, "warm": 10.0,
+            "eval_compile_s": 0.5, "eval_s": 0.05}  # fmt: skip
     compile_s, cold, cached, warm = bench.per_run_row(w, cost)
-    assert (compile_s, warm) == (2.0, 10.0)
-    assert cold == pytest.approx(60 / 9.4) and cached == pytest.approx(60 / 6.6)
+    assert (compile_s, warm) == (2.5, 10.0)
+    assert cold == pytest.approx(60 / 10.5) and cached == pytest.approx(60 / 7.2)
 
 
 def test_bench_sweep_refuses_zero_repeats(capsys):
