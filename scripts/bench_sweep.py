@@ -15,10 +15,10 @@ cold), (d) a PyTorch ensemble of the same runs with torch.func
 (scripts/bench_torch_ensemble.py, in this Python if it has torch, or in the one given by
 --torch-python; MLPs only). Every row is printed cold (the whole job as a user pays it:
 compile, first draws, every step, and every run evaluated before and after training, train
-and test loss and accuracy, which is what the sweep's result holds) and warm (training only), with model-steps/s, achieved
-GFLOP/s (XLA's cost analysis of one single-run step) against this machine's large-matmul
-GFLOP/s, and the issue's targets as ratios measured in the same run. (a) and (b) are timed
-on a subset of runs and scaled to the job.
+and test loss and accuracy, which is what the sweep's result holds) and warm (training
+only), with model-steps/s, achieved GFLOP/s (XLA's cost analysis of one single-run step)
+against this machine's large-matmul GFLOP/s, and the issue's targets as ratios measured in
+the same run. (a) and (b) are timed on a subset of runs and scaled to the job.
 
 This machine's noise moves one measurement by up to 1.7x within minutes, so every row is
 measured ``--repeats`` times (default 3; 1 with ``--quick``), interleaved: round r measures
@@ -148,8 +148,8 @@ def _single_run_fns(w: dict):
         return jax.lax.scan(body, (params, opt.init(params)), jnp.arange(w["steps"]))[0]
 
     def evaluate(params):
-        logits = [model.apply(params, xs) for xs, _ in splits]
-        return [(loss_fn(z, ys), losses.accuracy(z, ys)) for z, (_, ys) in zip(logits, splits)]
+        return [(loss_fn(z, ys), losses.accuracy(z, ys))
+                for z, ys in ((model.apply(params, xs), ys) for xs, ys in splits)]
 
     return jax.jit(step), jax.jit(scan_run), jax.jit(evaluate), opt
 
@@ -504,7 +504,8 @@ def report(name: str, w: dict, peak: float, quick: bool, torch_py: str | None,
           f"on {sub} runs after a first that compiles, cold job = the {runs} runs drawn one "
           "at a time (the first of every init cold: its draw programs compile), one compile "
           f"of the step and one of the evaluation, {runs} runs' steps, every run evaluated "
-          "before and after training (train and test loss and accuracy, as the sweep); (c), (c2) in fresh processes, cold job = from the sweep call "
+          "before and after training (train and test loss and accuracy, as the sweep); "
+          "(c), (c2) in fresh processes, cold job = from the sweep call "
           "to its result (draws, compile, evaluations), warm = training steps only; cached = "
           "(c), (c2) cold again in a fresh process whose JAX persistent compilation cache an "
           "earlier process filled (the jinit command's second run); (a), (b): every draw and "
