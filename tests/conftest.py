@@ -63,3 +63,33 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.nodeid in SLOW:
             item.add_marker(pytest.mark.slow)
+
+
+def constants_of_shape(text: str, shape: tuple[int, ...], dtype: str = "f32") -> list[str]:
+    """The lines of a lowered program's text (``jit(f).lower(...).as_text()``) that hold a
+    constant of ``shape`` and ``dtype``: an array captured by a closure instead of passed as
+    an argument (XLA folds it into the program)."""
+    tensor = "x".join(map(str, shape)) + f"x{dtype}"
+    return [line for line in text.splitlines() if "constant" in line and tensor in line]
+
+
+@pytest.fixture
+def jit_programs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The lowered text of every program that a ``jax.jit`` made during the test runs (the
+    spy wraps ``jax.jit`` itself; functions jitted at import are not seen)."""
+    import jax
+
+    texts: list[str] = []
+    real = jax.jit
+
+    def spy(fn, *args, **kwargs):
+        jitted = real(fn, *args, **kwargs)
+
+        def call(*a, **kw):
+            texts.append(jitted.lower(*a, **kw).as_text())
+            return jitted(*a, **kw)
+
+        return call
+
+    monkeypatch.setattr(jax, "jit", spy)
+    return texts

@@ -95,3 +95,23 @@ def test_lsuv_entry_is_an_inits_entry_of_a_sweep_with_lsuv_per_run():
     assert r.final("train_loss").shape == (1, 2)
     with pytest.raises(ValueError, match=r"lsuv_entry: tol must be a float in \(0, 1\)"):
         lsuv_entry(X, tol=2.0)
+
+
+def test_the_batch_is_an_argument_of_the_lsuv_programs_not_a_constant(jit_programs):
+    """Captured by a closure, the batch would be folded into every variance program as a
+    constant (compiled slower, once per batch)."""
+    import flax.linen as nn
+    from conftest import constants_of_shape
+
+    from jinit.research import lsuv_model
+
+    class Small(nn.Module):
+        @nn.compact
+        def __call__(self, x):
+            return nn.Dense(10)(nn.relu(nn.Dense(32)(x)))
+
+    lsuv(jax.random.key(0), NET, X)
+    lsuv_model(jax.random.key(0), Small(), X)
+    for text in jit_programs:
+        assert not constants_of_shape(text, X.shape)
+    assert sum("tensor<128x16xf32>" in text for text in set(jit_programs)) == 2  # one each

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import jinit
+from jinit.experiments import research_tuning as rt
 from jinit.research import gradient_quotient, gradinit, metainit, step_loss
 
 NET = jinit.models.MLP([8, 16, 16, 16, 4], activation="relu", output="softmax")
@@ -101,3 +102,24 @@ def test_gradinit_adam_uses_the_l1_norm_and_stays_finite():
 def test_bad_arguments_get_one_line_errors(call, match):
     with pytest.raises((ValueError, TypeError), match=match):
         call()
+
+
+def test_the_tuning_batch_is_an_argument_of_the_experiments_programs(jit_programs):
+    """MetaInit's and GradInit's experiment programs take the tuning rows as arguments: a
+    closure would fold them (512 digits rows) into each program as constants."""
+    import types
+
+    from conftest import constants_of_shape
+
+    o = types.SimpleNamespace(width=8, depth=2, seed_list=[0, 1])
+    def tune(net, key, params, x, y):  # reads the batch, as MetaInit and GradInit do
+        return jax.tree.map(lambda a: a * jnp.mean(x) * jnp.mean(y), params)
+
+    _, net, _, bad, _, (x, y) = rt._setup(o, 0.3, "metainit", tune)
+    programs = [rt._quotients.lower(net, bad, x, y).as_text(),
+                rt._step_terms.lower(net, bad, x, y, 0.01).as_text()]  # fmt: skip
+    batch = f"tensor<{x.shape[0]}x{x.shape[1]}xf32>"
+    for text in [*jit_programs, *programs]:
+        assert not constants_of_shape(text, x.shape)
+    assert all(batch in text for text in programs)
+    assert sum(batch in text for text in jit_programs) == 1  # the tuning program

@@ -50,8 +50,8 @@ def _setup(o: Options, std: float, method: str, tune: Callable):
     bad = functools.partial(laws.normal, stddev=std)
     bad_params = jax.vmap(lambda k: net.init(k, bad))(run_keys(o.seed_list, "bad"))
     x, y = jnp.asarray(data.x_train[:TUNE_ROWS]), jnp.asarray(data.y_train[:TUNE_ROWS])
-    tuned = jax.jit(jax.vmap(lambda k, p: tune(net, k, p, x, y)))(
-        run_keys(o.seed_list, method), bad_params)  # fmt: skip
+    tuned = jax.jit(jax.vmap(lambda k, p, x, y: tune(net, k, p, x, y), (0, 0, None, None)))(
+        run_keys(o.seed_list, method), bad_params, x, y)  # fmt: skip
     return data, net, bad, bad_params, tuned, (x, y)
 
 
@@ -105,14 +105,29 @@ def _loss_fn(net: MLP, x, y):
     return lambda p: losses.softmax_cross_entropy(net.apply(p, x), y)
 
 
+@functools.partial(jax.jit, static_argnums=0)
+@functools.partial(jax.vmap, in_axes=(None, 0, None, None))
+def _quotients(net: MLP, params, x, y):
+    """The gradient quotient of every run (``params`` stacked on a run axis) on the batch
+    ``x, y``: an argument of the program, not a constant folded into it."""
+    return gradient_quotient(_loss_fn(net, x, y), params)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 4))
+@functools.partial(jax.vmap, in_axes=(None, 0, None, None, None))
+def _step_terms(net: MLP, params, x, y, lr: float):
+    """GradInit's terms (:func:`step_loss`) of every run on the batch ``x, y`` (arguments)."""
+    return step_loss(net, params, x, y, lr=lr)
+
+
 @options(seeds=3, steps=600, lr=0.01, batch_size=64, width=64, depth=10)
 def _metainit(o: Options, std: float = 0.3, tune_steps: int = 100) -> Report:
     def tune(net, k, p, x, y):
         return metainit(k, net, p, x[:256], y[:256], steps=tune_steps)
 
     data, net, bad, bad_params, tuned, (x, y) = _setup(o, std, "metainit", tune)
-    gq = jax.jit(jax.vmap(lambda p: gradient_quotient(_loss_fn(net, x[:256], y[:256]), p)))
-    before, after = np.asarray(gq(bad_params)), np.asarray(gq(tuned))
+    rows = (x[:256], y[:256])
+    before, after = (np.asarray(_quotients(net, p, *rows)) for p in (bad_params, tuned))
     r, acc = _train(o, data, net, bad, tuned, "metainit")
     checks = [Check("MetaInit: gradient quotient tuned / bad start (max over seeds)",
                     "lowered", float(np.max(after / before)), below=0.5, kind="derived",
@@ -130,8 +145,7 @@ def _gradinit(o: Options, std: float = 0.3, tune_steps: int = 300, gamma: float 
         return gradinit(k, net, p, x, y, lr=o.lr, gamma=gamma, steps=tune_steps, batch_size=128)
 
     data, net, bad, bad_params, tuned, (x, y) = _setup(o, std, "gradinit", tune)
-    terms = jax.jit(jax.vmap(lambda p: step_loss(net, p, x, y, lr=o.lr)))
-    before, after = terms(bad_params), terms(tuned)
+    before, after = (_step_terms(net, p, x, y, o.lr) for p in (bad_params, tuned))
     ratio = np.asarray(after.loss_after) / np.asarray(before.loss_after)
     r, acc = _train(o, data, net, bad, tuned, "gradinit")
     checks = [Check(f"GradInit: ||g||_2 on the {TUNE_ROWS} tuning rows (max over seeds)",

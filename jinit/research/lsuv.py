@@ -63,13 +63,21 @@ def _rescale_layers(variances: Callable, params: Any, layers: Sequence[tuple[int
     return params
 
 
+def _on_batch(fn: Callable, x: jax.Array) -> Callable:
+    """``p -> fn(p, x)`` for every run (``p`` stacked on a leading axis), one compiled
+    program with the batch ``x`` an argument: captured by a closure, XLA would fold it into
+    the program as a constant (compiling slower, once per batch)."""
+    jitted = jax.jit(jax.vmap(fn, in_axes=(0, None)))
+    return lambda p: jitted(p, x)
+
+
 def _rescale(model: Any, params: Params, x: jax.Array, tol: float, max_iters: int, layers):
     """Rescale each chosen layer of every run (``params`` stacked on a run axis) until its
     output variance is within ``tol`` of 1 (:func:`_rescale_layers`); returns the params and
     each chosen layer's final output variance ``[runs, layers]``. One jitted, vmapped forward
     pass gives all layers' variances."""
 
-    def variances(p):
+    def variances(p, x):
         _, captured = model.apply(p, x, capture=True)
         return jnp.stack([jnp.var(captured[i]["z"]) for i in layers])
 
@@ -79,7 +87,7 @@ def _rescale(model: Any, params: Params, x: jax.Array, tol: float, max_iters: in
         return [*p[:i], p[i] | {"kernel": kernel * factor.reshape(shape).astype(kernel.dtype)},
                 *p[i + 1:]]  # fmt: skip
 
-    var_fn = jax.jit(jax.vmap(variances))
+    var_fn = _on_batch(variances, x)
     steps = [(col, functools.partial(scale_kernel, i=i)) for col, i in enumerate(layers)]
     params = _rescale_layers(var_fn, [dict(p) for p in params], steps, tol, max_iters)
     return params, var_fn(params)
@@ -180,8 +188,8 @@ def _lsuv_tapped(m: Any, params: Any, x: jax.Array, tol: float, max_iters: int) 
     its pre-activation variance on ``x`` is ``1 +- tol``."""
     if m.tap is None:
         raise ValueError(f"lsuv: {m.description} has no tap to read its layers through.")
-    variances = jax.jit(jax.vmap(lambda p: jnp.stack(
-        [jnp.var(lay["z"]) for lay in m.tap.forward(p, x, None)[1]])))  # fmt: skip
+    variances = _on_batch(lambda p, x: jnp.stack(
+        [jnp.var(lay["z"]) for lay in m.tap.forward(p, x, None)[1]]), x)  # fmt: skip
     info = m.tap.forward(jax.tree.map(lambda a: a[0], params), x, None)[2]
     tapped = [i for i, (_, kernel) in enumerate(info) if kernel is not None]
 
