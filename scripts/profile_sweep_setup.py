@@ -76,6 +76,7 @@ def main() -> None:
         return
     caches = ("JAX_COMPILATION_CACHE", "JAX_PERSISTENT_CACHE")  # no persistent cache
     env = {k: v for k, v in os.environ.items() if not k.startswith(caches)}
+    env["XLA_FLAGS"] = "--xla_force_host_platform_device_count=1"  # row (c): one device
     cmd = [sys.executable, os.path.abspath(__file__), "--workload", args.workload, "--child",
            *(["--quick"] if args.quick else [])]  # fmt: skip
     print(f"{args.workload}: one sweep per fresh process, seconds on the calling thread")
